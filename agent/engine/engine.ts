@@ -1,0 +1,205 @@
+import type { Logger } from 'pino';
+import {
+  ApplyMode,
+  ApplySummary,
+  TaskResult,
+  TaskStatus,
+  type Plan,
+} from '../../proto/gen/muster/agent/v1/agent.js';
+import { AgentError, toAgentError } from '../errors.js';
+import type { Host } from '../host/host.js';
+import { bind, type BoundTask } from '../tasks/index.js';
+import type { Problem, TaskContext } from '../tasks/task.js';
+import { StateStore, type AgentState } from './state.js';
+
+export interface RunOptions {
+  mode: ApplyMode;
+  onResult?: (result: TaskResult) => void;
+}
+
+// Runs plans: validate everything → per task observe, diff, (check: report) apply,
+// observe and diff again, verify. One run at a time per agent.
+export class Engine {
+  readonly state: StateStore;
+  private current: AgentState = { revision: '', appliedAtMs: 0 };
+  private running = false;
+  private stopping = false;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly host: Host, private readonly log: Logger) {
+    this.state = new StateStore(host);
+  }
+
+  async init(): Promise<void> {
+    this.current = await this.state.load();
+    // A crash mid-write can leave a dot-named temp file beside a managed file.
+    const paths = this.current.plan ? managedPaths(this.current.plan) : [];
+    const removed = await this.host.sweepTemp(paths).catch(() => []);
+    if (removed.length) this.log.warn({ removed }, 'removed temp files left by an interrupted write');
+  }
+
+  get status(): AgentState {
+    return this.current;
+  }
+
+  get busy(): boolean {
+    return this.running;
+  }
+
+  // Lets the task in flight finish, skips the rest, and resolves when the run has ended.
+  async drain(): Promise<void> {
+    this.stopping = true;
+    await this.idle;
+  }
+
+  async run(plan: Plan, options: RunOptions): Promise<ApplySummary> {
+    if (this.stopping) throw new AgentError('SHUTTING_DOWN', 'the agent is stopping');
+    if (this.running) throw new AgentError('APPLY_IN_PROGRESS', 'another apply is running on this agent');
+    this.running = true;
+    let done!: () => void;
+    this.idle = new Promise((r) => (done = r));
+    try {
+      return await this.runLocked(plan, options);
+    } finally {
+      this.running = false;
+      done();
+    }
+  }
+
+  private async runLocked(plan: Plan, { mode, onResult }: RunOptions): Promise<ApplySummary> {
+    const started = performance.now();
+    const summary = ApplySummary.fromPartial({ node: plan.node, revision: plan.revision, mode });
+    const emit = (r: TaskResult) => {
+      count(summary, r.status);
+      if (r.status === TaskStatus.TASK_STATUS_FAILED && !summary.failedTask) summary.failedTask = r.id;
+      this.log.info({ task: r.id, kind: r.kind, status: TaskStatus[r.status], code: r.errorCode || undefined, us: r.durationUs }, r.errorMessage || 'task');
+      onResult?.(r);
+    };
+
+    const bound = plan.tasks.map((t) => bind(t));
+    const problems = validatePlan(plan, bound, this.host);
+    if (problems.size) {
+      // A rejected plan leaves the host as it was: report, skip everything, touch nothing.
+      plan.tasks.forEach((t, i) => {
+        const p = problems.get(i);
+        emit(TaskResult.fromPartial({
+          id: t.id,
+          kind: bound[i]?.kind ?? 'unknown',
+          status: p ? TaskStatus.TASK_STATUS_FAILED : TaskStatus.TASK_STATUS_SKIPPED,
+          errorCode: p?.code,
+          errorMessage: p?.message,
+        }));
+      });
+      return this.finish(summary, started, undefined);
+    }
+
+    const ctx: TaskContext = { host: this.host, log: this.log };
+    let stopped = false;
+    for (const b of bound as BoundTask[]) {
+      if (stopped || this.stopping) {
+        const code = stopped ? undefined : 'SHUTTING_DOWN';
+        emit(TaskResult.fromPartial({ id: b.id, kind: b.kind, status: TaskStatus.TASK_STATUS_SKIPPED, errorCode: code, errorMessage: code ? 'the agent is stopping' : undefined }));
+        continue;
+      }
+      const result = await runTask(b, mode, ctx);
+      emit(result);
+      if (result.status === TaskStatus.TASK_STATUS_FAILED) stopped = true;
+    }
+    return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY ? plan : undefined);
+  }
+
+  private async finish(summary: ApplySummary, started: number, applied: Plan | undefined): Promise<ApplySummary> {
+    summary.durationUs = Math.round((performance.now() - started) * 1000);
+    summary.converged = summary.failed === 0 && summary.skipped === 0 && summary.wouldChange === 0;
+    if (applied) {
+      this.current = { plan: applied, revision: applied.revision, appliedAtMs: Date.now(), lastResult: summary };
+      await this.state.save(this.current);
+    }
+    return summary;
+  }
+}
+
+async function runTask(b: BoundTask, mode: ApplyMode, ctx: TaskContext): Promise<TaskResult> {
+  const started = performance.now();
+  const result = TaskResult.fromPartial({ id: b.id, kind: b.kind });
+  try {
+    const before = await b.task.observe(b.spec, ctx);
+    const diffs = b.task.diff(b.spec, before);
+    result.diffs = diffs;
+    if (diffs.length === 0) {
+      result.status = TaskStatus.TASK_STATUS_OK;
+    } else if (mode === ApplyMode.APPLY_MODE_CHECK) {
+      result.status = TaskStatus.TASK_STATUS_WOULD_CHANGE;
+    } else {
+      await b.task.apply(b.spec, before, ctx);
+      const left = b.task.diff(b.spec, await b.task.observe(b.spec, ctx));
+      if (left.length) {
+        throw new AgentError('NOT_CONVERGED', `still differs after apply: ${left.map((d) => d.header).join(', ')}`);
+      }
+      result.status = TaskStatus.TASK_STATUS_CHANGED;
+    }
+    if (mode === ApplyMode.APPLY_MODE_APPLY && b.task.verify) {
+      const verdict = await b.task.verify(b.spec, ctx);
+      if (!verdict.healthy) throw new AgentError('NOT_CONVERGED', `verify failed: ${verdict.message ?? 'unhealthy'}`);
+    }
+  } catch (err) {
+    const e = toAgentError(err);
+    result.status = TaskStatus.TASK_STATUS_FAILED;
+    result.errorCode = e.code;
+    result.errorMessage = e.message;
+  }
+  result.durationUs = Math.round((performance.now() - started) * 1000);
+  return result;
+}
+
+// Every problem of the plan, by task index, before anything is observed.
+function validatePlan(plan: Plan, bound: (BoundTask | undefined)[], host: Host): Map<number, Problem> {
+  const problems = new Map<number, Problem>();
+  const ids = new Map<string, number>();
+  const keys = new Map<string, string>();
+  bound.forEach((b, i) => {
+    const id = plan.tasks[i].id;
+    const fail = (code: Problem['code'], message: string) => problems.has(i) || problems.set(i, { code, message });
+    if (!id) fail('INVALID_PLAN', `task ${i + 1} has no id`);
+    else if (ids.has(id)) fail('INVALID_PLAN', `task id ${id} is used twice`);
+    ids.set(id, i);
+    if (!b) return fail('INVALID_PLAN', `task ${id || i + 1} has no spec`);
+    let found: Problem[];
+    try {
+      found = b.task.validate(b.spec);
+    } catch (err) {
+      const e = toAgentError(err);
+      found = [{ code: e.code, message: e.message }];
+    }
+    if (found.length) return fail(found[0].code, found.map((p) => p.message).join('; '));
+    for (const key of b.task.keys(b.spec)) {
+      // The path policy runs here, before any task touches the host.
+      if (key.startsWith('file:')) {
+        try {
+          host.check(key.slice('file:'.length));
+        } catch (err) {
+          return fail(toAgentError(err).code, `task ${id}: ${(err as Error).message}`);
+        }
+      }
+      const other = keys.get(key);
+      if (other) return fail('INVALID_PLAN', `task ${id} and task ${other} both manage ${key}`);
+      keys.set(key, id);
+    }
+  });
+  return problems;
+}
+
+function count(summary: ApplySummary, status: TaskStatus): void {
+  if (status === TaskStatus.TASK_STATUS_OK) summary.ok++;
+  else if (status === TaskStatus.TASK_STATUS_CHANGED) summary.changed++;
+  else if (status === TaskStatus.TASK_STATUS_WOULD_CHANGE) summary.wouldChange++;
+  else if (status === TaskStatus.TASK_STATUS_FAILED) summary.failed++;
+  else if (status === TaskStatus.TASK_STATUS_SKIPPED) summary.skipped++;
+}
+
+export function managedPaths(plan: Plan): string[] {
+  return plan.tasks.flatMap((t) => {
+    const b = bind(t);
+    return b?.task.watchPaths?.(b.spec) ?? [];
+  });
+}

@@ -1,0 +1,42 @@
+import { status as GrpcStatus } from '@grpc/grpc-js';
+
+// One registry of every error the agent reports: code → gRPC status, HTTP status, meaning.
+// docs/errors.md lists the same codes; agent/errors.test.ts keeps the two in sync.
+export const agentErrors = {
+  INVALID_SPEC: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'A task spec is malformed; nothing was changed.' },
+  INVALID_PLAN: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The plan is malformed (missing, duplicate task ids or paths); nothing was changed.' },
+  PATH_NOT_ALLOWED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403, summary: 'A path is outside the allowed trees, uses "..", holds a NUL byte or escapes through a symlink; refused before any I/O.' },
+  PERMISSION_DENIED: { grpc: GrpcStatus.PERMISSION_DENIED, http: 403, summary: 'The caller\'s certificate role may not make this call.' },
+  MANIFEST_INVALID: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'A static-pod manifest is not a valid Kubernetes Pod.' },
+  CERT_INVALID: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'A certificate, key or CA does not parse as PEM.' },
+  CERT_KEY_MISMATCH: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The private key does not belong to the certificate.' },
+  CERT_UNTRUSTED: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The certificate does not chain to the given CA.' },
+  CERT_EXPIRED: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The certificate has expired (or is not valid yet).' },
+  UNKNOWN_OWNER: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'An owner or group name does not exist on the host.' },
+  NOT_CONVERGED: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'A task applied without error but the host still differs from the spec.' },
+  APPLY_IN_PROGRESS: { grpc: GrpcStatus.ABORTED, http: 409, summary: 'Another apply is running on this agent; retry when it ends.' },
+  SHUTTING_DOWN: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The agent is stopping; the task in flight finished and the rest did not run.' },
+  EXEC_FAILED: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'A command exited non-zero.' },
+  EXEC_TIMEOUT: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, summary: 'A command ran past its timeout and was killed.' },
+  IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
+  INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
+} as const;
+
+export type AgentErrorCode = keyof typeof agentErrors;
+
+export class AgentError extends Error {
+  constructor(readonly code: AgentErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AgentError';
+  }
+}
+
+// Any thrown value becomes an AgentError, keeping what the code already said.
+export function toAgentError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.syscall === 'string') {
+    return new AgentError('IO_ERROR', e.message, { cause: err });
+  }
+  return new AgentError('INTERNAL', e?.message ?? String(err), { cause: err });
+}

@@ -1,0 +1,30 @@
+import type { Task as TaskMessage } from '../../proto/gen/muster/agent/v1/tasks.js';
+import { certificateTask } from './certificate.js';
+import { fileTask } from './file.js';
+import { staticPodTask } from './static-pod.js';
+import type { Task } from './task.js';
+
+// Every task kind, listed once: the proto oneof field → its implementation.
+const kinds = {
+  file: fileTask,
+  staticPod: staticPodTask,
+  certificate: certificateTask,
+} as const;
+
+export interface BoundTask {
+  id: string;
+  kind: string;
+  task: Task<unknown, unknown>;
+  spec: unknown;
+}
+
+// Picks the implementation for a task message, or undefined when no spec is set.
+export function bind(message: TaskMessage): BoundTask | undefined {
+  for (const [field, task] of Object.entries(kinds)) {
+    const spec = (message as unknown as Record<string, unknown>)[field];
+    if (spec !== undefined && spec !== null) {
+      return { id: message.id, kind: task.kind, task: task as Task<unknown, unknown>, spec };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,103 @@
+import type { FileState, Host } from '../host/host.js';
+import { AgentError } from '../errors.js';
+import { resolveGroup, resolveUser } from '../host/users.js';
+import type { Change, Problem, Task } from './task.js';
+
+// A file as a task wants it on the host.
+export interface DesiredFile {
+  path: string;
+  content: Buffer;
+  mode: number;
+  owner?: string;
+  group?: string;
+  // secret content never appears in a diff or a log line.
+  secret?: boolean;
+  // describe turns content into what a diff shows instead of raw bytes (certificates).
+  describe?: (content: Buffer) => string;
+}
+
+// Builds a task kind whose whole state is a set of files: the kind says which files and how
+// to validate them; observing, diffing and atomic replacing live here once.
+export function filesTask<Spec>(kind: string, def: {
+  validate(spec: Spec): Problem[];
+  files(spec: Spec): DesiredFile[];
+}): Task<Spec, (FileState | null)[]> {
+  return {
+    kind,
+    keys: (spec) => def.files(spec).map((f) => `file:${f.path}`),
+    validate(spec) {
+      const problems = def.validate(spec);
+      if (problems.length) return problems;
+      for (const f of def.files(spec)) {
+        try {
+          ownership(f);
+        } catch (err) {
+          if (err instanceof AgentError) problems.push({ code: err.code, message: err.message });
+          else throw err;
+        }
+      }
+      return problems;
+    },
+    observe: (spec, ctx) => Promise.all(def.files(spec).map((f) => ctx.host.read(f.path))),
+    diff: (spec, observed) => def.files(spec).flatMap((f, i) => diffFile(f, observed[i])),
+    async apply(spec, observed, ctx) {
+      const files = def.files(spec);
+      for (let i = 0; i < files.length; i++) await applyFile(ctx.host, files[i], observed[i]);
+    },
+    watchPaths: (spec) => def.files(spec).map((f) => f.path),
+  };
+}
+
+export function diffFile(want: DesiredFile, have: FileState | null): Change[] {
+  const { uid, gid } = ownership(want);
+  const show = (content: Buffer) =>
+    want.secret ? `(secret, ${content.length} bytes)` : want.describe ? want.describe(content) : content.toString('utf8');
+  if (!have) return [{ header: want.path, before: '(absent)', after: show(want.content) }];
+  const changes: Change[] = [];
+  if (!have.content.equals(want.content)) {
+    const before = want.secret ? `(secret, ${have.content.length} bytes, differs)` : showSafely(want, have.content);
+    changes.push({ header: want.path, before, after: show(want.content) });
+  }
+  if (have.mode !== want.mode) {
+    changes.push({ header: `${want.path} mode`, before: octal(have.mode), after: octal(want.mode) });
+  }
+  if (uid !== undefined && have.uid !== uid) {
+    changes.push({ header: `${want.path} owner`, before: String(have.uid), after: `${want.owner} (${uid})` });
+  }
+  if (gid !== undefined && have.gid !== gid) {
+    changes.push({ header: `${want.path} group`, before: String(have.gid), after: `${want.group} (${gid})` });
+  }
+  return changes;
+}
+
+// Whatever sits on the host may not parse; the diff still has to show something.
+function showSafely(want: DesiredFile, content: Buffer): string {
+  if (!want.describe) return content.toString('utf8');
+  try {
+    return want.describe(content);
+  } catch {
+    return `(unreadable, ${content.length} bytes)`;
+  }
+}
+
+export async function applyFile(host: Host, want: DesiredFile, have: FileState | null): Promise<void> {
+  const { uid, gid } = ownership(want);
+  if (!have || !have.content.equals(want.content)) {
+    await host.writeAtomic(want.path, want.content, { mode: want.mode, uid, gid });
+    return;
+  }
+  const ownerWrong = (uid !== undefined && uid !== have.uid) || (gid !== undefined && gid !== have.gid);
+  if (have.mode !== want.mode || ownerWrong) await host.setAttributes(want.path, { mode: want.mode, uid, gid });
+}
+
+function ownership(f: DesiredFile): { uid?: number; gid?: number } {
+  return {
+    uid: f.owner ? resolveUser(f.owner) : undefined,
+    gid: f.group ? resolveGroup(f.group) : undefined,
+  };
+}
+
+export function octal(mode: number): string {
+  return '0' + (mode & 0o7777).toString(8).padStart(3, '0');
+}
+

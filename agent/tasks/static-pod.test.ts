@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { test } from 'node:test';
+import { TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
+import { tempHost } from '../../test/helpers/host.js';
+import { appendTo, timeline } from '../../test/helpers/timeline.js';
+
+const manifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: etcd
+  namespace: kube-system
+spec:
+  hostNetwork: true
+  containers:
+    - name: etcd
+      image: registry.k8s.io/etcd:3.5.15-0
+      command: [etcd, --name=m1]
+`;
+
+timeline({
+  name: 'static-pod',
+  task: { id: 'etcd', staticPod: { name: 'etcd', manifest, manifestsDir: '' } },
+  drift: appendTo('/etc/kubernetes/manifests/etcd.yaml', '    # edited\n'),
+});
+
+timeline({
+  name: 'static-pod (deleted)',
+  task: { id: 'etcd', staticPod: { name: 'etcd', manifest, manifestsDir: '' } },
+  drift: async (real) => fs.rm(real('/etc/kubernetes/manifests/etcd.yaml')),
+});
+
+for (const [what, bad, code] of [
+  ['not a Pod', manifest.replace('kind: Pod', 'kind: Deployment'), 'MANIFEST_INVALID'],
+  ['a Pod with a wrong field type', manifest.replace('hostNetwork: true', 'hostNetwork: "yes"'), 'MANIFEST_INVALID'],
+  ['not YAML', 'apiVersion: v1\nkind: Pod\n  bad: [', 'MANIFEST_INVALID'],
+] as const) {
+  test(`static-pod: refuses ${what}, writing nothing`, async (t) => {
+    const h = await tempHost();
+    t.after(h.cleanup);
+    const { results } = await h.run([{ id: 'p', staticPod: { name: 'etcd', manifest: bad, manifestsDir: '' } }]);
+    assert.equal(results[0].status, TaskStatus.TASK_STATUS_FAILED);
+    assert.equal(results[0].errorCode, code);
+    await assert.rejects(fs.stat(h.real('/etc/kubernetes/manifests')));
+  });
+}
+
+test('static-pod: a name the kubelet would skip or that leaves the folder is refused', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  for (const name of ['.hidden', '../etcd', 'Etcd', '']) {
+    const { results } = await h.run([{ id: 'p', staticPod: { name, manifest, manifestsDir: '' } }]);
+    assert.equal(results[0].errorCode, 'INVALID_SPEC', name);
+  }
+});
+
+test('static-pod: written 0600 with no temp file left in the manifests folder', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  await h.run([{ id: 'p', staticPod: { name: 'etcd', manifest, manifestsDir: '' } }]);
+  assert.deepEqual(await fs.readdir(h.real('/etc/kubernetes/manifests')), ['etcd.yaml']);
+  assert.equal((await fs.stat(h.real('/etc/kubernetes/manifests/etcd.yaml'))).mode & 0o777, 0o600);
+});

@@ -1,0 +1,61 @@
+import { createRequire } from 'node:module';
+import { parse } from 'yaml';
+import type { StaticPodSpec } from '../../proto/gen/muster/agent/v1/tasks.js';
+import { filesTask } from './managed-file.js';
+import type { Problem } from './task.js';
+
+export const DEFAULT_MANIFESTS_DIR = '/etc/kubernetes/manifests';
+
+// kubernetes-models is large; load its Pod schema on the first static-pod task, not at start-up.
+const require = createRequire(import.meta.url);
+type PodClass = new (data: unknown) => { validate(): void };
+let PodModel: PodClass | undefined;
+function podModel(): PodClass {
+  PodModel ??= (require('kubernetes-models/v1/Pod') as { Pod: PodClass }).Pod;
+  return PodModel;
+}
+
+export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
+  validate(spec) {
+    const problems: Problem[] = [];
+    // The kubelet skips dot files and loads every other file in the folder.
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(spec.name)) {
+      problems.push({ code: 'INVALID_SPEC', message: `static-pod: name ${JSON.stringify(spec.name)} must be a DNS-1123 name (a file name the kubelet loads)` });
+      return problems;
+    }
+    const message = podProblem(spec.manifest);
+    if (message) problems.push({ code: 'MANIFEST_INVALID', message: `static-pod ${spec.name}: ${message}` });
+    return problems;
+  },
+  files: (spec) => [
+    {
+      path: `${(spec.manifestsDir || DEFAULT_MANIFESTS_DIR).replace(/\/+$/, '')}/${spec.name}.yaml`,
+      content: Buffer.from(spec.manifest.endsWith('\n') ? spec.manifest : spec.manifest + '\n'),
+      // kubeadm writes manifests 0600: they can hold flags that matter to security.
+      mode: 0o600,
+    },
+  ],
+});
+
+// Why the manifest is not a valid Pod, or undefined when it is.
+export function podProblem(manifest: string): string | undefined {
+  let doc: unknown;
+  try {
+    doc = parse(manifest);
+  } catch (err) {
+    return `manifest is not YAML: ${(err as Error).message.split('\n')[0]}`;
+  }
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return 'manifest is not a YAML mapping';
+  const pod = doc as { apiVersion?: unknown; kind?: unknown };
+  if (pod.apiVersion !== 'v1' || pod.kind !== 'Pod') {
+    return `manifest is apiVersion ${String(pod.apiVersion)} kind ${String(pod.kind)}, want v1 Pod`;
+  }
+  try {
+    new (podModel())(doc).validate();
+  } catch (err) {
+    const errors = (err as { errors?: { instancePath: string; message: string }[] }).errors;
+    if (errors?.length) return errors.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
+    return (err as Error).message;
+  }
+  return undefined;
+}

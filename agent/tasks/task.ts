@@ -1,0 +1,42 @@
+import type { Logger } from 'pino';
+import type { Host } from '../host/host.js';
+import type { AgentErrorCode } from '../errors.js';
+
+// One difference between the spec and the host; secrets are redacted before they get here.
+export interface Change {
+  header: string;
+  before: string;
+  after: string;
+}
+
+export interface Problem {
+  code: AgentErrorCode;
+  message: string;
+}
+
+export interface Verdict {
+  healthy: boolean;
+  message?: string;
+}
+
+export interface TaskContext {
+  host: Host;
+  log: Logger;
+}
+
+// The contract every task kind implements; see docs/architecture.md.
+export interface Task<Spec, Observed> {
+  kind: string;
+  // keys are the units of identity: two tasks of one plan may not share one.
+  keys(spec: Spec): string[];
+  // validate is free of host changes; problems here stop the plan before anything is touched.
+  validate(spec: Spec): Problem[];
+  observe(spec: Spec, ctx: TaskContext): Promise<Observed>;
+  // diff is pure; an empty list means converged.
+  diff(spec: Spec, observed: Observed): Change[];
+  // apply converges in one call or throws.
+  apply(spec: Spec, observed: Observed, ctx: TaskContext): Promise<void>;
+  verify?(spec: Spec, ctx: TaskContext): Promise<Verdict>;
+  // watchPaths are the host paths drift watching follows.
+  watchPaths?(spec: Spec): string[];
+}

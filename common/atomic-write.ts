@@ -1,0 +1,46 @@
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+export interface WriteOptions {
+  mode: number;
+  uid?: number;
+  gid?: number;
+}
+
+// Marks the temp files of an atomic write; dot-named, so the kubelet never loads one.
+export const TEMP_MARK = '.muster-tmp-';
+
+// Replaces a file atomically: dot-named temp file in the same folder, fsync, rename, fsync the
+// folder. A reader sees the old bytes or the new ones, never a half-written file.
+export async function writeFileAtomic(file: string, content: string | Buffer, options: WriteOptions): Promise<void> {
+  const dir = path.dirname(file);
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  const tmp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+  const fh = await fs.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+  try {
+    try {
+      await fh.writeFile(content);
+      await fh.chmod(options.mode);
+      if (options.uid !== undefined || options.gid !== undefined) await fh.chown(options.uid ?? -1, options.gid ?? -1);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  await fsyncDir(dir);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await fs.open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}
