@@ -12,6 +12,12 @@ import { bind, type BoundTask } from '../tasks/index.js';
 import type { Problem, TaskContext } from '../tasks/task.js';
 import { StateStore, type AgentState } from './state.js';
 
+// Observers see every task result and summary (metrics, and later status streams).
+export interface EngineObserver {
+  task?(result: TaskResult): void;
+  summary?(summary: ApplySummary): void;
+}
+
 export interface RunOptions {
   mode: ApplyMode;
   onResult?: (result: TaskResult) => void;
@@ -26,7 +32,7 @@ export class Engine {
   private stopping = false;
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly host: Host, private readonly log: Logger) {
+  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}) {
     this.state = new StateStore(host);
   }
 
@@ -73,6 +79,7 @@ export class Engine {
       count(summary, r.status);
       if (r.status === TaskStatus.TASK_STATUS_FAILED && !summary.failedTask) summary.failedTask = r.id;
       this.log.info({ task: r.id, kind: r.kind, status: TaskStatus[r.status], code: r.errorCode || undefined, us: r.durationUs }, r.errorMessage || 'task');
+      this.observer.task?.(r);
       onResult?.(r);
     };
 
@@ -115,11 +122,12 @@ export class Engine {
       this.current = { plan: applied, revision: applied.revision, appliedAtMs: Date.now(), lastResult: summary };
       await this.state.save(this.current);
     }
+    this.observer.summary?.(summary);
     return summary;
   }
 }
 
-async function runTask(b: BoundTask, mode: ApplyMode, ctx: TaskContext): Promise<TaskResult> {
+export async function runTask(b: BoundTask, mode: ApplyMode, ctx: TaskContext): Promise<TaskResult> {
   const started = performance.now();
   const result = TaskResult.fromPartial({ id: b.id, kind: b.kind });
   try {

@@ -1,0 +1,92 @@
+import * as grpc from '@grpc/grpc-js';
+import { HealthImplementation } from 'grpc-health-check';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import { Engine } from './engine/engine.js';
+import { FactsCache } from './facts/facts.js';
+import { Host } from './host/host.js';
+import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
+import { AgentServiceService, agentService } from './server/grpc.js';
+import { buildHttp } from './server/http.js';
+import { AgentMetrics } from './server/metrics.js';
+
+export interface AgentOptions {
+  name: string;
+  // root prefix of every host path: "/" on a node, a folder in tests and simulations.
+  root: string;
+  stateDir?: string;
+  allowedTrees?: string[];
+  listen: { host: string; port: number };
+  // http serves /healthz, /readyz and /metrics; false leaves it off (the fleet simulator).
+  http: { host: string; port: number } | false;
+  tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  log?: Logger;
+}
+
+export interface Agent {
+  name: string;
+  engine: Engine;
+  grpcPort: number;
+  httpPort?: number;
+  // stop lets the task in flight finish, then closes both servers.
+  stop(): Promise<void>;
+}
+
+// One agent instance; a process may host many (the fleet simulator and tests do).
+export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const log = (o.log ?? pino({ level: 'info' })).child({ node: o.name });
+  const host = new Host({ root: o.root, allowedTrees: o.allowedTrees ?? DEFAULT_ALLOWED_TREES, stateDir: o.stateDir ?? '/var/lib/musterd' });
+  const metrics = o.http ? new AgentMetrics() : undefined;
+  const engine = new Engine(host, log, {
+    task: (r) => metrics?.task(r),
+    summary: (s) => metrics?.summary(s, engine.status.revision),
+  });
+  await engine.init();
+  metrics?.summary(undefined, engine.status.revision);
+
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  const service = agentService({ name: o.name, engine, facts: new FactsCache(), log, startedAtMs: Date.now() });
+  server.addService(AgentServiceService, service);
+  const health = new HealthImplementation({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
+  health.addToServer(server);
+  // true: a client certificate signed by the fleet CA is required.
+  const creds = grpc.ServerCredentials.createSsl(o.tls.ca, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], true);
+  const grpcPort = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`${o.listen.host}:${o.listen.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
+  );
+  let serving = true;
+
+  let http: FastifyInstance | undefined;
+  let httpPort: number | undefined;
+  if (o.http && metrics) {
+    http = buildHttp({ name: o.name, engine, metrics, serving: () => serving });
+    await http.listen({ host: o.http.host, port: o.http.port });
+    const addr = http.server.address();
+    httpPort = typeof addr === 'object' && addr ? addr.port : o.http.port;
+  }
+  log.info({ grpcPort, httpPort, root: o.root, revision: engine.status.revision || undefined }, 'agent started');
+
+  return {
+    name: o.name,
+    engine,
+    grpcPort,
+    httpPort,
+    async stop() {
+      serving = false;
+      health.setStatus('', 'NOT_SERVING');
+      await engine.drain();
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+      await http?.close();
+      log.info('agent stopped');
+    },
+  };
+}

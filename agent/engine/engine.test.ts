@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { test } from 'node:test';
+import { ApplyMode, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
+import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
+import { snapshot, tempHost } from '../../test/helpers/host.js';
+import { Engine, runTask } from './engine.js';
+import { silent } from '../../test/helpers/host.js';
+
+const file = (id: string, path: string, content = id): Task => ({ id, file: { path, content: Buffer.from(content), mode: 0, owner: '', group: '', secret: false } });
+
+test('engine: tasks run in order; a failed task stops the plan and the rest are skipped', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  // b fails at write time: its parent is a file, which validation cannot know.
+  await fs.mkdir(h.real('/etc/kubernetes'), { recursive: true });
+  await fs.writeFile(h.real('/etc/kubernetes/blocker'), 'x');
+  const { results, summary } = await h.run([file('a', '/etc/kubernetes/a'), file('b', '/etc/kubernetes/blocker/b'), file('c', '/etc/kubernetes/c')]);
+  assert.deepEqual(results.map((r) => [r.id, TaskStatus[r.status]]), [
+    ['a', 'TASK_STATUS_CHANGED'],
+    ['b', 'TASK_STATUS_FAILED'],
+    ['c', 'TASK_STATUS_SKIPPED'],
+  ]);
+  assert.equal(summary.failedTask, 'b');
+  assert.equal(summary.converged, false);
+  await assert.rejects(fs.stat(h.real('/etc/kubernetes/c')));
+});
+
+test('engine: a plan with one invalid task touches nothing at all', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const before = await snapshot(h.root);
+  const { results, summary } = await h.run([file('a', '/etc/kubernetes/a'), file('b', '/etc/passwd'), file('c', '/etc/kubernetes/c')]);
+  assert.deepEqual(results.map((r) => TaskStatus[r.status]), ['TASK_STATUS_SKIPPED', 'TASK_STATUS_FAILED', 'TASK_STATUS_SKIPPED']);
+  assert.equal(results[1].errorCode, 'PATH_NOT_ALLOWED');
+  assert.equal(summary.failedTask, 'b');
+  assert.deepEqual(await snapshot(h.root), before);
+});
+
+test('engine: duplicate ids, two tasks on one path, and a task without spec are plan errors', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const dup = await h.run([file('a', '/etc/kubernetes/a'), file('a', '/etc/kubernetes/b')]);
+  assert.equal(dup.results[1].errorCode, 'INVALID_PLAN');
+  const same = await h.run([file('a', '/etc/kubernetes/a'), file('b', '/etc/kubernetes/a')]);
+  assert.match(same.results[1].errorMessage, /both manage file:\/etc\/kubernetes\/a/);
+  const empty = await h.run([{ id: 'x' }]);
+  assert.equal(empty.results[0].errorCode, 'INVALID_PLAN');
+});
+
+test('engine: check mode reports would-change and saves no state', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const { results, summary } = await h.run([file('a', '/etc/kubernetes/a')], ApplyMode.APPLY_MODE_CHECK);
+  assert.equal(results[0].status, TaskStatus.TASK_STATUS_WOULD_CHANGE);
+  assert.equal(summary.wouldChange, 1);
+  assert.equal(h.engine.status.revision, '');
+  await assert.rejects(fs.stat(h.real('/etc/kubernetes/a')));
+});
+
+test('engine: the last applied plan and revision survive a restart', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  await h.run([file('a', '/etc/kubernetes/a')]);
+  const again = new Engine(h.host, silent);
+  await again.init();
+  assert.equal(again.status.revision, 'r1');
+  assert.equal(again.status.plan?.tasks[0].id, 'a');
+  assert.equal(again.status.lastResult?.changed, 1);
+  const st = await fs.stat(h.host.statePath('plan.pb'));
+  assert.equal(st.mode & 0o777, 0o600, 'the plan holds keys');
+});
+
+test('engine: a second run while one is in flight is refused', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const tasks = Array.from({ length: 20 }, (_, i) => file(`t${i}`, `/etc/kubernetes/f${i}`));
+  const first = h.run(tasks);
+  await assert.rejects(h.run([file('x', '/etc/kubernetes/x')]), /another apply is running/);
+  await first;
+});
+
+test('engine: drain lets the task in flight finish and skips the rest', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const tasks = Array.from({ length: 50 }, (_, i) => file(`t${i}`, `/etc/kubernetes/f${i}`));
+  const running = h.run(tasks);
+  await new Promise((r) => setImmediate(r));
+  await h.engine.drain();
+  const { results } = await running;
+  const skipped = results.filter((r) => r.status === TaskStatus.TASK_STATUS_SKIPPED);
+  assert.ok(skipped.length > 0 && skipped.every((r) => r.errorCode === 'SHUTTING_DOWN'));
+  const names = await fs.readdir(h.real('/etc/kubernetes'));
+  assert.ok(names.every((n) => !n.startsWith('.')), 'no temp file left');
+  assert.equal(names.length, results.filter((r) => r.status === TaskStatus.TASK_STATUS_CHANGED).length);
+});
+
+test('engine: a task whose apply leaves a difference fails with NOT_CONVERGED', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const stubborn = {
+    kind: 'stubborn',
+    keys: () => ['x'],
+    validate: () => [],
+    observe: async () => 'old',
+    diff: (_s: unknown, o: unknown) => (o === 'new' ? [] : [{ header: 'x', before: String(o), after: 'new' }]),
+    apply: async () => {},
+  };
+  const r = await runTask({ id: 's', kind: 'stubborn', task: stubborn, spec: {} }, ApplyMode.APPLY_MODE_APPLY, { host: h.host, log: silent });
+  assert.equal(r.status, TaskStatus.TASK_STATUS_FAILED);
+  assert.equal(r.errorCode, 'NOT_CONVERGED');
+  assert.match(r.errorMessage, /still differs after apply: x/);
+});

@@ -1,0 +1,84 @@
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  AgentServiceService,
+  ApplyMode,
+  type AgentServiceServer,
+} from '../../proto/gen/muster/agent/v1/agent.js';
+import type { Engine } from '../engine/engine.js';
+import { AgentError, agentErrors, toAgentError } from '../errors.js';
+import type { FactsCache } from '../facts/facts.js';
+import { peerIdentity, type Role } from './roles.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface ServiceDeps {
+  name: string;
+  engine: Engine;
+  facts: FactsCache;
+  log: Logger;
+  startedAtMs: number;
+}
+
+function statusOf(err: unknown): grpc.ServiceError {
+  const e = toAgentError(err);
+  return Object.assign(new Error(e.message), { code: agentErrors[e.code].grpc, details: `${e.code}: ${e.message}`, metadata: new grpc.Metadata() });
+}
+
+// Refuses a caller whose certificate carries none of the roles; returns the refusal or undefined.
+function refuse(call: Parameters<typeof peerIdentity>[0], allowed: Role[], method: string, log: Logger): grpc.ServiceError | undefined {
+  const peer = peerIdentity(call);
+  if (peer.roles.some((r) => (allowed as string[]).includes(r))) return undefined;
+  log.warn({ peer: peer.name, roles: peer.roles, method }, 'refused: role not allowed');
+  return statusOf(new AgentError('PERMISSION_DENIED', `${method} needs a ${allowed.join(' or ')} certificate; ${peer.name || 'the caller'} has role ${peer.roles.join(',') || 'none'}`));
+}
+
+export function agentService(deps: ServiceDeps): AgentServiceServer {
+  const { engine, log } = deps;
+  return {
+    apply(call) {
+      const denied = refuse(call, ['controller'], 'Apply', log);
+      if (denied) return void call.emit('error', denied);
+      const { plan, mode } = call.request;
+      if (!plan || (mode !== ApplyMode.APPLY_MODE_CHECK && mode !== ApplyMode.APPLY_MODE_APPLY)) {
+        return void call.emit('error', statusOf(new AgentError('INVALID_PLAN', 'Apply needs a plan and a mode of CHECK or APPLY')));
+      }
+      if (plan.node !== deps.name) {
+        return void call.emit('error', statusOf(new AgentError('INVALID_PLAN', `the plan is for node ${plan.node}, this agent is ${deps.name}`)));
+      }
+      // Once started, the plan runs to its end even if the caller goes away: no half-applied plan.
+      engine
+        .run(plan, { mode, onResult: (task) => call.cancelled || call.write({ task }) })
+        .then((summary) => {
+          if (!call.cancelled) {
+            call.write({ summary });
+            call.end();
+          }
+        })
+        .catch((err) => call.cancelled || call.emit('error', statusOf(err)));
+    },
+    getFacts(call, callback) {
+      const denied = refuse(call, ['controller', 'reader'], 'GetFacts', log);
+      if (denied) return callback(denied);
+      deps.facts.get(call.request.refresh).then(
+        (facts) => callback(null, { facts }),
+        (err) => callback(statusOf(err)),
+      );
+    },
+    getStatus(call, callback) {
+      const denied = refuse(call, ['controller', 'reader'], 'GetStatus', log);
+      if (denied) return callback(denied);
+      const s = engine.status;
+      callback(null, {
+        node: deps.name,
+        agentVersion: AGENT_VERSION,
+        revision: s.revision,
+        lastResult: s.lastResult,
+        appliedAtMs: s.appliedAtMs,
+        startedAtMs: deps.startedAtMs,
+      });
+    },
+  };
+}
+
+export { AgentServiceService };
