@@ -1,0 +1,166 @@
+import path from 'node:path';
+import { ApplyMode, TaskStatus, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import type { ApplyOutcome } from '../fleet/client.js';
+import { Fleet, mapLimit } from '../fleet/fleet.js';
+import { ClusterPki, initFleet, readFleetCredentials, fleetStore } from '../pki/fleet.js';
+import { renderPlans } from '../render/render.js';
+import { loadInventory, type Inventory } from '../spec/inventory.js';
+import { loadTaskFile } from '../spec/task-file.js';
+import { outcomeWord, renderTask, summaryTable, table } from './output.js';
+
+export interface GlobalOptions {
+  state: string;
+  inventory: string;
+  out?: (line: string) => void;
+}
+
+export interface RunOptions extends GlobalOptions {
+  tasks: string;
+  concurrency: number;
+  timeout: number;
+  diff: boolean;
+  json?: boolean;
+}
+
+// Exit codes: 0 done and nothing (left) to change, 1 error or failure, 2 plan found changes.
+export const EXIT = { OK: 0, FAILED: 1, CHANGES: 2 } as const;
+
+function printer(o: GlobalOptions) {
+  return o.out ?? ((line: string) => process.stdout.write(line + '\n'));
+}
+
+export async function initCommand(o: GlobalOptions): Promise<number> {
+  const print = printer(o);
+  const inv = await loadInventory(o.inventory);
+  const { created, kept } = await initFleet(o.state, inv);
+  const dir = fleetStore(o.state).dir;
+  print(`[init] fleet PKI in ${dir}: ${created.length} created, ${kept.length} kept`);
+  for (const name of created) print(`[init]   created ${name}`);
+  print(`[init] copy to each node: ${path.join(dir, 'ca.crt')} → /etc/muster/pki/ca.crt, ${path.join(dir, 'agents', '<node>.crt')} and .key → /etc/muster/pki/agent.crt and agent.key`);
+  return EXIT.OK;
+}
+
+async function prepare(o: RunOptions): Promise<{ inv: Inventory; plans: Plan[]; fleet: Fleet }> {
+  // Every input is loaded and rendered before any agent is contacted: a bad file sends nothing.
+  const inv = await loadInventory(o.inventory);
+  const tf = await loadTaskFile(o.tasks);
+  const creds = await readFleetCredentials(o.state);
+  const plans = await renderPlans(inv, tf, new ClusterPki(o.state, inv.cluster));
+  return { inv, plans, fleet: new Fleet(inv.nodes, creds) };
+}
+
+export async function planCommand(o: RunOptions): Promise<number> {
+  const print = printer(o);
+  const { plans, fleet } = await prepare(o);
+  try {
+    const outcomes = await fleet.run(plans, { mode: ApplyMode.APPLY_MODE_CHECK, concurrency: o.concurrency, timeoutMs: o.timeout * 1000 });
+    if (o.json) {
+      print(JSON.stringify(outcomes.map(outcomeJson), null, 2));
+    } else {
+      for (const out of outcomes) printNode(print, out, o.diff, false);
+      print('');
+      print(summaryTable(outcomes));
+    }
+    const unreachable = outcomes.filter((x) => x.error || x.summary?.failed);
+    const changes = outcomes.filter((x) => x.summary?.wouldChange);
+    if (!o.json) print(`\n[plan] ${plans.length} nodes: ${changes.length} would change, ${unreachable.length} failed or unreachable`);
+    if (unreachable.length) return EXIT.FAILED;
+    return changes.length ? EXIT.CHANGES : EXIT.OK;
+  } finally {
+    fleet.close();
+  }
+}
+
+export async function applyCommand(o: RunOptions): Promise<number> {
+  const print = printer(o);
+  const { plans, fleet } = await prepare(o);
+  const started = performance.now();
+  let done = 0;
+  try {
+    const outcomes = await fleet.run(plans, {
+      mode: ApplyMode.APPLY_MODE_APPLY,
+      concurrency: o.concurrency,
+      timeoutMs: o.timeout * 1000,
+      onNode: (out) => {
+        done++;
+        if (!o.json) printNode(print, out, o.diff, true, `[${done}/${plans.length}]`);
+      },
+    });
+    const failed = outcomes.filter((x) => x.error || x.summary?.failed);
+    if (o.json) print(JSON.stringify(outcomes.map(outcomeJson), null, 2));
+    else {
+      print('');
+      print(summaryTable(outcomes));
+      const changed = outcomes.filter((x) => x.summary?.changed).length;
+      print(`\n[apply] ${plans.length} nodes in ${Math.round(performance.now() - started)} ms: ${changed} changed, ${failed.length} failed or unreachable`);
+    }
+    return failed.length ? EXIT.FAILED : EXIT.OK;
+  } finally {
+    fleet.close();
+  }
+}
+
+function printNode(print: (l: string) => void, out: ApplyOutcome, showDiffs: boolean, applying: boolean, prefix = '') {
+  const tag = applying ? '[apply]' : '[plan]';
+  const head = `${tag}${prefix ? ' ' + prefix : ''} ${out.node}`;
+  if (out.error) {
+    print(`${head}: ${out.error}`);
+    return;
+  }
+  const s = out.summary!;
+  const counts = applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`;
+  print(`${head}: ${outcomeWord(out)} (${counts}${s.failed ? `, ${s.failed} failed` : ''}) revision ${s.revision}`);
+  for (const r of out.results) {
+    if (r.status === TaskStatus.TASK_STATUS_OK || (r.status === TaskStatus.TASK_STATUS_SKIPPED && !r.errorCode)) continue;
+    print(renderTask(r, showDiffs));
+  }
+}
+
+function outcomeJson(o: ApplyOutcome) {
+  return {
+    node: o.node,
+    result: outcomeWord(o),
+    error: o.error,
+    revision: o.summary?.revision,
+    durationMs: Math.round(o.durationMs),
+    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: r.status === TaskStatus.TASK_STATUS_WOULD_CHANGE ? 'would-change' : TaskStatus[r.status].replace('TASK_STATUS_', '').toLowerCase(), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, diffs: r.diffs })),
+  };
+}
+
+export async function statusCommand(o: GlobalOptions & { concurrency: number; json?: boolean }): Promise<number> {
+  const print = printer(o);
+  const inv = await loadInventory(o.inventory);
+  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  try {
+    const rows = await mapLimit(inv.nodes, o.concurrency, async (node) => {
+      try {
+        const s = await fleet.client(node).status();
+        const last = s.lastResult;
+        const result = !last ? 'never applied' : last.converged ? `converged (${last.changed} changed)` : `failed at ${last.failedTask || '?'}`;
+        return { node: node.name, reachable: true, revision: s.revision, result, appliedAt: s.appliedAtMs ? new Date(s.appliedAtMs).toISOString() : '' };
+      } catch (err) {
+        return { node: node.name, reachable: false, revision: '', result: (err as Error).message, appliedAt: '' };
+      }
+    });
+    if (o.json) print(JSON.stringify(rows, null, 2));
+    else print(table(['NODE', 'REACHABLE', 'REVISION', 'APPLIED', 'LAST RESULT'], rows.map((r) => [r.node, r.reachable ? 'yes' : 'NO', r.revision || '-', r.appliedAt || '-', r.result])));
+    return rows.every((r) => r.reachable) ? EXIT.OK : EXIT.FAILED;
+  } finally {
+    fleet.close();
+  }
+}
+
+export async function factsCommand(o: GlobalOptions & { node: string; refresh: boolean }): Promise<number> {
+  const print = printer(o);
+  const inv = await loadInventory(o.inventory);
+  const node = inv.nodes.find((n) => n.name === o.node);
+  if (!node) throw new Error(`node ${o.node} is not in ${inv.file}`);
+  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  try {
+    const { facts } = await fleet.client(node).facts(o.refresh);
+    print(JSON.stringify(facts, null, 2));
+    return EXIT.OK;
+  } finally {
+    fleet.close();
+  }
+}

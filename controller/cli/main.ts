@@ -1,0 +1,76 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { SpecError } from '../../common/yaml-load.js';
+import { NodeError } from '../fleet/client.js';
+import { applyCommand, factsCommand, initCommand, planCommand, statusCommand, EXIT, type GlobalOptions } from './commands.js';
+
+type RunFlags = { tasks: string; concurrency: number; timeout: number; diff: boolean; json?: boolean };
+
+const positiveInt = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+};
+
+// Builds the CLI; `out` lets tests capture what a user would see.
+export function buildCli(out?: (line: string) => void): { program: Command; exitCode: () => number } {
+  let code: number = EXIT.OK;
+  const program = new Command('muster')
+    .description('converge bare-metal fleets into highly available Kubernetes clusters')
+    .option('-s, --state <dir>', 'controller state folder (PKI, issued certificates)', process.env.MUSTER_STATE ?? '.muster')
+    .option('-i, --inventory <file>', 'inventory file', process.env.MUSTER_INVENTORY ?? 'inventory.yaml')
+    .showHelpAfterError();
+  const global = (): GlobalOptions => ({ ...(program.opts() as { state: string; inventory: string }), out });
+  const run = (fn: () => Promise<number>) => async () => {
+    code = await fn();
+  };
+
+  program
+    .command('init')
+    .description('create the fleet CA, the controller certificate and one certificate per agent')
+    .action(run(() => initCommand(global())));
+
+  const withRun = (c: Command) =>
+    c
+      .requiredOption('-t, --tasks <file>', 'task file (YAML)')
+      .option('-c, --concurrency <n>', 'agents contacted at once', positiveInt, 64)
+      .option('--timeout <seconds>', 'deadline for each node', positiveInt, 300)
+      .option('--no-diff', 'list what changes without the diffs')
+      .option('--json', 'print results as JSON');
+
+  withRun(program.command('plan').description('check mode on every agent: what would change, per node and task (exit 2 when something would)')).action(
+    (opts: RunFlags) => run(() => planCommand({ ...global(), ...opts }))(),
+  );
+  withRun(program.command('apply').description('converge every node, with a concurrency limit and live progress')).action(
+    (opts: RunFlags) => run(() => applyCommand({ ...global(), ...opts }))(),
+  );
+  program
+    .command('status')
+    .description('one line per node: reachable, revision, last result')
+    .option('-c, --concurrency <n>', 'agents contacted at once', positiveInt, 64)
+    .option('--json', 'print as JSON')
+    .action((opts: { concurrency: number; json?: boolean }) => run(() => statusCommand({ ...global(), ...opts }))());
+  program
+    .command('facts <node>')
+    .description("the agent's facts about its machine")
+    .option('--refresh', 'read the machine again instead of the cache', false)
+    .action((node: string, opts: { refresh: boolean }) => run(() => factsCommand({ ...global(), node, refresh: opts.refresh }))());
+
+  return { program, exitCode: () => code };
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { program, exitCode } = buildCli();
+  try {
+    await program.parseAsync(argv);
+    return exitCode();
+  } catch (err) {
+    if (err instanceof SpecError) {
+      process.stderr.write(`muster: the input has ${err.problems.length} problem(s); nothing was sent to any agent\n${err.message}\n`);
+    } else if (err instanceof NodeError) {
+      process.stderr.write(`muster: ${err.message}\n`);
+    } else {
+      process.stderr.write(`muster: ${(err as Error).message}\n`);
+    }
+    return EXIT.FAILED;
+  }
+}

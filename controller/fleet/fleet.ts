@@ -1,0 +1,64 @@
+import { ApplyMode, type Plan, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
+import type { FleetCredentials } from '../pki/fleet.js';
+import type { InventoryNode } from '../spec/inventory.js';
+import { AgentClient, fleetChannelCredentials, type ApplyOutcome } from './client.js';
+
+// Runs fn over items with at most `limit` in flight, keeping the input order in the output.
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+export interface FleetRunOptions {
+  mode: ApplyMode;
+  concurrency: number;
+  timeoutMs: number;
+  onTask?: (node: string, result: TaskResult) => void;
+  onNode?: (outcome: ApplyOutcome) => void;
+}
+
+// One client per node for the life of a command; fan-out is bounded by the concurrency limit.
+export class Fleet {
+  private readonly clients = new Map<string, AgentClient>();
+  private readonly material: Buffer[];
+
+  constructor(readonly nodes: InventoryNode[], creds: FleetCredentials) {
+    this.material = fleetChannelCredentials(creds);
+  }
+
+  client(node: InventoryNode): AgentClient {
+    let c = this.clients.get(node.name);
+    if (!c) {
+      c = new AgentClient(node, this.material);
+      this.clients.set(node.name, c);
+    }
+    return c;
+  }
+
+  async run(plans: Plan[], options: FleetRunOptions): Promise<ApplyOutcome[]> {
+    const byName = new Map(this.nodes.map((n) => [n.name, n]));
+    return mapLimit(plans, options.concurrency, async (plan) => {
+      const node = byName.get(plan.node);
+      if (!node) throw new Error(`plan for ${plan.node}, which is not in the inventory`);
+      const outcome = await this.client(node).apply(plan, options.mode, {
+        timeoutMs: options.timeoutMs,
+        onTask: options.onTask && ((r) => options.onTask!(node.name, r)),
+      });
+      options.onNode?.(outcome);
+      return outcome;
+    });
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}

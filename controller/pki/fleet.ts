@@ -1,0 +1,74 @@
+import path from 'node:path';
+import type { CertPair, IssueRequest } from './certs.js';
+import { PkiStore } from './store.js';
+import type { Inventory } from '../spec/inventory.js';
+
+// The fleet PKI is muster's own trust (controller ↔ agents); the cluster PKI is Kubernetes'.
+// They never share a CA: a leaked agent certificate must not open the API server.
+export function fleetStore(stateDir: string): PkiStore {
+  return new PkiStore(path.join(stateDir, 'pki', 'fleet'));
+}
+
+export interface FleetInit {
+  created: string[];
+  kept: string[];
+}
+
+export const ROLE_CONTROLLER = 'controller';
+export const ROLE_AGENT = 'agent';
+export const ROLE_READER = 'reader';
+
+// Makes the fleet CA, the controller's client certificate and one certificate per agent.
+// Re-running keeps what exists; a node whose address changed gets a new certificate.
+export async function initFleet(stateDir: string, inv: Inventory): Promise<FleetInit> {
+  const store = fleetStore(stateDir);
+  const result: FleetInit = { created: [], kept: [] };
+  const note = (name: string, issued: boolean) => (issued ? result.created : result.kept).push(name);
+  const ca = await store.ensureCA('ca', `muster fleet CA (${inv.cluster})`);
+  note('ca', ca.issued);
+  const controller = await store.ensureIssued('controller', ca, { commonName: 'muster-controller', organizationalUnits: [ROLE_CONTROLLER], usages: ['client'] });
+  note('controller', controller.issued);
+  for (const node of inv.nodes) {
+    const dnsNames = [...new Set([node.name, node.hostname])];
+    const agent = await store.ensureIssued(`agents/${node.name}`, ca, {
+      commonName: node.name,
+      organizationalUnits: [ROLE_AGENT],
+      dnsNames,
+      ipAddresses: [node.address],
+      usages: ['server', 'client'],
+    });
+    note(`agents/${node.name}`, agent.issued);
+  }
+  return result;
+}
+
+export interface FleetCredentials {
+  ca: CertPair;
+  controller: CertPair;
+}
+
+export async function readFleetCredentials(stateDir: string): Promise<FleetCredentials> {
+  const store = fleetStore(stateDir);
+  const [ca, controller] = await Promise.all([store.read('ca'), store.read('controller')]);
+  if (!ca || !controller) throw new Error(`no fleet credentials in ${store.dir}: run "muster init" first`);
+  return { ca, controller };
+}
+
+// The Kubernetes cluster's CA and the certificates issued from it, kept per node and task.
+export class ClusterPki {
+  private readonly store: PkiStore;
+  private caPair?: Promise<CertPair>;
+
+  constructor(stateDir: string, private readonly cluster: string) {
+    this.store = new PkiStore(path.join(stateDir, 'pki', 'cluster'));
+  }
+
+  ca(): Promise<CertPair> {
+    this.caPair ??= this.store.ensureCA('ca', `kubernetes (${this.cluster})`);
+    return this.caPair;
+  }
+
+  async issue(name: string, req: IssueRequest): Promise<CertPair> {
+    return this.store.ensureIssued(`issued/${name}`, await this.ca(), req);
+  }
+}

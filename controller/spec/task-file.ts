@@ -1,0 +1,119 @@
+import path from 'node:path';
+import { z } from 'zod';
+import { SpecError, loadYaml, type SpecProblem } from '../../common/yaml-load.js';
+import { ROLES, readSpec } from './inventory.js';
+
+// Modes are quoted octal strings: YAML 1.2 reads a bare 0644 as the decimal 644.
+const mode = z
+  .string({ error: 'write the mode as a quoted octal string, such as "0644"' })
+  .regex(/^0?[0-7]{3,4}$/, 'must be an octal mode such as "0644"')
+  .transform((s) => parseInt(s, 8));
+
+const selector = z
+  .object({
+    roles: z.array(z.enum(ROLES)).optional(),
+    nodes: z.array(z.string()).optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const fileSpec = z
+  .object({
+    path: z.string().startsWith('/', 'must be an absolute path'),
+    content: z.string().optional(),
+    // contentFile is read relative to the task file.
+    contentFile: z.string().optional(),
+    mode: mode.optional(),
+    owner: z.string().optional(),
+    group: z.string().optional(),
+    secret: z.boolean().default(false),
+  })
+  .strict()
+  .refine((f) => (f.content === undefined) !== (f.contentFile === undefined), 'give exactly one of content and contentFile');
+
+const staticPodSpec = z
+  .object({
+    name: z.string().min(1),
+    manifest: z.string().optional(),
+    manifestFile: z.string().optional(),
+    manifestsDir: z.string().startsWith('/').optional(),
+  })
+  .strict()
+  .refine((f) => (f.manifest === undefined) !== (f.manifestFile === undefined), 'give exactly one of manifest and manifestFile');
+
+const issueSpec = z
+  .object({
+    commonName: z.string().min(1),
+    organizations: z.array(z.string()).default([]),
+    dnsNames: z.array(z.string()).default([]),
+    ipAddresses: z.array(z.string()).default([]),
+    usages: z.array(z.enum(['server', 'client'])).min(1).default(['server']),
+    validityDays: z.number().int().min(1).max(3650).optional(),
+  })
+  .strict();
+
+const certificateSpec = z
+  .object({
+    certPath: z.string().startsWith('/'),
+    keyPath: z.string().startsWith('/'),
+    caPath: z.string().startsWith('/').optional(),
+    owner: z.string().optional(),
+    group: z.string().optional(),
+    // issue: the controller signs it with the cluster CA and keeps it in its state folder.
+    issue: issueSpec,
+  })
+  .strict();
+
+const taskSpec = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, ".", "_" or "-"'),
+    on: selector.optional(),
+    file: fileSpec.optional(),
+    staticPod: staticPodSpec.optional(),
+    certificate: certificateSpec.optional(),
+  })
+  .strict()
+  .refine((t) => [t.file, t.staticPod, t.certificate].filter(Boolean).length === 1, 'a task has exactly one of file, staticPod, certificate');
+
+export const taskFileSchema = z
+  .object({
+    vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    tasks: z.array(taskSpec).min(1, 'the task file lists no tasks'),
+  })
+  .strict();
+
+export type TaskDef = z.output<typeof taskSpec>;
+
+export interface TaskFile {
+  file: string;
+  dir: string;
+  vars: Record<string, string>;
+  tasks: TaskDef[];
+  // line of each task, for errors found later (substitution)
+  lines: number[];
+  // contents of contentFile/manifestFile references, read once at load
+  includes: Map<string, string>;
+}
+
+export async function loadTaskFile(file: string): Promise<TaskFile> {
+  const { value, locate } = loadYaml(file, await readSpec(file), taskFileSchema);
+  const dir = path.dirname(file);
+  const problems: SpecProblem[] = [];
+  const ids = new Set<string>();
+  const includes = new Map<string, string>();
+  for (const [i, t] of value.tasks.entries()) {
+    if (ids.has(t.id)) problems.push({ file, ...locate(['tasks', i, 'id']), field: `tasks[${i}].id`, message: `task id ${t.id} is used twice` });
+    ids.add(t.id);
+    const ref = t.file?.contentFile ?? t.staticPod?.manifestFile;
+    if (ref) {
+      const field = t.file ? ['tasks', i, 'file', 'contentFile'] : ['tasks', i, 'staticPod', 'manifestFile'];
+      try {
+        includes.set(ref, await readSpec(path.resolve(dir, ref)));
+      } catch {
+        problems.push({ file, ...locate(field), field: field.join('.').replace(/\.(\d+)\./, '[$1].'), message: `${path.resolve(dir, ref)} cannot be read` });
+      }
+    }
+  }
+  if (problems.length) throw new SpecError(problems);
+  return { file, dir, vars: value.vars, tasks: value.tasks, lines: value.tasks.map((_, i) => locate(['tasks', i]).line), includes };
+}
