@@ -37,7 +37,7 @@ export function revisionOf(plan: Plan): string {
 // reused) through the cluster PKI, so rendering twice gives the same plans.
 export async function renderPlans(inv: Inventory, tf: TaskFile, pki: ClusterPki): Promise<Plan[]> {
   const plans: Plan[] = [];
-  const problems: { line: number; message: string }[] = [];
+  const problems: { at: { line: number; column: number }; field: string; message: string }[] = [];
   const caPem = (await pki.ca()).certPem;
   for (const node of inv.nodes) {
     const vars = { ...tf.vars, ...nodeVars(inv, node) };
@@ -47,7 +47,7 @@ export async function renderPlans(inv: Inventory, tf: TaskFile, pki: ClusterPki)
       try {
         tasks.push(await renderTask(def, vars, tf, node, pki, caPem));
       } catch (err) {
-        problems.push({ line: tf.lines[i], message: `tasks[${i}] (${def.id}) on ${node.name}: ${(err as Error).message}` });
+        problems.push({ at: tf.positions[i], field: `tasks[${i}] (${def.id})`, message: (err as Error).message });
       }
     }
     const plan: Plan = { node: node.name, revision: '', tasks };
@@ -56,14 +56,14 @@ export async function renderPlans(inv: Inventory, tf: TaskFile, pki: ClusterPki)
   }
   if (problems.length) {
     // One problem per task and message, not one per node.
-    const unique = [...new Map(problems.map((p) => [p.message.replace(/ on [^:]+:/, ':'), p])).values()];
-    throw new SpecError(unique.map((p) => ({ file: tf.file, line: p.line, column: 1, field: '', message: p.message })));
+    const unique = [...new Map(problems.map((p) => [p.field + p.message, p])).values()];
+    throw new SpecError(unique.map((p) => ({ file: tf.file, ...p.at, field: p.field, message: p.message })));
   }
   return plans;
 }
 
 async function renderTask(def: TaskDef, vars: Record<string, string>, tf: TaskFile, node: InventoryNode, pki: ClusterPki, caPem: string): Promise<Task> {
-  const where = `task ${def.id}`;
+  const where = '';
   if (def.file) {
     const f = def.file;
     const raw = f.content ?? tf.includes.get(f.contentFile!)!;

@@ -4,7 +4,7 @@ export function substitute(text: string, vars: Record<string, string>, where: st
   return text.replace(/\$(\$?)\{([^}]*)\}/g, (whole, escaped: string, name: string) => {
     if (escaped) return whole.slice(1);
     if (!(name in vars)) {
-      throw new Error(`${where}: unknown placeholder \${${name}} (known: ${Object.keys(vars).sort().join(', ')})`);
+      throw new Error(`unknown placeholder \${${name}}${where ? ` in ${where}` : ''} (known: ${Object.keys(vars).sort().join(', ')})`);
     }
     return vars[name];
   });

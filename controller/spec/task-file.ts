@@ -89,8 +89,8 @@ export interface TaskFile {
   dir: string;
   vars: Record<string, string>;
   tasks: TaskDef[];
-  // line of each task, for errors found later (substitution)
-  lines: number[];
+  // where each task starts, for errors found later (substitution)
+  positions: { line: number; column: number }[];
   // contents of contentFile/manifestFile references, read once at load
   includes: Map<string, string>;
 }
@@ -115,5 +115,5 @@ export async function loadTaskFile(file: string): Promise<TaskFile> {
     }
   }
   if (problems.length) throw new SpecError(problems);
-  return { file, dir, vars: value.vars, tasks: value.tasks, lines: value.tasks.map((_, i) => locate(['tasks', i]).line), includes };
+  return { file, dir, vars: value.vars, tasks: value.tasks, positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
 }

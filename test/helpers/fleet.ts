@@ -1,0 +1,129 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startAgent, type Agent } from '../../agent/agent.js';
+import { fleetStore, initFleet } from '../../controller/pki/fleet.js';
+import { loadInventory, type Inventory } from '../../controller/spec/inventory.js';
+import { silent } from './host.js';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, host, () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestFleet {
+  dir: string;
+  state: string;
+  inventoryFile: string;
+  inventory: Inventory;
+  nodeRoot(name: string): string;
+  cleanup(): Promise<void>;
+}
+
+// A temp folder with an inventory of n nodes on loopback ports, and the fleet PKI made by initFleet.
+export async function makeFleet(n: number, prefix = 'n'): Promise<TestFleet> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-fleet-'));
+  const nodes = [];
+  for (let i = 1; i <= n; i++) {
+    nodes.push(`  - { name: ${prefix}${i}, address: 127.0.0.1, agentPort: ${await freePort()}, roles: [etcd, control-plane] }`);
+  }
+  const inventoryFile = path.join(dir, 'inventory.yaml');
+  await fs.writeFile(inventoryFile, `cluster: test\nnodes:\n${nodes.join('\n')}\n`);
+  const inventory = await loadInventory(inventoryFile);
+  const state = path.join(dir, 'state');
+  await initFleet(state, inventory);
+  return {
+    dir,
+    state,
+    inventoryFile,
+    inventory,
+    nodeRoot: (name) => path.join(dir, 'nodes', name),
+    cleanup: () => fs.rm(dir, { recursive: true, force: true }),
+  };
+}
+
+export async function agentTls(f: TestFleet, name: string) {
+  const store = fleetStore(f.state);
+  const [ca, pair] = [await store.read('ca'), await store.read(`agents/${name}`)];
+  return { ca: Buffer.from(ca!.certPem), cert: Buffer.from(pair!.certPem), key: Buffer.from(pair!.keyPem) };
+}
+
+// Agents in this process, one per inventory node.
+export async function startAgents(f: TestFleet): Promise<Agent[]> {
+  return Promise.all(
+    f.inventory.nodes.map(async (node) => {
+      await fs.mkdir(f.nodeRoot(node.name), { recursive: true });
+      return startAgent({
+        name: node.name,
+        root: f.nodeRoot(node.name),
+        listen: { host: node.address, port: node.agentPort },
+        http: false,
+        tls: await agentTls(f, node.name),
+        log: silent,
+      });
+    }),
+  );
+}
+
+// Agents as separate musterd processes, as on real nodes.
+export async function spawnAgents(f: TestFleet): Promise<{ procs: ChildProcess[]; stop(): Promise<void> }> {
+  const procs: ChildProcess[] = [];
+  const store = fleetStore(f.state);
+  for (const node of f.inventory.nodes) {
+    await fs.mkdir(f.nodeRoot(node.name), { recursive: true });
+    const p = spawn(process.execPath, [
+      path.join(repoRoot, 'bin/musterd.js'),
+      '--name', node.name,
+      '--listen', `${node.address}:${node.agentPort}`,
+      '--http', 'off',
+      '--root', f.nodeRoot(node.name),
+      '--tls-ca', store.file('ca', 'crt'),
+      '--tls-cert', store.file(`agents/${node.name}`, 'crt'),
+      '--tls-key', store.file(`agents/${node.name}`, 'key'),
+      '--log-level', 'warn',
+    ], { stdio: ['ignore', 'inherit', 'inherit'] });
+    procs.push(p);
+  }
+  await Promise.all(f.inventory.nodes.map((n) => waitForPort(n.address, n.agentPort, 20_000)));
+  return {
+    procs,
+    async stop() {
+      await Promise.all(procs.map((p) => new Promise<void>((resolve) => {
+        if (p.exitCode !== null) return resolve();
+        p.once('exit', () => resolve());
+        p.kill('SIGTERM');
+      })));
+    },
+  };
+}
+
+export async function waitForPort(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', (e) => {
+        last = e.message;
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${host}:${port} did not open within ${timeoutMs} ms: ${last}`);
+}
