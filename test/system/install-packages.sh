@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the real programs the system tests run (Debian 12 packages). Idempotent: skips apt
+# when everything is already there.
+set -euo pipefail
+packages=(
+  etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
+  haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
+  openssl                          # openssl verify of issued certificates
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "system test packages: all installed"
+  exit 0
+fi
+echo "system test packages: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Daemons must not start on install: the tests start their own copies on loopback.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
