@@ -1,3 +1,4 @@
+import type * as grpc from '@grpc/grpc-js';
 import { ApplyMode, type Plan, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetCredentials } from '../pki/fleet.js';
 import type { InventoryNode } from '../spec/inventory.js';
@@ -28,16 +29,16 @@ export interface FleetRunOptions {
 // One client per node for the life of a command; fan-out is bounded by the concurrency limit.
 export class Fleet {
   private readonly clients = new Map<string, AgentClient>();
-  private readonly material: Buffer[];
+  private readonly creds: grpc.ChannelCredentials;
 
   constructor(readonly nodes: InventoryNode[], creds: FleetCredentials) {
-    this.material = fleetChannelCredentials(creds);
+    this.creds = fleetChannelCredentials(creds);
   }
 
   client(node: InventoryNode): AgentClient {
     let c = this.clients.get(node.name);
     if (!c) {
-      c = new AgentClient(node, this.material);
+      c = new AgentClient(node, this.creds);
       this.clients.set(node.name, c);
     }
     return c;

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import type { Agent } from '../../agent/agent.js';
 import { createCA, issueCertificate, type CertPair } from '../../controller/pki/certs.js';
 import { fleetStore } from '../../controller/pki/fleet.js';
-import { AgentClient } from '../../controller/fleet/client.js';
+import { AgentClient, fleetChannelCredentials } from '../../controller/fleet/client.js';
 import { AgentServiceClient, ApplyMode, TaskStatus, type ApplyResponse, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { snapshot } from '../helpers/host.js';
 import { makeFleet, startAgents, type TestFleet } from '../helpers/fleet.js';
@@ -104,7 +104,7 @@ test('mTLS: the controller refuses an agent whose certificate names another node
   const material = [Buffer.from(ca.certPem), Buffer.from(controller.keyPem), Buffer.from(controller.certPem)];
   // Inventory says n1 lives at n2's port: the agent there presents n2's certificate.
   const impostor = { ...f.inventory.nodes[0], agentPort: f.inventory.nodes[1].agentPort };
-  const client = new AgentClient(impostor, material);
+  const client = new AgentClient(impostor, fleetChannelCredentials({ ca, controller }));
   try {
     const out = await client.apply(plan(), ApplyMode.APPLY_MODE_APPLY, { timeoutMs: 10_000 });
     assert.match(out.error ?? '', /unreachable/);

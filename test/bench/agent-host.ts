@@ -1,0 +1,44 @@
+// One process of the fleet simulator: hosts many agent instances, each with its own root and port.
+import fs from 'node:fs';
+import { pino } from 'pino';
+import { startAgent, type Agent } from '../../agent/agent.js';
+
+interface HostedNode {
+  name: string;
+  root: string;
+  tls: { ca: string; cert: string; key: string };
+}
+
+const silent = pino({ level: 'silent' });
+const agents: Agent[] = [];
+
+function rss(): number {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().rss;
+}
+
+process.on('message', async (msg: { op: string; nodes?: HostedNode[] }) => {
+  if (msg.op === 'start') {
+    const before = rss();
+    for (const n of msg.nodes!) {
+      fs.mkdirSync(n.root, { recursive: true });
+      agents.push(
+        await startAgent({
+          name: n.name,
+          root: n.root,
+          listen: { host: '127.0.0.1', port: 0 },
+          http: false,
+          tls: { ca: fs.readFileSync(n.tls.ca), cert: fs.readFileSync(n.tls.cert), key: fs.readFileSync(n.tls.key) },
+          log: silent,
+        }),
+      );
+    }
+    process.send!({ op: 'started', rssBefore: before, ports: agents.map((a) => ({ name: a.name, port: a.grpcPort })) });
+  } else if (msg.op === 'rss') {
+    process.send!({ op: 'rss', rss: rss() });
+  } else if (msg.op === 'stop') {
+    await Promise.all(agents.map((a) => a.stop()));
+    process.exit(0);
+  }
+});
+process.send!({ op: 'ready', rss: rss() });
