@@ -16,9 +16,17 @@ export const TEMP_MARK = '.muster-tmp-';
 // folder. A reader sees the old bytes or the new ones, never a half-written file.
 export async function writeFileAtomic(file: string, content: string | Buffer, options: WriteOptions): Promise<void> {
   const dir = path.dirname(file);
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   const tmp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
-  const fh = await fs.open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o600);
+  const flags = fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY;
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(tmp, flags, 0o600);
+  } catch (err) {
+    // The folder is made only when missing: most writes land in one that exists.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    fh = await fs.open(tmp, flags, 0o600);
+  }
   try {
     try {
       await fh.writeFile(content);

@@ -42,9 +42,12 @@ test('host: a symlink that leaves the allowed trees is refused, and nothing is w
   await assert.rejects(host.writeAtomic('/etc/kubernetes/manifests/x.yaml', Buffer.from('x'), { mode: 0o600 }), /escapes the allowed trees/);
   assert.deepEqual(await fs.readdir(outside), []);
 
-  // A link to a file outside the root is refused for reading too.
+  // A managed file that is itself a link is never followed: not for reading, not for writing.
   await fs.symlink('/etc/hostname', path.join(root, 'etc/kubernetes/hostname'));
-  await assert.rejects(host.read('/etc/kubernetes/hostname'), /escapes/);
+  await assert.rejects(host.read('/etc/kubernetes/hostname'), /is a symlink, not a regular file/);
+  await host.writeAtomic('/etc/kubernetes/hostname', Buffer.from('mine'), { mode: 0o644 }, null);
+  assert.ok(!(await fs.lstat(path.join(root, 'etc/kubernetes/hostname'))).isSymbolicLink(), 'the link itself was replaced');
+  assert.notEqual(await fs.readFile('/etc/hostname', 'utf8'), 'mine');
 });
 
 test('host: a symlink that stays inside the allowed trees is followed', async (t) => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import fss from 'node:fs';
 import path from 'node:path';
 import { TEMP_MARK, fsyncDir, writeFileAtomic, type WriteOptions } from '../../common/atomic-write.js';
 import { AgentError } from '../errors.js';
@@ -45,11 +46,12 @@ export class Host {
     return checkPath(hostPath, this.allowedTrees);
   }
 
-  // Maps a host path to the real path under the root, refusing symlink escapes.
+  // Maps a host path to the real path under the root, refusing symlink escapes. Only the folders
+  // are followed: files are read with O_NOFOLLOW and replaced by rename, which never follows a link.
   async resolve(hostPath: string): Promise<string> {
     const normal = this.check(hostPath);
     const real = this.under(normal);
-    await this.assertNoEscape(normal, real);
+    await this.assertNoEscape(normal, path.dirname(real));
     return real;
   }
 
@@ -58,22 +60,34 @@ export class Host {
     return path.join(this.under(this.stateDir), ...parts);
   }
 
+  // Reads are synchronous: managed files are small and local, and a thread-pool round trip
+  // per call cost more than the read itself (see docs/benchmarks.md).
   async read(hostPath: string): Promise<FileState | null> {
     const real = await this.resolve(hostPath);
+    let fd: number;
     try {
-      const st = await fs.lstat(real);
-      if (!st.isFile()) throw new AgentError('IO_ERROR', `${hostPath} exists and is not a regular file`);
-      return { content: await fs.readFile(real), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      fd = fss.openSync(real, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return null;
+      if (code === 'ELOOP') throw new AgentError('IO_ERROR', `${hostPath} is a symlink, not a regular file`);
       throw err;
+    }
+    try {
+      const st = fss.fstatSync(fd);
+      if (!st.isFile()) throw new AgentError('IO_ERROR', `${hostPath} exists and is not a regular file`);
+      return { content: fss.readFileSync(fd), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    } finally {
+      fss.closeSync(fd);
     }
   }
 
-  // Replaces a file atomically: dot-named temp file in the same folder, fsync, rename, fsync the folder.
-  async writeAtomic(hostPath: string, content: Buffer, options: WriteOptions): Promise<void> {
+  // Replaces a file atomically: dot-named temp file in the same folder, fsync, rename, fsync the
+  // folder. `previous` is what the caller observed; it is kept as the backup without a re-read.
+  async writeAtomic(hostPath: string, content: Buffer, options: WriteOptions, previous?: FileState | null): Promise<void> {
     const real = await this.resolve(hostPath);
-    await this.backup(hostPath, real);
+    const old = previous === undefined ? await this.read(hostPath) : previous;
+    if (old) await this.backup(hostPath, old);
     await writeFileAtomic(real, content, options);
   }
 
@@ -87,7 +101,8 @@ export class Host {
 
   async remove(hostPath: string): Promise<boolean> {
     const real = await this.resolve(hostPath);
-    await this.backup(hostPath, real);
+    const old = await this.read(hostPath);
+    if (old) await this.backup(hostPath, old);
     try {
       await fs.unlink(real);
     } catch (err) {
@@ -122,18 +137,8 @@ export class Host {
 
   // Keeps the previous content under the state folder, never beside the file: the kubelet
   // would load a backup left in the manifests folder.
-  private async backup(hostPath: string, real: string): Promise<void> {
-    let content: Buffer;
-    let mode: number;
-    try {
-      const st = await fs.lstat(real);
-      if (!st.isFile()) return;
-      mode = st.mode & 0o7777;
-      content = await fs.readFile(real);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw err;
-    }
+  private async backup(hostPath: string, old: FileState): Promise<void> {
+    const { content, mode } = old;
     const dir = this.statePath('backups', hostPath.replace(/^\/+/, '').replace(/\//g, '%'));
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -150,23 +155,24 @@ export class Host {
 
   // Walks the existing part of the path: its real location must stay inside an allowed tree.
   private async assertNoEscape(hostPath: string, real: string): Promise<void> {
-    this.realRoot ??= await fs.realpath(this.root);
+    this.realRoot ??= fss.realpathSync.native(this.root);
     let probe = real;
     for (;;) {
+      let resolved: string;
       try {
-        const resolved = await fs.realpath(probe);
-        const rest = path.relative(probe, real);
-        const final = path.join(resolved, rest);
-        if (!isWithin(final, this.realRoot)) break;
-        const asHost = '/' + path.relative(this.realRoot, final);
-        if (this.allowedTrees.some((tree) => isWithin(asHost, tree))) return;
-        break;
+        resolved = fss.realpathSync.native(probe);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
         const parent = path.dirname(probe);
         if (parent === probe) break;
         probe = parent;
+        continue;
       }
+      const final = path.join(resolved, path.relative(probe, real));
+      if (!isWithin(final, this.realRoot)) break;
+      const asHost = '/' + path.relative(this.realRoot, final);
+      if (this.allowedTrees.some((tree) => isWithin(asHost, tree))) return;
+      break;
     }
     throw new AgentError('PATH_NOT_ALLOWED', `path ${hostPath} escapes the allowed trees through a symlink`);
   }

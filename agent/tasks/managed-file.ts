@@ -83,7 +83,7 @@ function showSafely(want: DesiredFile, content: Buffer): string {
 export async function applyFile(host: Host, want: DesiredFile, have: FileState | null): Promise<void> {
   const { uid, gid } = ownership(want);
   if (!have || !have.content.equals(want.content)) {
-    await host.writeAtomic(want.path, want.content, { mode: want.mode, uid, gid });
+    await host.writeAtomic(want.path, want.content, { mode: want.mode, uid, gid }, have);
     return;
   }
   const ownerWrong = (uid !== undefined && uid !== have.uid) || (gid !== undefined && gid !== have.gid);

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { parse } from 'yaml';
 import type { StaticPodSpec } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { filesTask } from './managed-file.js';
+import { Memo } from './memo.js';
 import type { Problem } from './task.js';
 
 export const DEFAULT_MANIFESTS_DIR = '/etc/kubernetes/manifests';
@@ -37,8 +38,14 @@ export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
   ],
 });
 
+const checked = new Memo<{ problem?: string }>();
+
 // Why the manifest is not a valid Pod, or undefined when it is.
 export function podProblem(manifest: string): string | undefined {
+  return checked.get([manifest], () => ({ problem: checkPod(manifest) })).problem;
+}
+
+function checkPod(manifest: string): string | undefined {
   let doc: unknown;
   try {
     doc = parse(manifest);
