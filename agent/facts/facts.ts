@@ -1,4 +1,3 @@
-import si from 'systeminformation';
 import type { Facts } from '../../proto/gen/muster/agent/v1/facts.js';
 
 // Facts are read on first request and cached: systeminformation runs several programs.
@@ -19,6 +18,8 @@ export class FactsCache {
 }
 
 export async function collect(): Promise<Facts> {
+  // Loaded on the first request: it is a large module and most agents are asked rarely.
+  const { default: si } = await import('systeminformation');
   const [os, cpu, mem, disks, nics] = await Promise.all([si.osInfo(), si.cpu(), si.mem(), si.diskLayout(), si.networkInterfaces()]);
   const nicList = Array.isArray(nics) ? nics : [nics];
   return {

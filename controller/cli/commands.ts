@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ControllerError, controllerErrors } from '../errors.js';
 import { ApplyMode, TaskStatus, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ApplyOutcome } from '../fleet/client.js';
 import { Fleet, mapLimit } from '../fleet/fleet.js';
@@ -23,7 +24,7 @@ export interface RunOptions extends GlobalOptions {
 }
 
 // Exit codes: 0 done and nothing (left) to change, 1 error or failure, 2 plan found changes.
-export const EXIT = { OK: 0, FAILED: 1, CHANGES: 2 } as const;
+export const EXIT = { OK: 0, FAILED: controllerErrors.NODE_FAILED.exit, CHANGES: controllerErrors.CHANGES_PENDING.exit } as const;
 
 function printer(o: GlobalOptions) {
   return o.out ?? ((line: string) => process.stdout.write(line + '\n'));
@@ -154,7 +155,7 @@ export async function factsCommand(o: GlobalOptions & { node: string; refresh: b
   const print = printer(o);
   const inv = await loadInventory(o.inventory);
   const node = inv.nodes.find((n) => n.name === o.node);
-  if (!node) throw new Error(`node ${o.node} is not in ${inv.file}`);
+  if (!node) throw new ControllerError('UNKNOWN_NODE', `node ${o.node} is not in ${inv.file}`);
   const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
   try {
     const { facts } = await fleet.client(node).facts(o.refresh);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { SpecError } from '../../common/yaml-load.js';
+import { ControllerError, controllerErrors } from '../errors.js';
 import { NodeError } from '../fleet/client.js';
 import { applyCommand, factsCommand, initCommand, planCommand, statusCommand, EXIT, type GlobalOptions } from './commands.js';
 
@@ -66,6 +67,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof SpecError) {
       process.stderr.write(`muster: the input has ${err.problems.length} problem(s); nothing was sent to any agent\n${err.message}\n`);
+      return controllerErrors.SPEC_INVALID.exit;
+    } else if (err instanceof ControllerError) {
+      process.stderr.write(`muster: ${err.code}: ${err.message}\n`);
+      return controllerErrors[err.code].exit;
     } else if (err instanceof NodeError) {
       process.stderr.write(`muster: ${err.message}\n`);
     } else {

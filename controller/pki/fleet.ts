@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { ControllerError } from '../errors.js';
 import type { CertPair, IssueRequest } from './certs.js';
 import { PkiStore } from './store.js';
 import type { Inventory } from '../spec/inventory.js';
@@ -50,7 +51,7 @@ export interface FleetCredentials {
 export async function readFleetCredentials(stateDir: string): Promise<FleetCredentials> {
   const store = fleetStore(stateDir);
   const [ca, controller] = await Promise.all([store.read('ca'), store.read('controller')]);
-  if (!ca || !controller) throw new Error(`no fleet credentials in ${store.dir}: run "muster init" first`);
+  if (!ca || !controller) throw new ControllerError('NO_CREDENTIALS', `no fleet credentials in ${store.dir}: run "muster init" first`);
   return { ca, controller };
 }
 

@@ -36,6 +36,9 @@ process.on('message', async (msg: { op: string; nodes?: HostedNode[] }) => {
     process.send!({ op: 'started', rssBefore: before, ports: agents.map((a) => ({ name: a.name, port: a.grpcPort })) });
   } else if (msg.op === 'rss') {
     process.send!({ op: 'rss', rss: rss() });
+  } else if (msg.op === 'cpu') {
+    const u = process.cpuUsage();
+    process.send!({ op: 'cpu', us: u.user + u.system });
   } else if (msg.op === 'stop') {
     await Promise.all(agents.map((a) => a.stop()));
     process.exit(0);

@@ -117,24 +117,40 @@ async function main() {
   console.log(`agents: ${N} instances in ${HOSTS} processes, started in ${Math.round(performance.now() - t)} ms`);
 
   const creds = await readFleetCredentials(state);
+  // CPU seconds spent by the controller and by all agent processes during a phase: on real
+  // nodes the agents' share runs on their own machines, the controller's is what fans out.
+  const agentCpu = async () => (await Promise.all(hosts.map((p) => send<{ us: number }>(p, { op: 'cpu' }, 'cpu')))).reduce((s, x) => s + x.us, 0);
+  const ctlCpu = () => {
+    const u = process.cpuUsage();
+    return u.user + u.system;
+  };
+  const measure = async <T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; ctlMs: number; agentMs: number }> => {
+    const [a0, c0, t0] = [await agentCpu(), ctlCpu(), performance.now()];
+    const value = await fn();
+    const ms = performance.now() - t0;
+    const [c1, a1] = [ctlCpu(), await agentCpu()];
+    return { value, ms, ctlMs: (c1 - c0) / 1000, agentMs: (a1 - a0) / 1000 };
+  };
+  const cpuLine = (m: { ctlMs: number; agentMs: number }) =>
+    `controller CPU ${Math.round(m.ctlMs)} ms (${(m.ctlMs / N).toFixed(2)} ms per agent), agents' CPU ${Math.round(m.agentMs)} ms (${(m.agentMs / N).toFixed(2)} ms per agent)`;
   const run = async (label: string, expect: 'changed' | 'ok') => {
     const fleet = new Fleet(inv.nodes, creds); // fresh: connections and TLS handshakes are counted
-    const t0 = performance.now();
-    const outcomes = await fleet.run(plans, { mode: ApplyMode.APPLY_MODE_APPLY, concurrency: CONCURRENCY, timeoutMs: 120_000 });
-    const ms = performance.now() - t0;
+    const m = await measure(() => fleet.run(plans, { mode: ApplyMode.APPLY_MODE_APPLY, concurrency: CONCURRENCY, timeoutMs: 120_000 }));
+    const [outcomes, ms] = [m.value, m.ms];
     fleet.close();
     const bad = outcomes.filter((o) => o.error || !o.summary?.converged || (expect === 'changed' ? o.summary.changed !== 12 : o.summary.ok !== 12));
     if (bad.length) throw new Error(`${label}: ${bad.length} nodes not as expected, first: ${bad[0].node} ${bad[0].error ?? JSON.stringify(bad[0].summary)}`);
     const engineMs = outcomes.reduce((s, o) => s + o.summary!.durationUs, 0) / 1000;
     console.log(`${label}: ${N} agents × 12 tasks in ${Math.round(ms)} ms (concurrency ${CONCURRENCY}); agent engines busy ${Math.round(engineMs / N)} ms per agent on average`);
-    return ms;
+    console.log(`  ${cpuLine(m)}`);
+    return m;
   };
   // The floor: connect (TCP, TLS 1.3, HTTP/2) and one GetStatus per agent, no plan work.
   {
     const fleet = new Fleet(inv.nodes, creds);
-    const t0 = performance.now();
-    await mapLimit(inv.nodes, CONCURRENCY, (n) => fleet.client(n).status());
-    console.log(`connect + GetStatus: ${N} agents in ${Math.round(performance.now() - t0)} ms`);
+    const m = await measure(() => mapLimit(inv.nodes, CONCURRENCY, (n) => fleet.client(n).status()));
+    console.log(`connect + GetStatus: ${N} agents in ${Math.round(m.ms)} ms`);
+    console.log(`  ${cpuLine(m)}`);
     fleet.close();
   }
   const converge = await run('converge', 'changed');
@@ -145,7 +161,16 @@ async function main() {
   const after = rssAfter.reduce((s, x) => s + x.rss, 0);
   console.log(`memory: agent processes ${mb(before)} MiB before agents, ${mb(after)} MiB after converging; ${((after - before) / N / 1024).toFixed(0)} KiB per agent instance`);
   console.log(`controller RSS: ${mb(process.memoryUsage().rss)} MiB`);
-  console.log(JSON.stringify({ agents: N, hosts: HOSTS, concurrency: CONCURRENCY, convergeMs: Math.round(converge), noopMs: Math.round(noop), perAgentKiB: Math.round((after - before) / N / 1024) }));
+  console.log(JSON.stringify({
+    agents: N,
+    hosts: HOSTS,
+    concurrency: CONCURRENCY,
+    convergeMs: Math.round(converge.ms),
+    convergeControllerCpuMs: Math.round(converge.ctlMs),
+    noopMs: Math.round(noop.ms),
+    noopControllerCpuMs: Math.round(noop.ctlMs),
+    perAgentKiB: Math.round((after - before) / N / 1024),
+  }));
 
   await Promise.all(hosts.map((p) => new Promise((r) => (p.once('exit', r), p.send({ op: 'stop' })))));
   fs.rmSync(roots, { recursive: true, force: true });

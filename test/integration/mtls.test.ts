@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import { after, before, test } from 'node:test';
 import type { Agent } from '../../agent/agent.js';
 import { createCA, issueCertificate, type CertPair } from '../../controller/pki/certs.js';
@@ -101,7 +102,6 @@ test('mTLS: a reader may read status but not Apply', async () => {
 
 test('mTLS: the controller refuses an agent whose certificate names another node', async () => {
   const controller = (await fleetStore(f.state).read('controller'))!;
-  const material = [Buffer.from(ca.certPem), Buffer.from(controller.keyPem), Buffer.from(controller.certPem)];
   // Inventory says n1 lives at n2's port: the agent there presents n2's certificate.
   const impostor = { ...f.inventory.nodes[0], agentPort: f.inventory.nodes[1].agentPort };
   const client = new AgentClient(impostor, fleetChannelCredentials({ ca, controller }));
@@ -155,6 +155,25 @@ test('Apply: the controller certificate converges the node, streaming one event 
     const second = await callApply(client);
     assert.equal(second.events[0].task?.status, TaskStatus.TASK_STATUS_OK);
     assert.equal(second.events[1].summary?.converged, true);
+  } finally {
+    client.close();
+  }
+});
+
+test('GetFacts: the controller reads the machine through the agent; cached until refreshed', async () => {
+  const controller = (await fleetStore(f.state).read('controller'))!;
+  const client = new AgentClient(f.inventory.nodes[0], fleetChannelCredentials({ ca, controller }));
+  try {
+    const first = (await client.facts(false)).facts!;
+    assert.equal(first.hostname, os.hostname());
+    assert.ok(first.cpu!.cores >= 1);
+    assert.ok(first.memory!.totalBytes > 0);
+    assert.ok(first.interfaces.some((i) => i.name === 'lo' && i.addresses.includes('127.0.0.1')));
+    assert.match(first.kernel, /^\d+\.\d+/);
+    const cached = (await client.facts(false)).facts!;
+    assert.equal(cached.collectedAtMs, first.collectedAtMs, 'served from the cache');
+    const fresh = (await client.facts(true)).facts!;
+    assert.ok(fresh.collectedAtMs >= first.collectedAtMs);
   } finally {
     client.close();
   }

@@ -6,6 +6,7 @@ packages=(
   etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
+  systemd                          # systemd-analyze verify of generated units
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from './config.js';
+
+const tmp = (text: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'musterd-config-'));
+  const file = path.join(dir, 'musterd.yaml');
+  fs.writeFileSync(file, text);
+  return file;
+};
+
+test('config: the shipped example loads, and flags override it', () => {
+  const example = fileURLToPath(new URL('../packaging/musterd.yaml', import.meta.url));
+  const c = loadConfig(example, { listen: '127.0.0.1:9000' });
+  assert.equal(c.name, 'm1');
+  assert.equal(c.listen, '127.0.0.1:9000');
+  assert.equal(c.http, '127.0.0.1:7444');
+  assert.equal(c.tls.key, '/etc/muster/pki/agent.key');
+});
+
+test('config: a bad field names the file, line and field', () => {
+  const file = tmp('name: m1\nlisten: nowhere\n');
+  assert.throws(() => loadConfig(file, {}), { message: `${file}:2:9: listen: must be host:port` });
+});
+
+test('config: an unknown key is refused, a missing name is named', () => {
+  assert.throws(() => loadConfig(tmp('name: m1\nlisen: 1\n'), {}), /musterd\.yaml:1:1: Unrecognized key: "lisen"/);
+  assert.throws(() => loadConfig(undefined, {}), /name: .*\(flags\)/);
+});
