@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
 import { ApplyMode, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
-import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
+import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { snapshot, tempHost } from '../../test/helpers/host.js';
 import { Engine, runTask } from './engine.js';
 import { silent } from '../../test/helpers/host.js';
 
-const file = (id: string, path: string, content = id): Task => ({ id, file: { path, content: Buffer.from(content), mode: 0, owner: '', group: '', secret: false } });
+const file = (id: string, path: string, content = id): Task => Task.fromPartial({ id, file: { path, content: Buffer.from(content), mode: 0, owner: '', group: '', secret: false } });
 
 test('engine: tasks run in order; a failed task stops the plan and the rest are skipped', async (t) => {
   const h = await tempHost();

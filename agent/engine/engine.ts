@@ -9,7 +9,9 @@ import {
 import { AgentError, toAgentError } from '../errors.js';
 import type { Host } from '../host/host.js';
 import { bind, type BoundTask } from '../tasks/index.js';
+import type { Handler } from '../../proto/gen/muster/agent/v1/tasks.js';
 import type { Problem, TaskContext } from '../tasks/task.js';
+import { OwedHandlers } from './handlers.js';
 import { StateStore, type AgentState } from './state.js';
 
 // Observers see every task result and summary (metrics, and later status streams).
@@ -27,6 +29,7 @@ export interface RunOptions {
 // observe and diff again, verify. One run at a time per agent.
 export class Engine {
   readonly state: StateStore;
+  private readonly owed: OwedHandlers;
   private current: AgentState = { revision: '', appliedAtMs: 0 };
   private running = false;
   private stopping = false;
@@ -34,10 +37,12 @@ export class Engine {
 
   constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}) {
     this.state = new StateStore(host);
+    this.owed = new OwedHandlers(host);
   }
 
   async init(): Promise<void> {
     this.current = await this.state.load();
+    await this.owed.load();
     // A crash mid-write can leave a dot-named temp file beside a managed file.
     const paths = this.current.plan ? managedPaths(this.current.plan) : [];
     const removed = await this.host.sweepTemp(paths).catch(() => []);
@@ -101,6 +106,8 @@ export class Engine {
     }
 
     const ctx: TaskContext = { host: this.host, log: this.log };
+    const handlers = new Map(plan.handlers.map((h) => [h.id, h]));
+    const wouldNotify = new Map<string, Handler>();
     let stopped = false;
     for (const b of bound as BoundTask[]) {
       if (stopped || this.stopping) {
@@ -109,8 +116,19 @@ export class Engine {
         continue;
       }
       const result = await runTask(b, mode, ctx);
+      const notified = (plan.tasks[bound.indexOf(b)].notify ?? []).map((id) => handlers.get(id)!);
+      // Owed before the result is reported: a crash right after still reloads next time.
+      if (result.status === TaskStatus.TASK_STATUS_CHANGED) await this.owed.owe(notified);
+      if (result.status === TaskStatus.TASK_STATUS_WOULD_CHANGE) for (const h of notified) wouldNotify.set(h.id, h);
       emit(result);
       if (result.status === TaskStatus.TASK_STATUS_FAILED) stopped = true;
+    }
+    if (mode === ApplyMode.APPLY_MODE_CHECK) {
+      this.owed.report([...wouldNotify.values()], TaskStatus.TASK_STATUS_WOULD_CHANGE, '', emit);
+    } else if (stopped || this.stopping) {
+      this.owed.report([], TaskStatus.TASK_STATUS_SKIPPED, 'owed: runs at the end of the next apply that gets through every task', emit);
+    } else {
+      await this.owed.runAll(emit);
     }
     return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY ? plan : undefined);
   }
@@ -172,6 +190,8 @@ function validatePlan(plan: Plan, bound: (BoundTask | undefined)[], host: Host):
     else if (ids.has(id)) fail('INVALID_PLAN', `task id ${id} is used twice`);
     ids.set(id, i);
     if (!b) return fail('INVALID_PLAN', `task ${id || i + 1} has no spec`);
+    const missing = (plan.tasks[i].notify ?? []).filter((h) => !plan.handlers.some((x) => x.id === h && x.command.length > 0));
+    if (missing.length) return fail('INVALID_PLAN', `task ${id} notifies ${missing.join(', ')}, which the plan does not define with a command`);
     let found: Problem[];
     try {
       found = b.task.validate(b.spec);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { tempHost } from '../../test/helpers/host.js';
 import { buildHttp } from './http.js';
 import { AgentMetrics } from './metrics.js';
@@ -18,25 +19,25 @@ test('http: /healthz, /readyz with the reason when not ready, /metrics after an 
   assert.deepEqual((await app.inject('/healthz')).json(), { status: 'ok', node: 'n1' });
   assert.equal((await app.inject('/readyz')).statusCode, 200, 'ready before any plan');
 
-  const ok = { id: 'a', file: { path: '/etc/kubernetes/a', content: Buffer.from('a'), mode: 0, owner: '', group: '', secret: false } };
-  await engine.run({ node: 'n1', revision: 'rev1', tasks: [ok] }, { mode: 2 });
+  const ok = Task.fromPartial({ id: 'a', file: { path: '/etc/kubernetes/a', content: Buffer.from('a'), mode: 0, owner: '', group: '', secret: false } });
+  await engine.run({ node: 'n1', revision: 'rev1', tasks: [ok], handlers: [] }, { mode: 2 });
   const metricsText = (await app.inject('/metrics')).body;
   assert.match(metricsText, /muster_agent_tasks_total\{kind="file",status="changed"\} 1/);
   assert.match(metricsText, /muster_agent_plan_revision_info\{revision="rev1"\} 1/);
   assert.match(metricsText, /muster_agent_applies_total\{mode="apply",outcome="changed"\} 1/);
 
   // A plan refused in validation leaves the node converged to rev1: still ready.
-  const refused = { id: 'b', file: { path: '/etc/passwd', content: Buffer.from('x'), mode: 0, owner: '', group: '', secret: false } };
-  await engine.run({ node: 'n1', revision: 'rev2', tasks: [refused] }, { mode: 2 });
+  const refused = Task.fromPartial({ id: 'b', file: { path: '/etc/passwd', content: Buffer.from('x'), mode: 0, owner: '', group: '', secret: false } });
+  await engine.run({ node: 'n1', revision: 'rev2', tasks: [refused], handlers: [] }, { mode: 2 });
   assert.equal((await app.inject('/readyz')).statusCode, 200);
   // A task that fails while applying leaves the node short of its plan: not ready.
-  const bad = { id: 'b', file: { path: '/etc/kubernetes/a/under-a-file', content: Buffer.from('x'), mode: 0, owner: '', group: '', secret: false } };
-  await engine.run({ node: 'n1', revision: 'rev2', tasks: [bad] }, { mode: 2 });
+  const bad = Task.fromPartial({ id: 'b', file: { path: '/etc/kubernetes/a/under-a-file', content: Buffer.from('x'), mode: 0, owner: '', group: '', secret: false } });
+  await engine.run({ node: 'n1', revision: 'rev2', tasks: [bad], handlers: [] }, { mode: 2 });
   const notReady = await app.inject('/readyz');
   assert.equal(notReady.statusCode, 503);
   assert.match(notReady.json().reason, /the last apply \(revision rev2\) failed at task b/);
 
   serving = false;
-  await engine.run({ node: 'n1', revision: 'rev1', tasks: [ok] }, { mode: 2 });
+  await engine.run({ node: 'n1', revision: 'rev1', tasks: [ok], handlers: [] }, { mode: 2 });
   assert.equal((await app.inject('/readyz')).json().reason, 'the gRPC server is not serving');
 });

@@ -50,7 +50,8 @@ export async function renderPlans(inv: Inventory, tf: TaskFile, pki: ClusterPki)
         problems.push({ at: tf.positions[i], field: `tasks[${i}] (${def.id})`, message: (err as Error).message });
       }
     }
-    const plan: Plan = { node: node.name, revision: '', tasks };
+    const used = new Set(tasks.flatMap((t) => t.notify));
+    const plan: Plan = { node: node.name, revision: '', tasks, handlers: tf.handlers.filter((h) => used.has(h.id)) };
     plan.revision = revisionOf(plan);
     plans.push(plan);
   }
@@ -69,6 +70,7 @@ async function renderTask(def: TaskDef, vars: Record<string, string>, tf: TaskFi
     const raw = f.content ?? tf.includes.get(f.contentFile!)!;
     return {
       id: def.id,
+      notify: def.notify,
       file: {
         path: substitute(f.path, vars, where),
         content: Buffer.from(substitute(raw, vars, f.contentFile ? path.resolve(tf.dir, f.contentFile) : where)),
@@ -84,6 +86,7 @@ async function renderTask(def: TaskDef, vars: Record<string, string>, tf: TaskFi
     const raw = p.manifest ?? tf.includes.get(p.manifestFile!)!;
     return {
       id: def.id,
+      notify: def.notify,
       staticPod: {
         name: substitute(p.name, vars, where),
         manifest: substitute(raw, vars, p.manifestFile ? path.resolve(tf.dir, p.manifestFile) : where),
@@ -103,6 +106,7 @@ async function renderTask(def: TaskDef, vars: Record<string, string>, tf: TaskFi
   });
   return {
     id: def.id,
+    notify: def.notify,
     certificate: {
       certPath: substitute(c.certPath, vars, where),
       certPem: pair.certPem,

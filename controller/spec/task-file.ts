@@ -68,6 +68,8 @@ const taskSpec = z
   .object({
     id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, ".", "_" or "-"'),
     on: selector.optional(),
+    // notify: handlers to run once at the end of the plan when this task changed the host.
+    notify: z.array(z.string()).default([]),
     file: fileSpec.optional(),
     staticPod: staticPodSpec.optional(),
     certificate: certificateSpec.optional(),
@@ -75,9 +77,18 @@ const taskSpec = z
   .strict()
   .refine((t) => [t.file, t.staticPod, t.certificate].filter(Boolean).length === 1, 'a task has exactly one of file, staticPod, certificate');
 
+const handlerSpec = z
+  .object({
+    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, ".", "_" or "-"'),
+    command: z.array(z.string()).min(1, 'a handler runs a command: [program, args...]'),
+    timeoutSeconds: z.number().int().min(1).max(3600).default(60),
+  })
+  .strict();
+
 export const taskFileSchema = z
   .object({
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+    handlers: z.array(handlerSpec).default([]),
     tasks: z.array(taskSpec).min(1, 'the task file lists no tasks'),
   })
   .strict();
@@ -89,6 +100,7 @@ export interface TaskFile {
   dir: string;
   vars: Record<string, string>;
   tasks: TaskDef[];
+  handlers: { id: string; command: string[]; timeoutMs: number }[];
   // where each task starts, for errors found later (substitution)
   positions: { line: number; column: number }[];
   // contents of contentFile/manifestFile references, read once at load
@@ -114,6 +126,18 @@ export async function loadTaskFile(file: string): Promise<TaskFile> {
       }
     }
   }
+  const handlerIds = new Set(value.handlers.map((h) => h.id));
+  for (const [i, t] of value.tasks.entries()) {
+    for (const [j, h] of t.notify.entries()) {
+      if (!handlerIds.has(h)) problems.push({ file, ...locate(['tasks', i, 'notify', j]), field: `tasks[${i}].notify[${j}]`, message: `no handler ${h} (known: ${[...handlerIds].join(', ') || 'none'})` });
+    }
+  }
   if (problems.length) throw new SpecError(problems);
-  return { file, dir, vars: value.vars, tasks: value.tasks, positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
+  return {
+    file,
+    dir,
+    vars: value.vars,
+    tasks: value.tasks,
+    handlers: value.handlers.map((h) => ({ id: h.id, command: h.command, timeoutMs: h.timeoutSeconds * 1000 })),
+    positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
 }

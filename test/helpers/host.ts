@@ -6,7 +6,8 @@ import { Engine } from '../../agent/engine/engine.js';
 import { Host } from '../../agent/host/host.js';
 import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
 import { ApplyMode, TaskResult, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
-import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
+import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
+import type { DeepPartial } from '../../proto/gen/muster/agent/v1/tasks.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -16,7 +17,7 @@ export interface TempHost {
   engine: Engine;
   // real path of a host path under the temp root
   real(hostPath: string): string;
-  run(tasks: Task[], mode?: ApplyMode): Promise<{ results: TaskResult[]; summary: Awaited<ReturnType<Engine['run']>> }>;
+  run(tasks: DeepPartial<Task>[], mode?: ApplyMode, handlers?: Plan['handlers']): Promise<{ results: TaskResult[]; summary: Awaited<ReturnType<Engine['run']>> }>;
   cleanup(): Promise<void>;
 }
 
@@ -30,9 +31,9 @@ export async function tempHost(): Promise<TempHost> {
     host,
     engine,
     real: (p) => path.join(root, p),
-    async run(tasks, mode = ApplyMode.APPLY_MODE_APPLY) {
+    async run(tasks, mode = ApplyMode.APPLY_MODE_APPLY, handlers = []) {
       const results: TaskResult[] = [];
-      const plan: Plan = { node: 'test', revision: 'r1', tasks };
+      const plan: Plan = { node: 'test', revision: 'r1', tasks: tasks.map((t) => Task.fromPartial(t)), handlers };
       const summary = await engine.run(plan, { mode, onResult: (r) => results.push(r) });
       return { results, summary };
     },

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
 import { ApplyMode, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
-import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
+import type { DeepPartial, Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { snapshot, tempHost } from './host.js';
 
 export interface TimelineCase {
   name: string;
-  task: Task;
+  task: DeepPartial<Task>;
   // an outside edit of the host, done to real paths (drift)
   drift(real: (hostPath: string) => string): Promise<void>;
 }

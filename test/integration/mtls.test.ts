@@ -29,7 +29,8 @@ after(async () => {
 const plan = (node = 'n1', path = '/etc/kubernetes/manifests/x.conf'): Plan => ({
   node,
   revision: 'r1',
-  tasks: [{ id: 'x', file: { path, content: Buffer.from('x\n'), mode: 0, owner: '', group: '', secret: false } }],
+  handlers: [],
+  tasks: [{ id: 'x', notify: [], file: { path, content: Buffer.from('x\n'), mode: 0, owner: '', group: '', secret: false } }],
 });
 
 function rawClient(creds: grpc.ChannelCredentials, port = f.inventory.nodes[0].agentPort) {

@@ -21,7 +21,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Facts } from "./facts.js";
-import { Task } from "./tasks.js";
+import { Handler, Task } from "./tasks.js";
 
 export const protobufPackage = "muster.agent.v1";
 
@@ -130,6 +130,7 @@ export interface Plan {
   node: string;
   revision: string;
   tasks: Task[];
+  handlers: Handler[];
 }
 
 export interface ApplyRequest {
@@ -202,7 +203,7 @@ export interface GetStatusResponse {
 }
 
 function createBasePlan(): Plan {
-  return { node: "", revision: "", tasks: [] };
+  return { node: "", revision: "", tasks: [], handlers: [] };
 }
 
 export const Plan: MessageFns<Plan> = {
@@ -215,6 +216,9 @@ export const Plan: MessageFns<Plan> = {
     }
     for (const v of message.tasks) {
       Task.encode(v!, writer.uint32(26).fork()).join();
+    }
+    for (const v of message.handlers) {
+      Handler.encode(v!, writer.uint32(34).fork()).join();
     }
     return writer;
   },
@@ -256,6 +260,14 @@ export const Plan: MessageFns<Plan> = {
             message.tasks.push(Task.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.handlers.push(Handler.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -273,6 +285,7 @@ export const Plan: MessageFns<Plan> = {
       node: isSet(object.node) ? globalThis.String(object.node) : "",
       revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
       tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
+      handlers: globalThis.Array.isArray(object?.handlers) ? object.handlers.map((e: any) => Handler.fromJSON(e)) : [],
     };
   },
 
@@ -287,6 +300,9 @@ export const Plan: MessageFns<Plan> = {
     if (message.tasks?.length) {
       obj.tasks = message.tasks.map((e) => Task.toJSON(e));
     }
+    if (message.handlers?.length) {
+      obj.handlers = message.handlers.map((e) => Handler.toJSON(e));
+    }
     return obj;
   },
 
@@ -298,6 +314,7 @@ export const Plan: MessageFns<Plan> = {
     message.node = object.node ?? "";
     message.revision = object.revision ?? "";
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
+    message.handlers = object.handlers?.map((e) => Handler.fromPartial(e)) || [];
     return message;
   },
 };

@@ -14,6 +14,8 @@ export const protobufFileName = "muster/agent/v1/tasks.proto";
 /** Task is one unit of desired state; id is unique within its plan. */
 export interface Task {
   id: string;
+  /** notify names handlers of the plan to run when this task changes the host. */
+  notify: string[];
   file?: FileSpec | undefined;
   staticPod?: StaticPodSpec | undefined;
   certificate?: CertificateSpec | undefined;
@@ -53,14 +55,29 @@ export interface CertificateSpec {
   group: string;
 }
 
+/**
+ * Handler is a command run once at the end of a plan when a task that notifies it changed
+ * the host (reload haproxy, restart the kubelet). An owed handler is recorded durably first.
+ */
+export interface Handler {
+  id: string;
+  /** command is the program and its arguments, run without a shell. */
+  command: string[];
+  /** timeout_ms defaults to 60000. */
+  timeoutMs: number;
+}
+
 function createBaseTask(): Task {
-  return { id: "", file: undefined, staticPod: undefined, certificate: undefined };
+  return { id: "", notify: [], file: undefined, staticPod: undefined, certificate: undefined };
 }
 
 export const Task: MessageFns<Task> = {
   encode(message: Task, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.id !== "") {
       writer.uint32(10).string(message.id);
+    }
+    for (const v of message.notify) {
+      writer.uint32(18).string(v!);
     }
     if (message.file !== undefined) {
       FileSpec.encode(message.file, writer.uint32(82).fork()).join();
@@ -93,6 +110,14 @@ export const Task: MessageFns<Task> = {
             }
 
             message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.notify.push(reader.string());
             continue;
           }
           case 10: {
@@ -134,6 +159,7 @@ export const Task: MessageFns<Task> = {
   fromJSON(object: any): Task {
     return {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
+      notify: globalThis.Array.isArray(object?.notify) ? object.notify.map((e: any) => globalThis.String(e)) : [],
       file: isSet(object.file) ? FileSpec.fromJSON(object.file) : undefined,
       staticPod: isSet(object.staticPod)
         ? StaticPodSpec.fromJSON(object.staticPod)
@@ -148,6 +174,9 @@ export const Task: MessageFns<Task> = {
     const obj: any = {};
     if (message.id !== "") {
       obj.id = message.id;
+    }
+    if (message.notify?.length) {
+      obj.notify = message.notify;
     }
     if (message.file !== undefined) {
       obj.file = FileSpec.toJSON(message.file);
@@ -167,6 +196,7 @@ export const Task: MessageFns<Task> = {
   fromPartial<I extends Exact<DeepPartial<Task>, I>>(object: I): Task {
     const message = createBaseTask();
     message.id = object.id ?? "";
+    message.notify = object.notify?.map((e) => e) || [];
     message.file = (object.file !== undefined && object.file !== null) ? FileSpec.fromPartial(object.file) : undefined;
     message.staticPod = (object.staticPod !== undefined && object.staticPod !== null)
       ? StaticPodSpec.fromPartial(object.staticPod)
@@ -633,6 +663,111 @@ export const CertificateSpec: MessageFns<CertificateSpec> = {
     message.caPem = object.caPem ?? "";
     message.owner = object.owner ?? "";
     message.group = object.group ?? "";
+    return message;
+  },
+};
+
+function createBaseHandler(): Handler {
+  return { id: "", command: [], timeoutMs: 0 };
+}
+
+export const Handler: MessageFns<Handler> = {
+  encode(message: Handler, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== "") {
+      writer.uint32(10).string(message.id);
+    }
+    for (const v of message.command) {
+      writer.uint32(18).string(v!);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Handler {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHandler();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.id = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Handler {
+    return {
+      id: isSet(object.id) ? globalThis.String(object.id) : "",
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: Handler): unknown {
+    const obj: any = {};
+    if (message.id !== "") {
+      obj.id = message.id;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Handler>, I>>(base?: I): Handler {
+    return Handler.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Handler>, I>>(object: I): Handler {
+    const message = createBaseHandler();
+    message.id = object.id ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.timeoutMs = object.timeoutMs ?? 0;
     return message;
   },
 };
