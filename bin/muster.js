@@ -1,13 +1,7 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx when no compiled build sits beside them.
-import { existsSync } from 'node:fs';
+// The muster CLI from the TypeScript sources (tsx compiles on the fly and caches).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'controller', 'cli', 'run.js');
-if (existsSync(built)) await import(built);
-else {
-  await import('tsx/esm');
-  await import(join(root, 'controller', 'cli', 'run.ts'));
-}
+await import('tsx/esm');
+await import(join(dirname(fileURLToPath(import.meta.url)), '..', 'controller', 'cli', 'run.ts'));

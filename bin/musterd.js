@@ -1,13 +1,8 @@
 #!/usr/bin/env node
-// Runs the compiled agent when built (the small, fast path for nodes), else the sources via tsx.
-import { existsSync } from 'node:fs';
+// musterd from the TypeScript sources. Installed nodes run the compiled dist/agent/main.js
+// instead (packaging/systemd/musterd.service): smaller and faster to start.
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const built = join(root, 'dist', 'agent', 'main.js');
-if (existsSync(built)) await import(built);
-else {
-  await import('tsx/esm');
-  await import(join(root, 'agent', 'main.ts'));
-}
+await import('tsx/esm');
+await import(join(dirname(fileURLToPath(import.meta.url)), '..', 'agent', 'main.ts'));

@@ -2,6 +2,7 @@
 // Three musterd processes, each with its own root folder and loopback address, a fleet CA from
 // `muster init`, then plan → apply → apply again (nothing changes) → an outside edit → plan
 // finds it → apply puts it back. Every step is checked; any surprise fails the demo.
+// npm run demo -- --ha: the same with the seed's ten-node HA cluster from one cluster spec.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -10,15 +11,13 @@ import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const demo = path.resolve(process.env.MUSTER_DEMO_DIR ?? path.join(repo, 'demo'));
-const example = path.join(repo, 'examples/demo');
+const ha = process.argv.includes('--ha');
+const example = path.join(repo, ha ? 'examples/ha-cluster/local' : 'examples/demo');
 const state = path.join(demo, 'state');
 const inventory = path.join(example, 'inventory.yaml');
-const tasks = path.join(example, 'tasks.yaml');
-const nodes = [
-  { name: 'm1', ip: '127.0.0.11' },
-  { name: 'm2', ip: '127.0.0.12' },
-  { name: 'm3', ip: '127.0.0.13' },
-];
+// What plan and apply converge: the cluster spec, or the demo's task file.
+const input = ha ? ['-c', path.join(example, 'cluster.yaml')] : ['-t', path.join(example, 'tasks.yaml')];
+const nodes = [...fs.readFileSync(inventory, 'utf8').matchAll(/name: (\w+), address: ([\d.]+)|- name: (\w+)\n\s+address: ([\d.]+)/g)].map((m) => ({ name: m[1] ?? m[3], ip: m[2] ?? m[4] }));
 const AGENT_PORT = 17443;
 const HTTP_PORT = 17444;
 const procs: ChildProcess[] = [];
@@ -64,7 +63,7 @@ async function main() {
   step('muster init: a fleet CA, a controller certificate, one certificate per agent');
   muster(['init'], 0);
 
-  step('start three agents (musterd), each its own process, root folder and loopback address');
+  step(`start ${nodes.length} agents (musterd), each its own process, root folder and loopback address`);
   const pki = path.join(state, 'pki/fleet');
   for (const n of nodes) {
     const root = path.join(demo, 'nodes', n.name);
@@ -85,29 +84,40 @@ async function main() {
   }
   await Promise.all(nodes.map((n) => waitForPort(n.ip, AGENT_PORT)));
 
+  if (ha) {
+    step('muster validate: load and render every node\'s plan, contacting no agent');
+    muster(['validate', ...input], 0);
+  }
+
   step('muster plan: what would change on which node (exit code 2: changes pending)');
-  muster(['plan', '-t', tasks, '--no-diff'], 2);
+  muster(['plan', ...input, '--no-diff'], 2);
 
   step('muster apply: converge the fleet');
-  muster(['apply', '-t', tasks, '--no-diff'], 0);
+  muster(['apply', ...input, '--no-diff'], 0);
 
   step('muster apply again: nothing changes');
-  const second = muster(['apply', '-t', tasks], 0);
-  if (!/3 nodes in \d+ ms: 0 changed, 0 failed/.test(second)) throw new Error('the second apply changed something');
+  const second = muster(['apply', ...input], 0);
+  if (!new RegExp(`${nodes.length} nodes in \\d+ ms: 0 changed, 0 failed`).test(second)) throw new Error('the second apply changed something');
 
-  step('an outside edit: delete m2\'s etcd manifest and tamper with its server certificate');
+  step('an outside edit: delete m2\'s etcd manifest and replace its server certificate with m1\'s');
   const m2 = path.join(demo, 'nodes/m2');
+  const serverCert = ha ? 'etc/kubernetes/pki/etcd/server.crt' : 'srv/kubernetes/server.cert';
   fs.rmSync(path.join(m2, 'etc/kubernetes/manifests/etcd.yaml'));
-  fs.copyFileSync(path.join(demo, 'nodes/m1/srv/kubernetes/server.cert'), path.join(m2, 'srv/kubernetes/server.cert'));
-  const plan = muster(['plan', '-t', tasks], 2);
+  fs.copyFileSync(path.join(demo, 'nodes/m1', serverCert), path.join(m2, serverCert));
+  const plan = muster(['plan', ...input], 2);
   if (!/m2: would-change \(2 would change/.test(plan)) throw new Error('plan did not find the drift on m2');
 
   step('muster apply: puts it back');
-  muster(['apply', '-t', tasks, '--no-diff'], 0);
-  muster(['plan', '-t', tasks, '--no-diff'], 0);
+  muster(['apply', ...input, '--no-diff'], 0);
+  muster(['plan', ...input, '--no-diff'], 0);
 
   step('muster status');
   muster(['status'], 0);
+
+  if (ha) {
+    step('muster certs check-expiration');
+    muster(['certs', 'check-expiration'], 0);
+  }
 
   step('agent health endpoints');
   for (const n of nodes) {
@@ -121,7 +131,7 @@ async function main() {
   console.log(`agent state:     ${path.relative(repo, path.join(demo, 'nodes'))}/<node>/var/lib/musterd (last plan, status, backups)`);
   console.log(`agent logs:      ${path.relative(repo, path.join(demo, 'logs'))}/<node>.log (pino JSON)`);
   console.log(`controller PKI:  ${path.relative(repo, path.join(state, 'pki'))} (fleet/ for muster, cluster/ for Kubernetes)`);
-  console.log(`the inputs:      ${path.relative(repo, inventory)}, ${path.relative(repo, tasks)}`);
+  console.log(`the inputs:      ${path.relative(repo, inventory)}, ${path.relative(repo, input[1])}`);
 }
 
 let failed = false;
@@ -133,6 +143,6 @@ try {
 } finally {
   step('stopping the agents');
   await stopAll();
-  console.log(failed ? 'stopped.' : 'stopped. The demo converged three nodes over mutual TLS.');
+  console.log(failed ? 'stopped.' : `stopped. The demo converged ${nodes.length} nodes over mutual TLS.`);
 }
 process.exitCode = failed ? 1 : 0;

@@ -43,7 +43,7 @@ export const certificateTask = filesTask<CertificateSpec>('certificate', {
     const problem = (code: AgentErrorCode, message: string): Problem[] => [{ code, message: `certificate ${spec.certPath}: ${message}` }];
     if (!spec.certPath || !spec.keyPath) return problem('INVALID_SPEC', 'certPath and keyPath are required');
     if (!spec.certPem || !spec.keyPem) return problem('INVALID_SPEC', 'certPem and keyPem are required');
-    if (spec.caPem && !spec.caPath) return problem('INVALID_SPEC', 'caPem needs a caPath');
+    if (spec.caPath && !spec.caPem) return problem('INVALID_SPEC', 'caPath needs caPem');
     const c = checked.get([spec.certPem, spec.keyPem, spec.caPem], () => check(spec));
     if (c.code) return problem(c.code, c.message!);
     const now = Date.now();

@@ -3,8 +3,11 @@ import { ControllerError, controllerErrors } from '../errors.js';
 import { ApplyMode, TaskStatus, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ApplyOutcome } from '../fleet/client.js';
 import { Fleet, mapLimit } from '../fleet/fleet.js';
-import { ClusterPki, initFleet, readFleetCredentials, fleetStore } from '../pki/fleet.js';
-import { renderPlans } from '../render/render.js';
+import { ClusterPki } from '../pki/cluster.js';
+import { initFleet, readFleetCredentials, fleetStore } from '../pki/fleet.js';
+import { renderClusterPlans } from '../render/cluster/plan.js';
+import { renderPlans, revisionOf } from '../render/render.js';
+import { loadClusterSpec } from '../spec/cluster.js';
 import { loadInventory, type Inventory } from '../spec/inventory.js';
 import { loadTaskFile } from '../spec/task-file.js';
 import { outcomeWord, renderTask, summaryTable, table } from './output.js';
@@ -16,7 +19,8 @@ export interface GlobalOptions {
 }
 
 export interface RunOptions extends GlobalOptions {
-  tasks: string;
+  tasks?: string;
+  cluster?: string;
   concurrency: number;
   timeout: number;
   diff: boolean;
@@ -41,12 +45,30 @@ export async function initCommand(o: GlobalOptions): Promise<number> {
   return EXIT.OK;
 }
 
-async function prepare(o: RunOptions): Promise<{ inv: Inventory; plans: Plan[]; fleet: Fleet }> {
-  // Every input is loaded and rendered before any agent is contacted: a bad file sends nothing.
+// Every input is loaded and rendered before any agent is contacted: a bad file sends nothing.
+export async function renderAll(o: { state: string; inventory: string; tasks?: string; cluster?: string }): Promise<{ inv: Inventory; plans: Plan[] }> {
+  if (!o.tasks && !o.cluster) throw new ControllerError('SPEC_INVALID', 'give a cluster spec (-c cluster.yaml), a task file (-t tasks.yaml), or both');
   const inv = await loadInventory(o.inventory);
-  const tf = await loadTaskFile(o.tasks);
+  const pki = new ClusterPki(o.state, inv.cluster);
+  const fromCluster = o.cluster ? await renderClusterPlans(inv, await loadClusterSpec(o.cluster, inv), pki) : [];
+  const fromTasks = o.tasks ? await renderPlans(inv, await loadTaskFile(o.tasks), pki) : [];
+  return { inv, plans: mergePlans(inv, fromCluster, fromTasks) };
+}
+
+// A cluster spec and a task file together: the task file's tasks follow the cluster's on each node.
+function mergePlans(inv: Inventory, ...sets: Plan[][]): Plan[] {
+  return inv.nodes.map((n) => {
+    const parts = sets.map((set) => set.find((p) => p.node === n.name)).filter((p): p is Plan => !!p);
+    if (parts.length === 1) return parts[0];
+    const plan: Plan = { node: n.name, revision: '', tasks: parts.flatMap((p) => p.tasks), handlers: parts.flatMap((p) => p.handlers) };
+    plan.revision = revisionOf(plan);
+    return plan;
+  });
+}
+
+async function prepare(o: RunOptions): Promise<{ inv: Inventory; plans: Plan[]; fleet: Fleet }> {
+  const { inv, plans } = await renderAll(o);
   const creds = await readFleetCredentials(o.state);
-  const plans = await renderPlans(inv, tf, new ClusterPki(o.state, inv.cluster));
   return { inv, plans, fleet: new Fleet(inv.nodes, creds) };
 }
 

@@ -2,9 +2,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SpecError } from '../../common/yaml-load.js';
 import { ControllerError, controllerErrors } from '../errors.js';
 import { NodeError } from '../fleet/client.js';
+import { certsCheckCommand, certsRenewCommand, discoveryNewCommand, discoveryServeCommand, validateCommand } from './more-commands.js';
 import { applyCommand, factsCommand, initCommand, planCommand, statusCommand, EXIT, type GlobalOptions } from './commands.js';
 
-type RunFlags = { tasks: string; concurrency: number; timeout: number; diff: boolean; json?: boolean };
+type RunFlags = { tasks?: string; cluster?: string; concurrency: number; timeout: number; diff: boolean; json?: boolean };
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -32,8 +33,9 @@ export function buildCli(out?: (line: string) => void): { program: Command; exit
 
   const withRun = (c: Command) =>
     c
-      .requiredOption('-t, --tasks <file>', 'task file (YAML)')
-      .option('-c, --concurrency <n>', 'agents contacted at once', positiveInt, 64)
+      .option('-c, --cluster <file>', 'cluster spec (YAML): the HA control plane, load balancer, DNS')
+      .option('-t, --tasks <file>', 'task file (YAML): extra tasks, alone or after the cluster\'s')
+      .option('--concurrency <n>', 'agents contacted at once', positiveInt, 64)
       .option('--timeout <seconds>', 'deadline for each node', positiveInt, 300)
       .option('--no-diff', 'list what changes without the diffs')
       .option('--json', 'print results as JSON');
@@ -47,7 +49,7 @@ export function buildCli(out?: (line: string) => void): { program: Command; exit
   program
     .command('status')
     .description('one line per node: reachable, revision, last result')
-    .option('-c, --concurrency <n>', 'agents contacted at once', positiveInt, 64)
+    .option('--concurrency <n>', 'agents contacted at once', positiveInt, 64)
     .option('--json', 'print as JSON')
     .action((opts: { concurrency: number; json?: boolean }) => run(() => statusCommand({ ...global(), ...opts }))());
   program
@@ -55,6 +57,40 @@ export function buildCli(out?: (line: string) => void): { program: Command; exit
     .description("the agent's facts about its machine")
     .option('--refresh', 'read the machine again instead of the cache', false)
     .action((node: string, opts: { refresh: boolean }) => run(() => factsCommand({ ...global(), node, refresh: opts.refresh }))());
+
+  program
+    .command('validate')
+    .description('load and render every node\'s plan without contacting an agent; report every problem with file, line and field')
+    .option('-c, --cluster <file>', 'cluster spec (YAML)')
+    .option('-t, --tasks <file>', 'task file (YAML)')
+    .action((opts: { cluster?: string; tasks?: string }) => run(() => validateCommand({ ...global(), ...opts }))());
+
+  const certs = program.command('certs').description('the cluster\'s certificates in the state folder');
+  certs
+    .command('check-expiration')
+    .description('every certificate, when it expires and the days left (exit 1 when one has expired)')
+    .option('--warn-days <n>', 'mark certificates with fewer days left', positiveInt, 30)
+    .option('--json', 'print as JSON')
+    .action((opts: { warnDays: number; json?: boolean }) => run(() => certsCheckCommand({ ...global(), ...opts }))());
+  certs
+    .command('renew')
+    .description('re-issue certificates (all, or those expiring within --within days); the next apply rolls them out')
+    .option('--within <days>', 'only those with fewer days left', positiveInt)
+    .action((opts: { within?: number }) => run(() => certsRenewCommand({ ...global(), ...opts }))());
+
+  const discovery = program.command('discovery').description('etcd v2 discovery for bootstrapping etcd with --discovery, without internet access');
+  discovery
+    .command('serve')
+    .description('serve the discovery protocol (tokens persist in the state folder)')
+    .option('--listen <host:port>', 'address to listen on', '0.0.0.0:2381')
+    .option('--public-url <url>', 'base of the URLs handed out, when behind a proxy')
+    .action((opts: { listen: string; publicUrl?: string }) => run(() => discoveryServeCommand({ ...global(), ...opts }))());
+  discovery
+    .command('new')
+    .description('create a token for a cluster of --size members and print its URL (use it as etcd.discovery)')
+    .option('--size <n>', 'number of etcd members', positiveInt, 3)
+    .option('--server <url>', 'the discovery service', 'http://127.0.0.1:2381')
+    .action((opts: { size: number; server: string }) => run(() => discoveryNewCommand({ ...global(), ...opts }))());
 
   return { program, exitCode: () => code };
 }

@@ -1,4 +1,5 @@
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { isIP } from 'node:net';
 import forge from 'node-forge';
 
 export interface CertPair {
@@ -201,6 +202,11 @@ export interface CertInfo {
   serial: string;
 }
 
+// One spelling per address: X509 prints IPv6 expanded and upper-case, specs write it short.
+export function canonicalIp(ip: string): string {
+  return isIP(ip) === 6 ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
+}
+
 // Reads what a certificate says, with Node's native X509 parser.
 export function inspectCertificate(pem: string, now = Date.now()): CertInfo {
   const c = new X509Certificate(pem);
@@ -214,7 +220,7 @@ export function inspectCertificate(pem: string, now = Date.now()): CertInfo {
     organizationalUnits: pick('OU'),
     organizations: pick('O'),
     dnsNames: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
-    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).map((s) => s.slice(11)),
+    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).map((s) => canonicalIp(s.slice(11))),
     notAfter,
     daysLeft: Math.floor((notAfter.getTime() - now) / 86_400_000),
     serial: c.serialNumber,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { ControllerError } from '../errors.js';
-import type { CertPair, IssueRequest } from './certs.js';
+import type { CertPair } from './certs.js';
 import { PkiStore } from './store.js';
 import type { Inventory } from '../spec/inventory.js';
 
@@ -53,23 +53,4 @@ export async function readFleetCredentials(stateDir: string): Promise<FleetCrede
   const [ca, controller] = await Promise.all([store.read('ca'), store.read('controller')]);
   if (!ca || !controller) throw new ControllerError('NO_CREDENTIALS', `no fleet credentials in ${store.dir}: run "muster init" first`);
   return { ca, controller };
-}
-
-// The Kubernetes cluster's CA and the certificates issued from it, kept per node and task.
-export class ClusterPki {
-  private readonly store: PkiStore;
-  private caPair?: Promise<CertPair>;
-
-  constructor(stateDir: string, private readonly cluster: string) {
-    this.store = new PkiStore(path.join(stateDir, 'pki', 'cluster'));
-  }
-
-  ca(): Promise<CertPair> {
-    this.caPair ??= this.store.ensureCA('ca', `kubernetes (${this.cluster})`);
-    return this.caPair;
-  }
-
-  async issue(name: string, req: IssueRequest): Promise<CertPair> {
-    return this.store.ensureIssued(`issued/${name}`, await this.ca(), req);
-  }
 }

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.js';
-import { createCA, inspectCertificate, issueCertificate, type CertPair, type IssueRequest } from './certs.js';
+import { canonicalIp, createCA, inspectCertificate, issueCertificate, type CertPair, type IssueRequest } from './certs.js';
 
 export interface Ensured extends CertPair {
   // issued is true when this call made new material.
@@ -35,12 +35,38 @@ export class PkiStore {
     return { ...pair, issued: true };
   }
 
-  async ensureIssued(name: string, ca: CertPair, req: IssueRequest, renewWithinDays = 30): Promise<Ensured> {
+  async ensureIssued(name: string, ca: CertPair, req: IssueRequest, renewWithinDays = 30, caName = 'ca'): Promise<Ensured> {
     const existing = await this.read(name);
     if (existing && matches(existing, ca, req, renewWithinDays)) return { ...existing, issued: false };
+    return { ...(await this.issue(name, ca, req, caName)), issued: true };
+  }
+
+  // Issues and stores a certificate, with the request beside it so `certs renew` can repeat it.
+  async issue(name: string, ca: CertPair, req: IssueRequest, caName = 'ca'): Promise<CertPair> {
     const pair = issueCertificate(ca, req);
     await this.write(name, pair);
-    return { ...pair, issued: true };
+    await writeFileAtomic(path.join(this.dir, `${name}.json`), JSON.stringify({ ca: caName, request: req }, null, 2) + '\n', { mode: 0o644 });
+    return pair;
+  }
+
+  async request(name: string): Promise<{ ca: string; request: IssueRequest } | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(path.join(this.dir, `${name}.json`), 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  // Every certificate in the store, by name (sub-folders included).
+  async names(): Promise<string[]> {
+    let entries: string[] = [];
+    try {
+      entries = (await fs.readdir(this.dir, { recursive: true })) as string[];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    return entries.filter((e) => e.endsWith('.crt')).map((e) => e.slice(0, -4)).sort();
   }
 
   async write(name: string, pair: CertPair): Promise<void> {
@@ -72,7 +98,7 @@ function matches(have: CertPair, ca: CertPair, req: IssueRequest, renewWithinDay
       sameSet(info.organizationalUnits, req.organizationalUnits) &&
       sameSet(info.organizations, req.organizations) &&
       sameSet(info.dnsNames, req.dnsNames) &&
-      sameSet(info.ipAddresses, req.ipAddresses)
+      sameSet(info.ipAddresses, (req.ipAddresses ?? []).map(canonicalIp))
     );
   } catch {
     return false;

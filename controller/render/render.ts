@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { SpecError } from '../../common/yaml-load.js';
-import type { ClusterPki } from '../pki/fleet.js';
+import type { ClusterPki } from '../pki/cluster.js';
 import type { Inventory, InventoryNode } from '../spec/inventory.js';
 import type { TaskDef, TaskFile } from '../spec/task-file.js';
 import { substitute, substituteDeep } from './substitute.js';

@@ -77,11 +77,14 @@ export const clusterSchema = z
         interface: z.string().regex(/^[A-Za-z0-9_.:-]{1,15}$/, 'must be a network interface name').default('eth0'),
         virtualRouterId: z.number().int().min(1).max(255).default(51),
         authPass: z.string().max(8, 'VRRP PASS authentication takes at most 8 characters').optional(),
-        // reload is run on the lb node after its config changed.
-        reload: z.array(z.string()).min(1).optional(),
+        // reload: the commands an lb node runs after its config changed (default: systemctl reload).
+        reload: z
+          .object({ lb: z.array(z.string()).min(1).optional(), keepalived: z.array(z.string()).min(1).optional() })
+          .strict()
+          .default({}),
       })
       .strict()
-      .default({ kind: 'haproxy', interface: 'eth0', virtualRouterId: 51 }),
+      .default({ kind: 'haproxy', interface: 'eth0', virtualRouterId: 51, reload: {} }),
     etcd: z
       .object({
         // discovery: an etcd v2 discovery URL (`muster discovery new`); absent means a static initial cluster.

@@ -43,7 +43,10 @@ export interface StaticPodSpec {
   manifestsDir: string;
 }
 
-/** CertificateSpec installs a certificate, its key and the CA it chains to. */
+/**
+ * CertificateSpec installs a certificate, its key and the CA it chains to. With ca_pem and no
+ * ca_path the chain is checked and the CA file left to another task.
+ */
 export interface CertificateSpec {
   certPath: string;
   certPem: string;
