@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { buildModel } from '../render/cluster/build-model.js';
+import { loadClusterSpec } from '../spec/cluster.js';
+import { loadInventory } from '../spec/inventory.js';
+import { inspectCertificate } from './certs.js';
+import { ClusterPki, clusterRequests, ensureClusterCredentials } from './cluster.js';
+
+const ex = new URL('../../examples/ha-cluster/', import.meta.url).pathname;
+
+async function example() {
+  const inv = await loadInventory(path.join(ex, 'inventory.yaml'));
+  const spec = await loadClusterSpec(path.join(ex, 'cluster.yaml'), inv);
+  return { inv, spec, model: buildModel(inv, spec) };
+}
+
+test('cluster pki: the API server certificate carries every SAN the cluster needs', async () => {
+  const { model, spec } = await example();
+  const api = clusterRequests(model, spec.value.api.extraSANs).find((r) => r.name === 'apiserver')!.request;
+  for (const name of ['kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', 'm1', 'm1.ha.example', 'm3.ha.example', 'lb1', 'api.ha.example']) {
+    assert.ok(api.dnsNames!.includes(name), name);
+  }
+  for (const ip of ['10.0.0.11', '10.0.0.12', '10.0.0.13', '10.0.0.100', '10.96.0.1', '10.0.0.21']) assert.ok(api.ipAddresses!.includes(ip), ip);
+  assert.deepEqual(api.usages, ['server']);
+});
+
+test('cluster pki: etcd certificates come from their own CA; kubelets are system:node:<name> in system:nodes', async () => {
+  const { model } = await example();
+  const reqs = clusterRequests(model);
+  assert.ok(reqs.filter((r) => r.name.startsWith('etcd')).every((r) => r.ca === 'etcd-ca'));
+  assert.equal(reqs.find((r) => r.name === 'apiserver-etcd-client')!.ca, 'etcd-ca');
+  const kubelet = reqs.find((r) => r.name === 'kubelet/w3')!.request;
+  assert.equal(kubelet.commonName, 'system:node:w3');
+  assert.deepEqual(kubelet.organizations, ['system:nodes']);
+  assert.equal(reqs.filter((r) => r.name.startsWith('kubelet/')).length, 10);
+});
+
+test('cluster pki: re-running keeps everything; a new SAN re-issues that certificate only; renew --within', async (t) => {
+  const state = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-pki-'));
+  t.after(() => fs.rm(state, { recursive: true, force: true }));
+  const { model } = await example();
+  const pki = new ClusterPki(state, 'ha');
+  const serials = async (m: Map<string, { certPem: string }>) => new Map([...m].map(([k, v]) => [k, inspectCertificate(v.certPem).serial]));
+  const first = await serials(await ensureClusterCredentials(pki, model));
+  const again = await serials(await ensureClusterCredentials(new ClusterPki(state, 'ha'), model));
+  assert.deepEqual(again, first, 're-running keeps every certificate');
+
+  const withSan = await serials(await ensureClusterCredentials(new ClusterPki(state, 'ha'), model, ['api2.ha.example']));
+  const changed = [...withSan].filter(([k, v]) => first.get(k) !== v).map(([k]) => k);
+  assert.deepEqual(changed, ['apiserver']);
+
+  const keyMode = (await fs.stat(path.join(state, 'pki/cluster/kubecfg.key'))).mode & 0o777;
+  assert.equal(keyMode, 0o600);
+
+  assert.deepEqual(await pki.renew(30), [], 'nothing expires within 30 days');
+  const in400 = await pki.renew(400);
+  assert.ok(in400.includes('apiserver') && in400.includes('kubelet/w1') && !in400.includes('ca') && !in400.includes('etcd-ca'));
+  const after = await serials(await ensureClusterCredentials(new ClusterPki(state, 'ha'), model, ['api2.ha.example']));
+  assert.notEqual(after.get('kubecfg'), withSan.get('kubecfg'), 'renewed');
+  const list = await pki.list();
+  assert.ok(list.every((c) => c.info.daysLeft >= 364));
+});

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import type { Agent } from '../../agent/agent.js';
+import { startAgent } from '../../agent/agent.js';
+import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ClusterPki } from '../../controller/pki/cluster.js';
+import { initFleet } from '../../controller/pki/fleet.js';
+import { renderClusterPlans } from '../../controller/render/cluster/plan.js';
+import { loadClusterSpec } from '../../controller/spec/cluster.js';
+import { loadInventory, type Inventory } from '../../controller/spec/inventory.js';
+import { agentTls, freePort, repoRoot, type TestFleet } from '../helpers/fleet.js';
+import { silent } from '../helpers/host.js';
+
+const exec = promisify(execFile);
+const example = path.join(repoRoot, 'examples/ha-cluster/local');
+let dir: string;
+let inventoryFile: string;
+let inv: Inventory;
+let agents: Agent[] = [];
+
+before(async () => {
+  dir = await fs.mkdtemp(path.join((await import('node:os')).tmpdir(), 'muster-ha-'));
+  inventoryFile = path.join(dir, 'inventory.yaml');
+  const port = await freePort('127.0.0.21');
+  await fs.writeFile(inventoryFile, (await fs.readFile(path.join(example, 'inventory.yaml'), 'utf8')).replace('agentPort: 17443', `agentPort: ${port}`));
+  inv = await loadInventory(inventoryFile);
+  await initFleet(path.join(dir, 'state'), inv);
+  const f = { state: path.join(dir, 'state') } as TestFleet;
+  agents = await Promise.all(inv.nodes.map(async (n) => {
+    const root = path.join(dir, 'nodes', n.name);
+    await fs.mkdir(root, { recursive: true });
+    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent });
+  }));
+});
+
+after(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+async function muster(...args: string[]) {
+  try {
+    const r = await exec(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', path.join(dir, 'state'), '-i', inventoryFile, ...args]);
+    return { code: 0, ...r };
+  } catch (err) {
+    return err as { code: number; stdout: string; stderr: string };
+  }
+}
+
+const root = (node: string, p: string) => path.join(dir, 'nodes', node, p);
+
+test('ha cluster: plan then apply converge the ten nodes, and a second plan finds nothing to change', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  const plan = await muster('plan', '-c', cluster, '--no-diff');
+  assert.equal(plan.code, 2, plan.stderr);
+  assert.match(plan.stdout, /\[plan\] 10 nodes: 10 would change, 0 failed or unreachable/);
+  const apply = await muster('apply', '-c', cluster, '--no-diff');
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  const again = await muster('plan', '-c', cluster, '--no-diff');
+  assert.equal(again.code, 0, again.stdout);
+  assert.match(again.stdout, /\[plan\] 10 nodes: 0 would change/);
+
+  // What an operator checks on the nodes.
+  const etcd = parse(await fs.readFile(root('m2', 'etc/kubernetes/manifests/etcd.yaml'), 'utf8'));
+  const etcdCmd: string[] = etcd.spec.containers[0].command;
+  assert.ok(etcdCmd.includes('--name=m2'));
+  assert.ok(etcdCmd.includes('--initial-cluster=m1=https://127.0.0.21:2380,m2=https://127.0.0.22:2380,m3=https://127.0.0.23:2380'));
+  const api = parse(await fs.readFile(root('m1', 'etc/kubernetes/manifests/kube-apiserver.yaml'), 'utf8')).spec.containers[0].command as string[];
+  assert.ok(api.includes('--max-requests-inflight=400'));
+  assert.ok(api.includes('--etcd-servers=https://127.0.0.21:2379,https://127.0.0.22:2379,https://127.0.0.23:2379'));
+  assert.ok(!api.some((f) => f.startsWith('--basic-auth-file')));
+  for (const c of ['kube-scheduler', 'kube-controller-manager']) {
+    const cmd = parse(await fs.readFile(root('m3', `etc/kubernetes/manifests/${c}.yaml`), 'utf8')).spec.containers[0].command as string[];
+    assert.ok(cmd.includes('--leader-elect=true'), c);
+  }
+  const cm = parse(await fs.readFile(root('m1', 'etc/kubernetes/manifests/kube-controller-manager.yaml'), 'utf8')).spec.containers[0].command as string[];
+  assert.ok(cm.includes('--allocate-node-cidrs=true') && cm.includes('--cluster-cidr=10.244.0.0/16'));
+  for (const f of ['ca.crt', 'server.cert', 'server.key', 'kubecfg.crt', 'kubecfg.key', 'sa.key', 'sa.pub']) await fs.access(root('m2', `srv/kubernetes/${f}`));
+  assert.equal((await fs.stat(root('m2', 'srv/kubernetes/server.key'))).mode & 0o777, 0o600);
+  assert.match(await fs.readFile(root('lb1', 'etc/haproxy/haproxy.cfg'), 'utf8'), /server m3 127\.0\.0\.23:6443/);
+  assert.match(await fs.readFile(root('lb2', 'etc/keepalived/keepalived.conf'), 'utf8'), /192\.0\.2\.100/);
+  await assert.rejects(fs.access(root('w1', 'etc/kubernetes/manifests/etcd.yaml')), 'workers get no control plane');
+  assert.match(await fs.readFile(root('w1', 'etc/kubernetes/kubelet.conf'), 'utf8'), /server: https:\/\/192\.0\.2\.100:6443/);
+  const dns = await fs.readFile(root('m1', 'etc/kubernetes/addons/dns.yaml'), 'utf8');
+  assert.match(dns, /clusterIP: 10\.96\.0\.10/);
+
+  const certs = await muster('certs', 'check-expiration');
+  assert.equal(certs.code, 0);
+  assert.match(certs.stdout, /^apiserver\s+\d{4}-\d\d-\d\d\s+36[45]\s+ca\s+CN=kube-apiserver$/m);
+  assert.match(certs.stdout, /^etcd\/m2\/peer\s+.*etcd-ca/m);
+});
+
+test('ha cluster: rendering is deterministic (same input, same bytes, same revisions)', async () => {
+  const state = path.join(dir, 'state');
+  const spec = await loadClusterSpec(path.join(example, 'cluster.yaml'), inv);
+  const a = await renderClusterPlans(inv, spec, new ClusterPki(state, inv.cluster));
+  const b = await renderClusterPlans(inv, await loadClusterSpec(path.join(example, 'cluster.yaml'), inv), new ClusterPki(state, inv.cluster));
+  assert.deepEqual(a.map((p) => p.revision), b.map((p) => p.revision));
+  assert.deepEqual(a.map((p) => Buffer.from(Plan.encode(p).finish()).toString('base64')), b.map((p) => Buffer.from(Plan.encode(p).finish()).toString('base64')));
+  // The shape of every node's plan, as a golden list (task ids in order).
+  const golden = JSON.parse(await fs.readFile(path.join(repoRoot, 'test/fixtures/ha-cluster-tasks.json'), 'utf8'));
+  assert.deepEqual(Object.fromEntries(a.map((p) => [p.node, [...p.tasks.map((t) => t.id), ...p.handlers.map((h) => `handler:${h.id}`)]])), golden);
+});
+
+test('ha cluster: an unknown placeholder in an operator template names it and the file; nothing is sent', async () => {
+  const spec = path.join(dir, 'with-template.yaml');
+  const template = path.join(dir, 'my-etcd.yaml');
+  await fs.writeFile(template, (await fs.readFile(path.join(repoRoot, 'examples/ha-cluster/templates/etcd.yaml'), 'utf8')).replace('${NODE_IP}:2380', '${NODE_ADDR}:2380'));
+  await fs.writeFile(spec, (await fs.readFile(path.join(example, 'cluster.yaml'), 'utf8')) + `templates: { etcd: ${template} }\n`);
+  const before = await fs.readFile(root('m1', 'etc/kubernetes/manifests/etcd.yaml'), 'utf8').catch(() => '');
+  const out = await muster('apply', '-c', spec);
+  assert.equal(out.code, 1);
+  assert.match(out.stderr, /nothing was sent to any agent/);
+  assert.match(out.stderr, new RegExp(`unknown placeholder \\$\\{NODE_ADDR\\} in ${template.replace(/[.]/g, '\\.')}`));
+  assert.equal(await fs.readFile(root('m1', 'etc/kubernetes/manifests/etcd.yaml'), 'utf8').catch(() => ''), before);
+});
+
+test('ha cluster: an operator template with discovery fills ${DISCOVERY_TOKEN} per node', async () => {
+  const spec = path.join(dir, 'discovery.yaml');
+  await fs.writeFile(spec, (await fs.readFile(path.join(example, 'cluster.yaml'), 'utf8')) + `etcd: { discovery: "http://127.0.0.1:2381/abc123" }\ntemplates: { etcd: ${path.join(repoRoot, 'examples/ha-cluster/templates/etcd.yaml')} }\n`);
+  const out = await muster('validate', '-c', spec);
+  assert.equal(out.code, 0, out.stderr);
+  const plans = await renderClusterPlans(inv, await loadClusterSpec(spec, inv), new ClusterPki(path.join(dir, 'state'), inv.cluster));
+  const manifest = plans.find((p) => p.node === 'm3')!.tasks.find((t) => t.id === 'etcd-manifest')!.staticPod!.manifest;
+  assert.match(manifest, /--discovery=http:\/\/127\.0\.0\.1:2381\/abc123/);
+  assert.match(manifest, /--name=m3/);
+  assert.match(manifest, /--initial-advertise-peer-urls=https:\/\/127\.0\.0\.23:2380/);
+});
