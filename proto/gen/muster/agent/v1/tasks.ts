@@ -6,6 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
+import { MountSpec } from "./mount.js";
 
 export const protobufPackage = "muster.agent.v1";
 
@@ -19,6 +20,7 @@ export interface Task {
   file?: FileSpec | undefined;
   staticPod?: StaticPodSpec | undefined;
   certificate?: CertificateSpec | undefined;
+  mount?: MountSpec | undefined;
 }
 
 /** FileSpec is a whole file: content, mode and ownership. */
@@ -71,7 +73,7 @@ export interface Handler {
 }
 
 function createBaseTask(): Task {
-  return { id: "", notify: [], file: undefined, staticPod: undefined, certificate: undefined };
+  return { id: "", notify: [], file: undefined, staticPod: undefined, certificate: undefined, mount: undefined };
 }
 
 export const Task: MessageFns<Task> = {
@@ -90,6 +92,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.certificate !== undefined) {
       CertificateSpec.encode(message.certificate, writer.uint32(98).fork()).join();
+    }
+    if (message.mount !== undefined) {
+      MountSpec.encode(message.mount, writer.uint32(106).fork()).join();
     }
     return writer;
   },
@@ -147,6 +152,14 @@ export const Task: MessageFns<Task> = {
             message.certificate = CertificateSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.mount = MountSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -170,6 +183,7 @@ export const Task: MessageFns<Task> = {
         ? StaticPodSpec.fromJSON(object.static_pod)
         : undefined,
       certificate: isSet(object.certificate) ? CertificateSpec.fromJSON(object.certificate) : undefined,
+      mount: isSet(object.mount) ? MountSpec.fromJSON(object.mount) : undefined,
     };
   },
 
@@ -190,6 +204,9 @@ export const Task: MessageFns<Task> = {
     if (message.certificate !== undefined) {
       obj.certificate = CertificateSpec.toJSON(message.certificate);
     }
+    if (message.mount !== undefined) {
+      obj.mount = MountSpec.toJSON(message.mount);
+    }
     return obj;
   },
 
@@ -206,6 +223,9 @@ export const Task: MessageFns<Task> = {
       : undefined;
     message.certificate = (object.certificate !== undefined && object.certificate !== null)
       ? CertificateSpec.fromPartial(object.certificate)
+      : undefined;
+    message.mount = (object.mount !== undefined && object.mount !== null)
+      ? MountSpec.fromPartial(object.mount)
       : undefined;
     return message;
   },
