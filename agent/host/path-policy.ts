@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { AgentError } from '../errors.js';
 
-// The trees a plan may touch on a host unless the agent's config says otherwise.
+// The trees (and single files) a plan may touch on a host unless the agent's config says otherwise.
 export const DEFAULT_ALLOWED_TREES = [
   '/etc/kubernetes',
   '/srv/kubernetes',
@@ -12,6 +12,11 @@ export const DEFAULT_ALLOWED_TREES = [
   '/var/lib/etcd',
   '/var/lib/kubelet',
   '/etc/muster/managed',
+  // storage: mount points, persistence, client credentials
+  '/mnt',
+  '/srv/storage',
+  '/etc/fstab',
+  '/etc/ceph',
 ];
 
 // Pure check of a host path against the allowed trees; runs before any I/O.
@@ -26,9 +31,6 @@ export function checkPath(hostPath: string, allowedTrees: readonly string[]): st
   const normal = path.posix.normalize(hostPath).replace(/\/+$/, '') || '/';
   if (!allowedTrees.some((tree) => isWithin(normal, tree))) {
     throw new AgentError('PATH_NOT_ALLOWED', `path ${normal} is outside the allowed trees (${allowedTrees.join(', ')})`);
-  }
-  if (allowedTrees.some((tree) => path.posix.normalize(tree) === normal)) {
-    throw new AgentError('PATH_NOT_ALLOWED', `path ${normal} is an allowed tree itself, not a file in it`);
   }
   return normal;
 }
