@@ -6,9 +6,12 @@ import { Engine } from './engine/engine.js';
 import { FactsCache } from './facts/facts.js';
 import { Host } from './host/host.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
+import { ProbeRunner } from './probes/probes.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
 import { buildHttp } from './server/http.js';
 import { AgentMetrics } from './server/metrics.js';
+import { StatusHub } from './status/hub.js';
+import { DriftWatcher, type DriftOptions } from './watch/drift.js';
 
 export interface AgentOptions {
   name: string;
@@ -17,15 +20,19 @@ export interface AgentOptions {
   stateDir?: string;
   allowedTrees?: string[];
   listen: { host: string; port: number };
-  // http serves /healthz, /readyz and /metrics; false leaves it off (the fleet simulator).
+  // http serves /healthz, /readyz, /status and /metrics; false leaves it off (the fleet simulator).
   http: { host: string; port: number } | false;
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
   log?: Logger;
+  // drift: false turns off watching and probes (the fleet simulator measures applies alone).
+  drift?: DriftOptions | false;
 }
 
 export interface Agent {
   name: string;
   engine: Engine;
+  hub: StatusHub;
+  drift?: DriftWatcher;
   grpcPort: number;
   httpPort?: number;
   // stop lets the task in flight finish, then closes both servers.
@@ -34,19 +41,45 @@ export interface Agent {
 
 // One agent instance; a process may host many (the fleet simulator and tests do).
 export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const startedAtMs = Date.now();
   const log = (o.log ?? pino({ level: 'info' })).child({ node: o.name });
   const host = new Host({ root: o.root, allowedTrees: o.allowedTrees ?? DEFAULT_ALLOWED_TREES, stateDir: o.stateDir ?? '/var/lib/musterd' });
-  const metrics = o.http ? new AgentMetrics() : undefined;
+  let serving = false;
+  let metrics: AgentMetrics | undefined;
+  let drift: DriftWatcher | undefined;
+  const probes = new ProbeRunner(host, log, () => hub.changed());
   const engine = new Engine(host, log, {
     task: (r) => metrics?.task(r),
-    summary: (s) => metrics?.summary(s, engine.status.revision),
+    summary: (s) => {
+      metrics?.summary(s);
+      hub.changed();
+    },
+    // A new desired state: probe what it asks, watch what it manages.
+    applied: (plan) => {
+      if (o.drift === false) return;
+      probes.set(plan.probes);
+      void drift?.follow(plan);
+    },
   });
+  const hub = new StatusHub(o.name, engine, probes, startedAtMs, () => serving);
   await engine.init();
-  metrics?.summary(undefined, engine.status.revision);
+  if (o.http) metrics = new AgentMetrics(() => hub.current());
+  if (o.drift !== false) {
+    drift = new DriftWatcher(engine, host, log, (e) => {
+      metrics?.drift(e);
+      hub.drift(e);
+    }, o.drift);
+    // Keep the node converged from the plan on disk, controller or not.
+    const plan = engine.status.plan;
+    if (plan) {
+      probes.set(plan.probes);
+      await drift.follow(plan);
+      await drift.reconcile('all');
+    }
+  }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
-  const service = agentService({ name: o.name, engine, facts: new FactsCache(), log, startedAtMs: Date.now() });
-  server.addService(AgentServiceService, service);
+  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log }));
   const health = new HealthImplementation({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
   health.addToServer(server);
   // true: a client certificate signed by the fleet CA is required.
@@ -54,12 +87,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${o.listen.host}:${o.listen.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
   );
-  let serving = true;
+  serving = true;
+  hub.changed();
 
   let http: FastifyInstance | undefined;
   let httpPort: number | undefined;
   if (o.http && metrics) {
-    http = buildHttp({ name: o.name, engine, metrics, serving: () => serving });
+    http = buildHttp({ name: o.name, status: () => hub.current(), metrics });
     await http.listen({ host: o.http.host, port: o.http.port });
     const addr = http.server.address();
     httpPort = typeof addr === 'object' && addr ? addr.port : o.http.port;
@@ -69,11 +103,16 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   return {
     name: o.name,
     engine,
+    hub,
+    drift,
     grpcPort,
     httpPort,
     async stop() {
       serving = false;
       health.setStatus('', 'NOT_SERVING');
+      probes.stop();
+      hub.close();
+      await drift?.close();
       await engine.drain();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

@@ -4,7 +4,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import { loadConfig, splitHostPort } from './config.js';
-import { AGENT_VERSION } from './server/grpc.js';
+import { AGENT_VERSION } from './status/hub.js';
 
 const DEFAULT_CONFIG = '/etc/muster/musterd.yaml';
 

@@ -18,11 +18,15 @@ import { StateStore, type AgentState } from './state.js';
 export interface EngineObserver {
   task?(result: TaskResult): void;
   summary?(summary: ApplySummary): void;
+  // applied is called when a new plan becomes the node's desired state.
+  applied?(plan: Plan): void;
 }
 
 export interface RunOptions {
   mode: ApplyMode;
   onResult?: (result: TaskResult) => void;
+  // keepState leaves the last applied plan and result as they are (drift checks and repairs).
+  keepState?: boolean;
 }
 
 // Runs plans: validate everything → per task observe, diff, (check: report) apply,
@@ -31,7 +35,7 @@ export class Engine {
   readonly state: StateStore;
   private readonly owed: OwedHandlers;
   private current: AgentState = { revision: '', appliedAtMs: 0 };
-  private running = false;
+  private running: 'apply' | 'drift' | undefined;
   private stopping = false;
   private idle: Promise<void> = Promise.resolve();
 
@@ -54,7 +58,7 @@ export class Engine {
   }
 
   get busy(): boolean {
-    return this.running;
+    return this.running !== undefined;
   }
 
   // Lets the task in flight finish, skips the rest, and resolves when the run has ended.
@@ -63,21 +67,38 @@ export class Engine {
     await this.idle;
   }
 
+  // One run at a time. A controller's apply is refused while another controller apply runs,
+  // but waits for a drift check or repair, which take milliseconds; drift runs wait their turn.
   async run(plan: Plan, options: RunOptions): Promise<ApplySummary> {
-    if (this.stopping) throw new AgentError('SHUTTING_DOWN', 'the agent is stopping');
-    if (this.running) throw new AgentError('APPLY_IN_PROGRESS', 'another apply is running on this agent');
-    this.running = true;
+    for (;;) {
+      if (this.stopping) throw new AgentError('SHUTTING_DOWN', 'the agent is stopping');
+      if (this.running === undefined) break;
+      if (this.running === 'apply' && !options.keepState) throw new AgentError('APPLY_IN_PROGRESS', 'another apply is running on this agent');
+      await this.idle;
+    }
+    this.running = options.keepState ? 'drift' : 'apply';
     let done!: () => void;
     this.idle = new Promise((r) => (done = r));
     try {
       return await this.runLocked(plan, options);
     } finally {
-      this.running = false;
+      this.running = undefined;
       done();
     }
   }
 
-  private async runLocked(plan: Plan, { mode, onResult }: RunOptions): Promise<ApplySummary> {
+  // Runs some tasks of the last applied plan again (all when ids is 'all'): drift repair in
+  // APPLY mode, drift report in CHECK mode. Returns undefined when there is no plan yet.
+  async reconcile(ids: string[] | 'all', mode: ApplyMode): Promise<TaskResult[] | undefined> {
+    const plan = this.current.plan;
+    if (!plan) return undefined;
+    const tasks = ids === 'all' ? plan.tasks : plan.tasks.filter((t) => ids.includes(t.id));
+    const results: TaskResult[] = [];
+    await this.run({ ...plan, tasks }, { mode, keepState: true, onResult: (r) => results.push(r) });
+    return results;
+  }
+
+  private async runLocked(plan: Plan, { mode, onResult, keepState }: RunOptions): Promise<ApplySummary> {
     const started = performance.now();
     const summary = ApplySummary.fromPartial({ node: plan.node, revision: plan.revision, mode });
     const emit = (r: TaskResult) => {
@@ -130,7 +151,7 @@ export class Engine {
     } else {
       await this.owed.runAll(emit);
     }
-    return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY ? plan : undefined);
+    return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY && !keepState ? plan : undefined);
   }
 
   private async finish(summary: ApplySummary, started: number, applied: Plan | undefined): Promise<ApplySummary> {
@@ -139,6 +160,7 @@ export class Engine {
     if (applied) {
       this.current = { plan: applied, revision: applied.revision, appliedAtMs: Date.now(), lastResult: summary };
       await this.state.save(this.current);
+      this.observer.applied?.(applied);
     }
     this.observer.summary?.(summary);
     return summary;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ApplyMode, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ApplyMode, Plan, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import { Engine } from './engine.js';
 import { silent, tempHost } from '../../test/helpers/host.js';
 
@@ -45,7 +45,7 @@ test('handlers: a failure later in the plan never loses the reload', async (t) =
   await fs.rm(h.real('/etc/kubernetes/blocker'));
   const fixed = [file('a', '/etc/haproxy/haproxy.cfg', 'a'), file('b', '/etc/kubernetes/c', 'b', [])];
   const out: { id: string; status: TaskStatus }[] = [];
-  await again.run({ node: 'test', revision: 'r2', tasks: fixed.map((x) => ({ ...x, file: { ...x.file, mode: 0, owner: '', group: '', secret: false } })), handlers }, { mode: ApplyMode.APPLY_MODE_APPLY, onResult: (r) => out.push(r) });
+  await again.run(Plan.fromPartial({ node: 'test', revision: 'r2', tasks: fixed, handlers }), { mode: ApplyMode.APPLY_MODE_APPLY, onResult: (r) => out.push(r) });
   assert.equal(out.find((r) => r.id === 'a')?.status, TaskStatus.TASK_STATUS_OK, 'the config itself did not change again');
   assert.equal(out.find((r) => r.id === 'handler:reload')?.status, TaskStatus.TASK_STATUS_CHANGED, 'the owed reload ran');
   assert.equal(await reloads(), 1);

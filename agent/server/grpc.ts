@@ -8,16 +8,15 @@ import {
 import type { Engine } from '../engine/engine.js';
 import { AgentError, agentErrors, toAgentError } from '../errors.js';
 import type { FactsCache } from '../facts/facts.js';
+import type { StatusHub } from '../status/hub.js';
 import { peerIdentity, type Role } from './roles.js';
-
-export const AGENT_VERSION = '0.1.0';
 
 export interface ServiceDeps {
   name: string;
   engine: Engine;
   facts: FactsCache;
+  hub: StatusHub;
   log: Logger;
-  startedAtMs: number;
 }
 
 function statusOf(err: unknown): grpc.ServiceError {
@@ -68,15 +67,15 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
     getStatus(call, callback) {
       const denied = refuse(call, ['controller', 'reader'], 'GetStatus', log);
       if (denied) return callback(denied);
-      const s = engine.status;
-      callback(null, {
-        node: deps.name,
-        agentVersion: AGENT_VERSION,
-        revision: s.revision,
-        lastResult: s.lastResult,
-        appliedAtMs: s.appliedAtMs,
-        startedAtMs: deps.startedAtMs,
-      });
+      callback(null, { status: deps.hub.current() });
+    },
+    watchStatus(call) {
+      const denied = refuse(call, ['controller', 'reader'], 'WatchStatus', log);
+      if (denied) return void call.emit('error', denied);
+      const unsubscribe = deps.hub.subscribe((event) => call.write(event), () => call.end());
+      call.on('cancelled', unsubscribe);
+      call.on('close', unsubscribe);
+      call.on('error', unsubscribe);
     },
   };
 }

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { ApplyMode, TaskStatus, type ApplySummary, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ApplyMode, ProbeState, TaskStatus, type ApplySummary, type DriftEvent, type NodeStatus, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 
-// One registry per agent instance: a process may host many agents.
+// One registry per agent instance: a process may host many agents. Gauges read the node's
+// status when scraped, so nothing is computed between scrapes.
 export class AgentMetrics {
   readonly registry = new Registry();
   private readonly tasks = new Counter({ name: 'muster_agent_tasks_total', help: 'Task results by kind and status.', labelNames: ['kind', 'status'], registers: [this.registry] });
@@ -13,7 +14,56 @@ export class AgentMetrics {
     registers: [this.registry],
   });
   private readonly applies = new Counter({ name: 'muster_agent_applies_total', help: 'Plan runs by mode and outcome.', labelNames: ['mode', 'outcome'], registers: [this.registry] });
-  private readonly revision = new Gauge({ name: 'muster_agent_plan_revision_info', help: 'The revision of the last applied plan (value 1).', labelNames: ['revision'], registers: [this.registry] });
+  private readonly drifts = new Counter({ name: 'muster_agent_drift_events_total', help: 'Outside changes to managed paths, by whether they were repaired.', labelNames: ['repaired'], registers: [this.registry] });
+  private readonly repairSeconds = new Histogram({
+    name: 'muster_agent_drift_repair_seconds',
+    help: 'From the file event to the restored, fsynced file.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
+  constructor(status: () => NodeStatus) {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'muster_agent_plan_revision_info',
+      help: 'The revision of the last applied plan (value 1).',
+      labelNames: ['revision'],
+      registers,
+      collect() {
+        this.reset();
+        const r = status().revision;
+        if (r) this.set({ revision: r }, 1);
+      },
+    });
+    new Gauge({
+      name: 'muster_agent_probe_state',
+      help: 'Probe state: 1 healthy, 2 degraded, 3 failed.',
+      labelNames: ['probe'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of status().probes) this.set({ probe: p.name }, p.state || ProbeState.PROBE_STATE_FAILED);
+      },
+    });
+    new Gauge({
+      name: 'muster_agent_certificate_days_left',
+      help: 'Days until each managed certificate expires.',
+      labelNames: ['path'],
+      registers,
+      collect() {
+        this.reset();
+        for (const c of status().certificates) this.set({ path: c.path }, c.daysLeft);
+      },
+    });
+    new Gauge({
+      name: 'muster_agent_ready',
+      help: '1 when converged to the last plan with every probe healthy.',
+      registers,
+      collect() {
+        this.set(status().ready ? 1 : 0);
+      },
+    });
+  }
 
   task(r: TaskResult): void {
     const status = TaskStatus[r.status].replace('TASK_STATUS_', '').toLowerCase().replace('_', '-');
@@ -21,13 +71,13 @@ export class AgentMetrics {
     this.durations.observe({ kind: r.kind }, r.durationUs / 1e6);
   }
 
-  // summary counts a run (when given) and sets the revision the node is at.
-  summary(s: ApplySummary | undefined, revision: string): void {
-    if (s) {
-      const mode = s.mode === ApplyMode.APPLY_MODE_CHECK ? 'check' : 'apply';
-      this.applies.inc({ mode, outcome: s.failed ? 'failed' : s.changed || s.wouldChange ? 'changed' : 'ok' });
-    }
-    this.revision.reset();
-    if (revision) this.revision.set({ revision }, 1);
+  summary(s: ApplySummary): void {
+    const mode = s.mode === ApplyMode.APPLY_MODE_CHECK ? 'check' : 'apply';
+    this.applies.inc({ mode, outcome: s.failed ? 'failed' : s.changed || s.wouldChange ? 'changed' : 'ok' });
+  }
+
+  drift(e: DriftEvent): void {
+    this.drifts.inc({ repaired: String(e.repaired) });
+    if (e.repairUs) this.repairSeconds.observe(e.repairUs / 1e6);
   }
 }

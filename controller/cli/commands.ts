@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { ControllerError, controllerErrors } from '../errors.js';
-import { ApplyMode, TaskStatus, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ApplyMode, NodeStatus, TaskStatus, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ApplyOutcome } from '../fleet/client.js';
 import { Fleet, mapLimit } from '../fleet/fleet.js';
+import { FleetMonitor } from '../fleet/monitor.js';
 import { ClusterPki } from '../pki/cluster.js';
 import { initFleet, readFleetCredentials, fleetStore } from '../pki/fleet.js';
 import { renderClusterPlans } from '../render/cluster/plan.js';
@@ -11,6 +12,7 @@ import { loadClusterSpec } from '../spec/cluster.js';
 import { loadInventory, type Inventory } from '../spec/inventory.js';
 import { loadTaskFile } from '../spec/task-file.js';
 import { outcomeWord, renderTask, summaryTable, table } from './output.js';
+import { VIEW_HEADERS, viewRow, type NodeView } from '../fleet/view.js';
 
 export interface GlobalOptions {
   state: string;
@@ -60,7 +62,15 @@ function mergePlans(inv: Inventory, ...sets: Plan[][]): Plan[] {
   return inv.nodes.map((n) => {
     const parts = sets.map((set) => set.find((p) => p.node === n.name)).filter((p): p is Plan => !!p);
     if (parts.length === 1) return parts[0];
-    const plan: Plan = { node: n.name, revision: '', tasks: parts.flatMap((p) => p.tasks), handlers: parts.flatMap((p) => p.handlers) };
+    const plan: Plan = {
+      node: n.name,
+      revision: '',
+      tasks: parts.flatMap((p) => p.tasks),
+      handlers: parts.flatMap((p) => p.handlers),
+      probes: parts.flatMap((p) => p.probes),
+      // The cluster spec's policy wins over a task file's.
+      driftPolicy: parts[0].driftPolicy,
+    };
     plan.revision = revisionOf(plan);
     return plan;
   });
@@ -150,27 +160,58 @@ function outcomeJson(o: ApplyOutcome) {
   };
 }
 
-export async function statusCommand(o: GlobalOptions & { concurrency: number; json?: boolean }): Promise<number> {
+export async function statusCommand(o: GlobalOptions & { concurrency: number; json?: boolean; watch?: boolean }): Promise<number> {
   const print = printer(o);
   const inv = await loadInventory(o.inventory);
   const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  if (o.watch) return watchFleet(fleet, inv, print);
   try {
-    const rows = await mapLimit(inv.nodes, o.concurrency, async (node) => {
+    const views: NodeView[] = await mapLimit(inv.nodes, o.concurrency, async (node) => {
+      const now = Date.now();
       try {
-        const s = await fleet.client(node).status();
-        const last = s.lastResult;
-        const result = !last ? 'never applied' : last.converged ? `converged (${last.changed} changed)` : `failed at ${last.failedTask || '?'}`;
-        return { node: node.name, reachable: true, revision: s.revision, result, appliedAt: s.appliedAtMs ? new Date(s.appliedAtMs).toISOString() : '' };
+        return { node, status: (await fleet.client(node).status()).status, updatedAtMs: now };
       } catch (err) {
-        return { node: node.name, reachable: false, revision: '', result: (err as Error).message, appliedAt: '' };
+        return { node, error: (err as Error).message.replace(/^node \S+ \([^)]*\): /, ''), errorSinceMs: now, updatedAtMs: now };
       }
     });
-    if (o.json) print(JSON.stringify(rows, null, 2));
-    else print(table(['NODE', 'REACHABLE', 'REVISION', 'APPLIED', 'LAST RESULT'], rows.map((r) => [r.node, r.reachable ? 'yes' : 'NO', r.revision || '-', r.appliedAt || '-', r.result])));
-    return rows.every((r) => r.reachable) ? EXIT.OK : EXIT.FAILED;
+    if (o.json) print(JSON.stringify(views.map(viewJson), null, 2));
+    else print(table(VIEW_HEADERS, views.map(viewRow)));
+    return views.every((v) => v.status) ? EXIT.OK : EXIT.FAILED;
   } finally {
     fleet.close();
   }
+}
+
+export function viewJson(v: NodeView) {
+  return { node: v.node.name, roles: v.node.roles, reachable: !v.error, error: v.error, errorSince: v.errorSinceMs ? new Date(v.errorSinceMs).toISOString() : undefined, status: v.status ? NodeStatus.toJSON(v.status) : undefined };
+}
+
+// A live view fed by every agent's status stream; the table is redrawn on every change.
+async function watchFleet(fleet: Fleet, inv: Inventory, print: (l: string) => void): Promise<number> {
+  const tty = process.stdout.isTTY;
+  let drawn = '';
+  const monitor = new FleetMonitor(fleet, inv, {
+    change: () => draw(),
+    drift: (node, d) => {
+      if (!tty) print(`[drift] ${node}: ${d.path} ${d.what}${d.repaired ? `, repaired in ${Math.round(d.repairUs / 1000)} ms` : d.error ? `: ${d.error}` : ', reported'}`);
+    },
+  });
+  const draw = () => {
+    const text = table(VIEW_HEADERS, [...monitor.views.values()].map(viewRow));
+    if (text === drawn) return;
+    drawn = text;
+    if (tty) process.stdout.write('\x1b[2J\x1b[H');
+    print(`muster status --watch  ${new Date().toISOString()}  (Ctrl-C to stop)\n${text}\n`);
+  };
+  monitor.start();
+  draw();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  monitor.stop();
+  fleet.close();
+  return EXIT.OK;
 }
 
 export async function factsCommand(o: GlobalOptions & { node: string; refresh: boolean }): Promise<number> {

@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { SpecError } from '../../common/yaml-load.js';
 import { ControllerError, controllerErrors } from '../errors.js';
 import { NodeError } from '../fleet/client.js';
-import { certsCheckCommand, certsRenewCommand, discoveryNewCommand, discoveryServeCommand, validateCommand } from './more-commands.js';
+import { certsCheckCommand, certsRenewCommand, discoveryNewCommand, discoveryServeCommand, serveCommand, validateCommand } from './more-commands.js';
 import { applyCommand, factsCommand, initCommand, planCommand, statusCommand, EXIT, type GlobalOptions } from './commands.js';
 
 type RunFlags = { tasks?: string; cluster?: string; concurrency: number; timeout: number; diff: boolean; json?: boolean };
@@ -48,10 +48,11 @@ export function buildCli(out?: (line: string) => void): { program: Command; exit
   );
   program
     .command('status')
-    .description('one line per node: reachable, revision, last result')
+    .description('the fleet: reachable, revision, ready, probes, drift repairs, soonest certificate expiry')
     .option('--concurrency <n>', 'agents contacted at once', positiveInt, 64)
     .option('--json', 'print as JSON')
-    .action((opts: { concurrency: number; json?: boolean }) => run(() => statusCommand({ ...global(), ...opts }))());
+    .option('-w, --watch', 'a live view fed by every agent\'s status stream')
+    .action((opts: { concurrency: number; json?: boolean; watch?: boolean }) => run(() => statusCommand({ ...global(), ...opts }))());
   program
     .command('facts <node>')
     .description("the agent's facts about its machine")
@@ -91,6 +92,12 @@ export function buildCli(out?: (line: string) => void): { program: Command; exit
     .option('--size <n>', 'number of etcd members', positiveInt, 3)
     .option('--server <url>', 'the discovery service', 'http://127.0.0.1:2381')
     .action((opts: { size: number; server: string }) => run(() => discoveryNewCommand({ ...global(), ...opts }))());
+
+  program
+    .command('serve')
+    .description('the long-running controller: a live view of every agent over HTTP (/v1/fleet, /v1/nodes/:name, /metrics, /healthz)')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
+    .action((opts: { listen: string }) => run(() => serveCommand({ ...global(), ...opts }))());
 
   return { program, exitCode: () => code };
 }

@@ -2,7 +2,11 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import Fastify from 'fastify';
+import { buildApi } from '../api/server.js';
+import { Fleet } from '../fleet/fleet.js';
+import { FleetMonitor } from '../fleet/monitor.js';
 import { ClusterPki } from '../pki/cluster.js';
+import { readFleetCredentials } from '../pki/fleet.js';
 import { registerDiscoveryRoutes } from '../discovery/server.js';
 import { DiscoveryStore } from '../discovery/store.js';
 import { loadInventory } from '../spec/inventory.js';
@@ -82,5 +86,34 @@ export async function discoveryNewCommand(o: GlobalOptions & { size: number; ser
   const body = (await res.text()).trim();
   if (!res.ok) throw new Error(`discovery service ${o.server}: ${res.status} ${body}`);
   print(body);
+  return EXIT.OK;
+}
+
+// The long-running controller: watches every agent and serves the fleet's state over HTTP.
+export async function serveCommand(o: GlobalOptions & { listen: string }): Promise<number> {
+  const print = printer(o);
+  const inv = await loadInventory(o.inventory);
+  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  // The API is built on the monitor and counts the monitor's drift events.
+  const late: { api?: ReturnType<typeof buildApi> } = {};
+  const monitor = new FleetMonitor(fleet, inv, {
+    drift: (node, d) => {
+      late.api?.driftCounter.inc({ node, repaired: String(d.repaired) });
+      print(`[drift] ${node}: ${d.path} ${d.what}${d.repaired ? ', repaired' : ''}${d.error ? `: ${d.error}` : ''}`);
+    },
+  });
+  const api = buildApi(monitor);
+  late.api = api;
+  monitor.start();
+  const i = o.listen.lastIndexOf(':');
+  await api.app.listen({ host: o.listen.slice(0, i), port: Number(o.listen.slice(i + 1)) });
+  print(`[serve] watching ${inv.nodes.length} agents; http://${o.listen}/v1/fleet, /v1/nodes/<name>, /metrics, /healthz`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve);
+    process.once('SIGINT', resolve);
+  });
+  monitor.stop();
+  await api.app.close();
+  fleet.close();
   return EXIT.OK;
 }

@@ -9,6 +9,7 @@ import {
   type GetStatusResponse,
   type Plan,
   type TaskResult,
+  type WatchStatusResponse,
 } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetCredentials } from '../pki/fleet.js';
 import type { InventoryNode } from '../spec/inventory.js';
@@ -105,6 +106,19 @@ export class AgentClient {
         err ? reject(new NodeError(this.node, err.code, describeGrpcError(err))) : resolve(res),
       ),
     );
+  }
+
+  // Streams the node's status and drift events until cancelled; onEnd gets the reason.
+  watch(onEvent: (e: WatchStatusResponse) => void, onEnd: (error?: string) => void): () => void {
+    const call = this.client.watchStatus({});
+    let cancelled = false;
+    call.on('data', onEvent);
+    call.on('error', (err: grpc.ServiceError) => cancelled || onEnd(describeGrpcError(err)));
+    call.on('end', () => cancelled || onEnd('the agent closed the stream'));
+    return () => {
+      cancelled = true;
+      call.cancel();
+    };
   }
 
   close(): void {

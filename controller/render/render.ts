@@ -51,7 +51,7 @@ export async function renderPlans(inv: Inventory, tf: TaskFile, pki: ClusterPki)
       }
     }
     const used = new Set(tasks.flatMap((t) => t.notify));
-    const plan: Plan = { node: node.name, revision: '', tasks, handlers: tf.handlers.filter((h) => used.has(h.id)) };
+    const plan: Plan = { node: node.name, revision: '', tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes: [], driftPolicy: tf.driftPolicy };
     plan.revision = revisionOf(plan);
     plans.push(plan);
   }

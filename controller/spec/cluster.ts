@@ -114,6 +114,16 @@ export const clusterSchema = z
       .partial()
       .strict()
       .default({}),
+    // drift: what agents do when a managed file changes behind their back.
+    drift: z.enum(['enforce', 'report']).default('enforce'),
+    probes: z
+      .object({
+        intervalSeconds: z.number().int().min(1).max(3600).default(10),
+        // kubeletUrl: the kubelet's local health endpoint (--healthz-port, 10248 by default).
+        kubeletUrl: z.string().url().default('http://127.0.0.1:10248/healthz'),
+      })
+      .strict()
+      .default({ intervalSeconds: 10, kubeletUrl: 'http://127.0.0.1:10248/healthz' }),
     // vars: extra ${NAME} values for templates.
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   })

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { SpecError, loadYaml, type SpecProblem } from '../../common/yaml-load.js';
+import { DriftPolicy } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ROLES, readSpec } from './inventory.js';
 
 // Modes are quoted octal strings: YAML 1.2 reads a bare 0644 as the decimal 644.
@@ -89,6 +90,8 @@ export const taskFileSchema = z
   .object({
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
     handlers: z.array(handlerSpec).default([]),
+    // drift: what agents do when a managed file changes behind their back.
+    drift: z.enum(['enforce', 'report']).default('enforce'),
     tasks: z.array(taskSpec).min(1, 'the task file lists no tasks'),
   })
   .strict();
@@ -101,6 +104,7 @@ export interface TaskFile {
   vars: Record<string, string>;
   tasks: TaskDef[];
   handlers: { id: string; command: string[]; timeoutMs: number }[];
+  driftPolicy: DriftPolicy;
   // where each task starts, for errors found later (substitution)
   positions: { line: number; column: number }[];
   // contents of contentFile/manifestFile references, read once at load
@@ -139,5 +143,6 @@ export async function loadTaskFile(file: string): Promise<TaskFile> {
     vars: value.vars,
     tasks: value.tasks,
     handlers: value.handlers.map((h) => ({ id: h.id, command: h.command, timeoutMs: h.timeoutSeconds * 1000 })),
+    driftPolicy: value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE,
     positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
 }

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { Engine } from '../../agent/engine/engine.js';
 import { Host } from '../../agent/host/host.js';
 import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
-import { ApplyMode, TaskResult, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ApplyMode, Plan, TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import type { DeepPartial } from '../../proto/gen/muster/agent/v1/tasks.js';
 
@@ -33,7 +33,7 @@ export async function tempHost(): Promise<TempHost> {
     real: (p) => path.join(root, p),
     async run(tasks, mode = ApplyMode.APPLY_MODE_APPLY, handlers = []) {
       const results: TaskResult[] = [];
-      const plan: Plan = { node: 'test', revision: 'r1', tasks: tasks.map((t) => Task.fromPartial(t)), handlers };
+      const plan = Plan.fromPartial({ node: 'test', revision: 'r1', tasks: tasks.map((t) => Task.fromPartial(t)), handlers });
       const summary = await engine.run(plan, { mode, onResult: (r) => results.push(r) });
       return { results, summary };
     },

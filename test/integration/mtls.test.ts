@@ -7,7 +7,7 @@ import type { Agent } from '../../agent/agent.js';
 import { createCA, issueCertificate, type CertPair } from '../../controller/pki/certs.js';
 import { fleetStore } from '../../controller/pki/fleet.js';
 import { AgentClient, fleetChannelCredentials } from '../../controller/fleet/client.js';
-import { AgentServiceClient, ApplyMode, TaskStatus, type ApplyResponse, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { AgentServiceClient, ApplyMode, Plan, TaskStatus, type ApplyResponse } from '../../proto/gen/muster/agent/v1/agent.js';
 import { snapshot } from '../helpers/host.js';
 import { makeFleet, startAgents, type TestFleet } from '../helpers/fleet.js';
 
@@ -26,7 +26,7 @@ after(async () => {
   await f.cleanup();
 });
 
-const plan = (node = 'n1', path = '/etc/kubernetes/manifests/x.conf'): Plan => ({
+const plan = (node = 'n1', path = '/etc/kubernetes/manifests/x.conf'): Plan => Plan.fromPartial({
   node,
   revision: 'r1',
   handlers: [],
@@ -94,8 +94,8 @@ test('mTLS: a reader may read status but not Apply', async () => {
   await refusedAndUntouched(credsFor(reader), grpc.status.PERMISSION_DENIED);
   const client = rawClient(credsFor(reader));
   try {
-    const status = await new Promise<{ node: string }>((resolve, reject) => client.getStatus({}, (err, res) => (err ? reject(err) : resolve(res))));
-    assert.equal(status.node, 'n1');
+    const status = await new Promise<{ status?: { node: string } }>((resolve, reject) => client.getStatus({}, (err, res) => (err ? reject(err) : resolve(res))));
+    assert.equal(status.status?.node, 'n1');
   } finally {
     client.close();
   }

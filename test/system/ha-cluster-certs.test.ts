@@ -197,12 +197,19 @@ describe('the HA example installs certificates that openssl accepts', () => {
     }
   });
 
-  it('every private key is mode 0600 and belongs to its certificate', async (t) => {
+  it('every private key is mode 0600, every certificate and CA file 0644', async () => {
+    for (const c of certs) {
+      const mode = async (p: string) => ((await fs.stat(onNode(cluster, c.node, p))).mode & 0o777).toString(8);
+      assert.equal(await mode(c.spec.keyPath), '600', `${c.node} ${c.spec.keyPath}`);
+      assert.equal(await mode(c.spec.certPath), '644', `${c.node} ${c.spec.certPath}`);
+      if (c.spec.caPath) assert.equal(await mode(c.spec.caPath), '644', `${c.node} ${c.spec.caPath}`);
+    }
+  });
+
+  it('openssl: every private key belongs to its certificate', async (t) => {
     const openssl = requireOpenssl(t);
     if (!openssl) return;
     for (const c of certs) {
-      const st = await fs.stat(c.key);
-      assert.equal((st.mode & 0o777).toString(8), '600', `${c.node} ${c.spec.keyPath}`);
       const fromCert = await runProgram(openssl, ['x509', '-noout', '-pubkey', '-in', c.cert]);
       const fromKey = await runProgram(openssl, ['pkey', '-pubout', '-in', c.key]);
       assert.equal(fromKey.status, 0, `${c.node} ${c.spec.keyPath}:\n${fromKey.output}`);

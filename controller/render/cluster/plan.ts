@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Plan } from '../../../proto/gen/muster/agent/v1/agent.js';
+import { DriftPolicy, Plan, type ProbeSpec } from '../../../proto/gen/muster/agent/v1/agent.js';
 import type { Handler, Task } from '../../../proto/gen/muster/agent/v1/tasks.js';
 import { SpecError } from '../../../common/yaml-load.js';
 import type { CertPair } from '../../pki/certs.js';
@@ -168,7 +168,25 @@ export async function renderClusterPlans(inv: Inventory, spec: ClusterSpec, pki:
         0o600,
       ),
     );
-    const plan: Plan = { node: n.name, revision: '', tasks, handlers };
+    const every = spec.value.probes.intervalSeconds * 1000;
+    const probes: ProbeSpec[] = [{ name: 'kubelet', intervalMs: every, timeoutMs: 2000, http: { url: spec.value.probes.kubeletUrl, caPath: '', certPath: '', keyPath: '', insecure: true } }];
+    if (has('etcd')) {
+      probes.push({
+        name: 'etcd',
+        intervalMs: every,
+        timeoutMs: 3000,
+        etcd: { endpoint: `https://${n.address}:${m.etcd.clientPort}`, caPath: etcdPki(FILES.etcdPkiCa), certPath: etcdPki('healthcheck-client.crt'), keyPath: etcdPki('healthcheck-client.key') },
+      });
+    }
+    if (has('control-plane')) {
+      const viaTls = { caPath: srv(FILES.ca), certPath: srv(FILES.kubecfgCert), keyPath: srv(FILES.kubecfgKey), insecure: false };
+      probes.push(
+        { name: 'kube-apiserver', intervalMs: every, timeoutMs: 3000, http: { url: `https://${n.address}:${m.api.apiserverPort}/readyz`, ...viaTls } },
+        { name: 'kube-apiserver-vip', intervalMs: every, timeoutMs: 3000, http: { url: `${server}/readyz`, ...viaTls } },
+      );
+    }
+    const driftPolicy = spec.value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE;
+    const plan: Plan = { node: n.name, revision: '', tasks, handlers, probes, driftPolicy };
     plan.revision = revisionOf(plan);
     plans.push(plan);
   }

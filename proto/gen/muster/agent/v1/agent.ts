@@ -67,6 +67,49 @@ export function applyModeToJSON(object: ApplyMode): string {
   }
 }
 
+/** DriftPolicy says what the agent does when a managed file changes behind its back. */
+export enum DriftPolicy {
+  /** DRIFT_POLICY_UNSPECIFIED - UNSPECIFIED means ENFORCE. */
+  DRIFT_POLICY_UNSPECIFIED = 0,
+  /** DRIFT_POLICY_ENFORCE - ENFORCE puts it back from the last applied plan and reports it. */
+  DRIFT_POLICY_ENFORCE = 1,
+  /** DRIFT_POLICY_REPORT - REPORT leaves it and reports it. */
+  DRIFT_POLICY_REPORT = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function driftPolicyFromJSON(object: any): DriftPolicy {
+  switch (object) {
+    case 0:
+    case "DRIFT_POLICY_UNSPECIFIED":
+      return DriftPolicy.DRIFT_POLICY_UNSPECIFIED;
+    case 1:
+    case "DRIFT_POLICY_ENFORCE":
+      return DriftPolicy.DRIFT_POLICY_ENFORCE;
+    case 2:
+    case "DRIFT_POLICY_REPORT":
+      return DriftPolicy.DRIFT_POLICY_REPORT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return DriftPolicy.UNRECOGNIZED;
+  }
+}
+
+export function driftPolicyToJSON(object: DriftPolicy): string {
+  switch (object) {
+    case DriftPolicy.DRIFT_POLICY_UNSPECIFIED:
+      return "DRIFT_POLICY_UNSPECIFIED";
+    case DriftPolicy.DRIFT_POLICY_ENFORCE:
+      return "DRIFT_POLICY_ENFORCE";
+    case DriftPolicy.DRIFT_POLICY_REPORT:
+      return "DRIFT_POLICY_REPORT";
+    case DriftPolicy.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export enum TaskStatus {
   TASK_STATUS_UNSPECIFIED = 0,
   TASK_STATUS_OK = 1,
@@ -125,12 +168,89 @@ export function taskStatusToJSON(object: TaskStatus): string {
   }
 }
 
+export enum ProbeState {
+  PROBE_STATE_UNSPECIFIED = 0,
+  PROBE_STATE_HEALTHY = 1,
+  PROBE_STATE_DEGRADED = 2,
+  PROBE_STATE_FAILED = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function probeStateFromJSON(object: any): ProbeState {
+  switch (object) {
+    case 0:
+    case "PROBE_STATE_UNSPECIFIED":
+      return ProbeState.PROBE_STATE_UNSPECIFIED;
+    case 1:
+    case "PROBE_STATE_HEALTHY":
+      return ProbeState.PROBE_STATE_HEALTHY;
+    case 2:
+    case "PROBE_STATE_DEGRADED":
+      return ProbeState.PROBE_STATE_DEGRADED;
+    case 3:
+    case "PROBE_STATE_FAILED":
+      return ProbeState.PROBE_STATE_FAILED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ProbeState.UNRECOGNIZED;
+  }
+}
+
+export function probeStateToJSON(object: ProbeState): string {
+  switch (object) {
+    case ProbeState.PROBE_STATE_UNSPECIFIED:
+      return "PROBE_STATE_UNSPECIFIED";
+    case ProbeState.PROBE_STATE_HEALTHY:
+      return "PROBE_STATE_HEALTHY";
+    case ProbeState.PROBE_STATE_DEGRADED:
+      return "PROBE_STATE_DEGRADED";
+    case ProbeState.PROBE_STATE_FAILED:
+      return "PROBE_STATE_FAILED";
+    case ProbeState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** Plan is everything one node should be; revision is a hash of its content. */
 export interface Plan {
   node: string;
   revision: string;
   tasks: Task[];
   handlers: Handler[];
+  /** probes are the health checks the agent runs for this node's role. */
+  probes: ProbeSpec[];
+  driftPolicy: DriftPolicy;
+}
+
+export interface ProbeSpec {
+  /** name is what status shows: kubelet, etcd, kube-apiserver, kube-apiserver-vip. */
+  name: string;
+  intervalMs: number;
+  timeoutMs: number;
+  http?: HttpProbe | undefined;
+  etcd?: EtcdProbe | undefined;
+}
+
+/** HttpProbe is healthy on a 2xx answer. */
+export interface HttpProbe {
+  url: string;
+  /** TLS material, host paths under the agent's root; empty means none. */
+  caPath: string;
+  certPath: string;
+  keyPath: string;
+  /** insecure skips server verification (a kubelet's self-signed /healthz). */
+  insecure: boolean;
+}
+
+/** EtcdProbe checks /health and the member status over TLS with a client certificate. */
+export interface EtcdProbe {
+  /** endpoint is https://host:2379. */
+  endpoint: string;
+  caPath: string;
+  certPath: string;
+  keyPath: string;
 }
 
 export interface ApplyRequest {
@@ -190,6 +310,18 @@ export interface GetStatusRequest {
 }
 
 export interface GetStatusResponse {
+  status?: NodeStatus | undefined;
+}
+
+export interface WatchStatusRequest {
+}
+
+export interface WatchStatusResponse {
+  status?: NodeStatus | undefined;
+  drift?: DriftEvent | undefined;
+}
+
+export interface NodeStatus {
   node: string;
   agentVersion: string;
   /** revision of the last plan applied; empty before the first. */
@@ -197,13 +329,68 @@ export interface GetStatusResponse {
   lastResult?:
     | ApplySummary
     | undefined;
-  /** applied_at is the Unix time in milliseconds of the last apply. */
+  /** applied_at_ms is the Unix time in milliseconds of the last apply. */
   appliedAtMs: number;
   startedAtMs: number;
+  ready: boolean;
+  notReadyReason: string;
+  probes: ProbeStatus[];
+  certificates: CertificateStatus[];
+  driftPolicy: DriftPolicy;
+  driftDetected: number;
+  driftRepaired: number;
+  lastDrift?: DriftEvent | undefined;
+  mounts: MountStatus[];
+}
+
+export interface ProbeStatus {
+  name: string;
+  state: ProbeState;
+  /** message says what was seen; last_error the last failure, kept after recovery. */
+  message: string;
+  lastError: string;
+  /** since_ms is when the probe entered its current state. */
+  sinceMs: number;
+  checkedAtMs: number;
+  details: { [key: string]: string };
+}
+
+export interface ProbeStatus_DetailsEntry {
+  key: string;
+  value: string;
+}
+
+export interface CertificateStatus {
+  path: string;
+  subject: string;
+  notAfterMs: number;
+  daysLeft: number;
+}
+
+export interface MountStatus {
+  target: string;
+  mounted: boolean;
+  source: string;
+  fsType: string;
+  freeBytes: number;
+  totalBytes: number;
+}
+
+/** DriftEvent is one outside change to a managed path. */
+export interface DriftEvent {
+  taskId: string;
+  path: string;
+  /** what is "changed" or "deleted"; "recheck" when found by the periodic full check. */
+  what: string;
+  repaired: boolean;
+  error: string;
+  atMs: number;
+  /** repair_us is from the file event to the restored, fsynced file. */
+  repairUs: number;
 }
 
 function createBasePlan(): Plan {
-  return { node: "", revision: "", tasks: [], handlers: [] };
+  return { node: "", revision: "", tasks: [], handlers: [], probes: [], driftPolicy: 0 };
 }
 
 export const Plan: MessageFns<Plan> = {
@@ -219,6 +406,12 @@ export const Plan: MessageFns<Plan> = {
     }
     for (const v of message.handlers) {
       Handler.encode(v!, writer.uint32(34).fork()).join();
+    }
+    for (const v of message.probes) {
+      ProbeSpec.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.driftPolicy !== 0) {
+      writer.uint32(48).int32(message.driftPolicy);
     }
     return writer;
   },
@@ -268,6 +461,22 @@ export const Plan: MessageFns<Plan> = {
             message.handlers.push(Handler.decode(reader, reader.uint32()));
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.probes.push(ProbeSpec.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.driftPolicy = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -286,6 +495,12 @@ export const Plan: MessageFns<Plan> = {
       revision: isSet(object.revision) ? globalThis.String(object.revision) : "",
       tasks: globalThis.Array.isArray(object?.tasks) ? object.tasks.map((e: any) => Task.fromJSON(e)) : [],
       handlers: globalThis.Array.isArray(object?.handlers) ? object.handlers.map((e: any) => Handler.fromJSON(e)) : [],
+      probes: globalThis.Array.isArray(object?.probes) ? object.probes.map((e: any) => ProbeSpec.fromJSON(e)) : [],
+      driftPolicy: isSet(object.driftPolicy)
+        ? driftPolicyFromJSON(object.driftPolicy)
+        : isSet(object.drift_policy)
+        ? driftPolicyFromJSON(object.drift_policy)
+        : 0,
     };
   },
 
@@ -303,6 +518,12 @@ export const Plan: MessageFns<Plan> = {
     if (message.handlers?.length) {
       obj.handlers = message.handlers.map((e) => Handler.toJSON(e));
     }
+    if (message.probes?.length) {
+      obj.probes = message.probes.map((e) => ProbeSpec.toJSON(e));
+    }
+    if (message.driftPolicy !== 0) {
+      obj.driftPolicy = driftPolicyToJSON(message.driftPolicy);
+    }
     return obj;
   },
 
@@ -315,6 +536,423 @@ export const Plan: MessageFns<Plan> = {
     message.revision = object.revision ?? "";
     message.tasks = object.tasks?.map((e) => Task.fromPartial(e)) || [];
     message.handlers = object.handlers?.map((e) => Handler.fromPartial(e)) || [];
+    message.probes = object.probes?.map((e) => ProbeSpec.fromPartial(e)) || [];
+    message.driftPolicy = object.driftPolicy ?? 0;
+    return message;
+  },
+};
+
+function createBaseProbeSpec(): ProbeSpec {
+  return { name: "", intervalMs: 0, timeoutMs: 0, http: undefined, etcd: undefined };
+}
+
+export const ProbeSpec: MessageFns<ProbeSpec> = {
+  encode(message: ProbeSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.intervalMs !== 0) {
+      writer.uint32(16).uint32(message.intervalMs);
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(24).uint32(message.timeoutMs);
+    }
+    if (message.http !== undefined) {
+      HttpProbe.encode(message.http, writer.uint32(82).fork()).join();
+    }
+    if (message.etcd !== undefined) {
+      EtcdProbe.encode(message.etcd, writer.uint32(90).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeSpec {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeSpec();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.intervalMs = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.http = HttpProbe.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.etcd = EtcdProbe.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeSpec {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      intervalMs: isSet(object.intervalMs)
+        ? globalThis.Number(object.intervalMs)
+        : isSet(object.interval_ms)
+        ? globalThis.Number(object.interval_ms)
+        : 0,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+      http: isSet(object.http) ? HttpProbe.fromJSON(object.http) : undefined,
+      etcd: isSet(object.etcd) ? EtcdProbe.fromJSON(object.etcd) : undefined,
+    };
+  },
+
+  toJSON(message: ProbeSpec): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.intervalMs !== 0) {
+      obj.intervalMs = Math.round(message.intervalMs);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    if (message.http !== undefined) {
+      obj.http = HttpProbe.toJSON(message.http);
+    }
+    if (message.etcd !== undefined) {
+      obj.etcd = EtcdProbe.toJSON(message.etcd);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeSpec>, I>>(base?: I): ProbeSpec {
+    return ProbeSpec.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeSpec>, I>>(object: I): ProbeSpec {
+    const message = createBaseProbeSpec();
+    message.name = object.name ?? "";
+    message.intervalMs = object.intervalMs ?? 0;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    message.http = (object.http !== undefined && object.http !== null) ? HttpProbe.fromPartial(object.http) : undefined;
+    message.etcd = (object.etcd !== undefined && object.etcd !== null) ? EtcdProbe.fromPartial(object.etcd) : undefined;
+    return message;
+  },
+};
+
+function createBaseHttpProbe(): HttpProbe {
+  return { url: "", caPath: "", certPath: "", keyPath: "", insecure: false };
+}
+
+export const HttpProbe: MessageFns<HttpProbe> = {
+  encode(message: HttpProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.url !== "") {
+      writer.uint32(10).string(message.url);
+    }
+    if (message.caPath !== "") {
+      writer.uint32(18).string(message.caPath);
+    }
+    if (message.certPath !== "") {
+      writer.uint32(26).string(message.certPath);
+    }
+    if (message.keyPath !== "") {
+      writer.uint32(34).string(message.keyPath);
+    }
+    if (message.insecure !== false) {
+      writer.uint32(40).bool(message.insecure);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HttpProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHttpProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.url = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caPath = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certPath = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyPath = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.insecure = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): HttpProbe {
+    return {
+      url: isSet(object.url) ? globalThis.String(object.url) : "",
+      caPath: isSet(object.caPath)
+        ? globalThis.String(object.caPath)
+        : isSet(object.ca_path)
+        ? globalThis.String(object.ca_path)
+        : "",
+      certPath: isSet(object.certPath)
+        ? globalThis.String(object.certPath)
+        : isSet(object.cert_path)
+        ? globalThis.String(object.cert_path)
+        : "",
+      keyPath: isSet(object.keyPath)
+        ? globalThis.String(object.keyPath)
+        : isSet(object.key_path)
+        ? globalThis.String(object.key_path)
+        : "",
+      insecure: isSet(object.insecure) ? globalThis.Boolean(object.insecure) : false,
+    };
+  },
+
+  toJSON(message: HttpProbe): unknown {
+    const obj: any = {};
+    if (message.url !== "") {
+      obj.url = message.url;
+    }
+    if (message.caPath !== "") {
+      obj.caPath = message.caPath;
+    }
+    if (message.certPath !== "") {
+      obj.certPath = message.certPath;
+    }
+    if (message.keyPath !== "") {
+      obj.keyPath = message.keyPath;
+    }
+    if (message.insecure !== false) {
+      obj.insecure = message.insecure;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<HttpProbe>, I>>(base?: I): HttpProbe {
+    return HttpProbe.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<HttpProbe>, I>>(object: I): HttpProbe {
+    const message = createBaseHttpProbe();
+    message.url = object.url ?? "";
+    message.caPath = object.caPath ?? "";
+    message.certPath = object.certPath ?? "";
+    message.keyPath = object.keyPath ?? "";
+    message.insecure = object.insecure ?? false;
+    return message;
+  },
+};
+
+function createBaseEtcdProbe(): EtcdProbe {
+  return { endpoint: "", caPath: "", certPath: "", keyPath: "" };
+}
+
+export const EtcdProbe: MessageFns<EtcdProbe> = {
+  encode(message: EtcdProbe, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.endpoint !== "") {
+      writer.uint32(10).string(message.endpoint);
+    }
+    if (message.caPath !== "") {
+      writer.uint32(18).string(message.caPath);
+    }
+    if (message.certPath !== "") {
+      writer.uint32(26).string(message.certPath);
+    }
+    if (message.keyPath !== "") {
+      writer.uint32(34).string(message.keyPath);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EtcdProbe {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEtcdProbe();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.caPath = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.certPath = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.keyPath = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EtcdProbe {
+    return {
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      caPath: isSet(object.caPath)
+        ? globalThis.String(object.caPath)
+        : isSet(object.ca_path)
+        ? globalThis.String(object.ca_path)
+        : "",
+      certPath: isSet(object.certPath)
+        ? globalThis.String(object.certPath)
+        : isSet(object.cert_path)
+        ? globalThis.String(object.cert_path)
+        : "",
+      keyPath: isSet(object.keyPath)
+        ? globalThis.String(object.keyPath)
+        : isSet(object.key_path)
+        ? globalThis.String(object.key_path)
+        : "",
+    };
+  },
+
+  toJSON(message: EtcdProbe): unknown {
+    const obj: any = {};
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.caPath !== "") {
+      obj.caPath = message.caPath;
+    }
+    if (message.certPath !== "") {
+      obj.certPath = message.certPath;
+    }
+    if (message.keyPath !== "") {
+      obj.keyPath = message.keyPath;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EtcdProbe>, I>>(base?: I): EtcdProbe {
+    return EtcdProbe.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EtcdProbe>, I>>(object: I): EtcdProbe {
+    const message = createBaseEtcdProbe();
+    message.endpoint = object.endpoint ?? "";
+    message.caPath = object.caPath ?? "";
+    message.certPath = object.certPath ?? "";
+    message.keyPath = object.keyPath ?? "";
     return message;
   },
 };
@@ -1227,11 +1865,237 @@ export const GetStatusRequest: MessageFns<GetStatusRequest> = {
 };
 
 function createBaseGetStatusResponse(): GetStatusResponse {
-  return { node: "", agentVersion: "", revision: "", lastResult: undefined, appliedAtMs: 0, startedAtMs: 0 };
+  return { status: undefined };
 }
 
 export const GetStatusResponse: MessageFns<GetStatusResponse> = {
   encode(message: GetStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== undefined) {
+      NodeStatus.encode(message.status, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = NodeStatus.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetStatusResponse {
+    return { status: isSet(object.status) ? NodeStatus.fromJSON(object.status) : undefined };
+  },
+
+  toJSON(message: GetStatusResponse): unknown {
+    const obj: any = {};
+    if (message.status !== undefined) {
+      obj.status = NodeStatus.toJSON(message.status);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetStatusResponse>, I>>(base?: I): GetStatusResponse {
+    return GetStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetStatusResponse>, I>>(object: I): GetStatusResponse {
+    const message = createBaseGetStatusResponse();
+    message.status = (object.status !== undefined && object.status !== null)
+      ? NodeStatus.fromPartial(object.status)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseWatchStatusRequest(): WatchStatusRequest {
+  return {};
+}
+
+export const WatchStatusRequest: MessageFns<WatchStatusRequest> = {
+  encode(_: WatchStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): WatchStatusRequest {
+    return {};
+  },
+
+  toJSON(_: WatchStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchStatusRequest>, I>>(base?: I): WatchStatusRequest {
+    return WatchStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchStatusRequest>, I>>(_: I): WatchStatusRequest {
+    const message = createBaseWatchStatusRequest();
+    return message;
+  },
+};
+
+function createBaseWatchStatusResponse(): WatchStatusResponse {
+  return { status: undefined, drift: undefined };
+}
+
+export const WatchStatusResponse: MessageFns<WatchStatusResponse> = {
+  encode(message: WatchStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.status !== undefined) {
+      NodeStatus.encode(message.status, writer.uint32(10).fork()).join();
+    }
+    if (message.drift !== undefined) {
+      DriftEvent.encode(message.drift, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.status = NodeStatus.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.drift = DriftEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchStatusResponse {
+    return {
+      status: isSet(object.status) ? NodeStatus.fromJSON(object.status) : undefined,
+      drift: isSet(object.drift) ? DriftEvent.fromJSON(object.drift) : undefined,
+    };
+  },
+
+  toJSON(message: WatchStatusResponse): unknown {
+    const obj: any = {};
+    if (message.status !== undefined) {
+      obj.status = NodeStatus.toJSON(message.status);
+    }
+    if (message.drift !== undefined) {
+      obj.drift = DriftEvent.toJSON(message.drift);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchStatusResponse>, I>>(base?: I): WatchStatusResponse {
+    return WatchStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchStatusResponse>, I>>(object: I): WatchStatusResponse {
+    const message = createBaseWatchStatusResponse();
+    message.status = (object.status !== undefined && object.status !== null)
+      ? NodeStatus.fromPartial(object.status)
+      : undefined;
+    message.drift = (object.drift !== undefined && object.drift !== null)
+      ? DriftEvent.fromPartial(object.drift)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseNodeStatus(): NodeStatus {
+  return {
+    node: "",
+    agentVersion: "",
+    revision: "",
+    lastResult: undefined,
+    appliedAtMs: 0,
+    startedAtMs: 0,
+    ready: false,
+    notReadyReason: "",
+    probes: [],
+    certificates: [],
+    driftPolicy: 0,
+    driftDetected: 0,
+    driftRepaired: 0,
+    lastDrift: undefined,
+    mounts: [],
+  };
+}
+
+export const NodeStatus: MessageFns<NodeStatus> = {
+  encode(message: NodeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.node !== "") {
       writer.uint32(10).string(message.node);
     }
@@ -1250,10 +2114,37 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.startedAtMs !== 0) {
       writer.uint32(48).uint64(message.startedAtMs);
     }
+    if (message.ready !== false) {
+      writer.uint32(56).bool(message.ready);
+    }
+    if (message.notReadyReason !== "") {
+      writer.uint32(66).string(message.notReadyReason);
+    }
+    for (const v of message.probes) {
+      ProbeStatus.encode(v!, writer.uint32(74).fork()).join();
+    }
+    for (const v of message.certificates) {
+      CertificateStatus.encode(v!, writer.uint32(82).fork()).join();
+    }
+    if (message.driftPolicy !== 0) {
+      writer.uint32(88).int32(message.driftPolicy);
+    }
+    if (message.driftDetected !== 0) {
+      writer.uint32(96).uint32(message.driftDetected);
+    }
+    if (message.driftRepaired !== 0) {
+      writer.uint32(104).uint32(message.driftRepaired);
+    }
+    if (message.lastDrift !== undefined) {
+      DriftEvent.encode(message.lastDrift, writer.uint32(114).fork()).join();
+    }
+    for (const v of message.mounts) {
+      MountStatus.encode(v!, writer.uint32(122).fork()).join();
+    }
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): GetStatusResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): NodeStatus {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -1262,7 +2153,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseGetStatusResponse();
+      const message = createBaseNodeStatus();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -1314,6 +2205,78 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
             message.startedAtMs = longToNumber(reader.uint64());
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.ready = reader.bool();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.notReadyReason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.probes.push(ProbeStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.certificates.push(CertificateStatus.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.driftPolicy = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.driftDetected = reader.uint32();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.driftRepaired = reader.uint32();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.lastDrift = DriftEvent.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.mounts.push(MountStatus.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1326,7 +2289,7 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     }
   },
 
-  fromJSON(object: any): GetStatusResponse {
+  fromJSON(object: any): NodeStatus {
     return {
       node: isSet(object.node) ? globalThis.String(object.node) : "",
       agentVersion: isSet(object.agentVersion)
@@ -1350,10 +2313,45 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
         : isSet(object.started_at_ms)
         ? globalThis.Number(object.started_at_ms)
         : 0,
+      ready: isSet(object.ready) ? globalThis.Boolean(object.ready) : false,
+      notReadyReason: isSet(object.notReadyReason)
+        ? globalThis.String(object.notReadyReason)
+        : isSet(object.not_ready_reason)
+        ? globalThis.String(object.not_ready_reason)
+        : "",
+      probes: globalThis.Array.isArray(object?.probes)
+        ? object.probes.map((e: any) => ProbeStatus.fromJSON(e))
+        : [],
+      certificates: globalThis.Array.isArray(object?.certificates)
+        ? object.certificates.map((e: any) => CertificateStatus.fromJSON(e))
+        : [],
+      driftPolicy: isSet(object.driftPolicy)
+        ? driftPolicyFromJSON(object.driftPolicy)
+        : isSet(object.drift_policy)
+        ? driftPolicyFromJSON(object.drift_policy)
+        : 0,
+      driftDetected: isSet(object.driftDetected)
+        ? globalThis.Number(object.driftDetected)
+        : isSet(object.drift_detected)
+        ? globalThis.Number(object.drift_detected)
+        : 0,
+      driftRepaired: isSet(object.driftRepaired)
+        ? globalThis.Number(object.driftRepaired)
+        : isSet(object.drift_repaired)
+        ? globalThis.Number(object.drift_repaired)
+        : 0,
+      lastDrift: isSet(object.lastDrift)
+        ? DriftEvent.fromJSON(object.lastDrift)
+        : isSet(object.last_drift)
+        ? DriftEvent.fromJSON(object.last_drift)
+        : undefined,
+      mounts: globalThis.Array.isArray(object?.mounts)
+        ? object.mounts.map((e: any) => MountStatus.fromJSON(e))
+        : [],
     };
   },
 
-  toJSON(message: GetStatusResponse): unknown {
+  toJSON(message: NodeStatus): unknown {
     const obj: any = {};
     if (message.node !== "") {
       obj.node = message.node;
@@ -1373,14 +2371,41 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
     if (message.startedAtMs !== 0) {
       obj.startedAtMs = Math.round(message.startedAtMs);
     }
+    if (message.ready !== false) {
+      obj.ready = message.ready;
+    }
+    if (message.notReadyReason !== "") {
+      obj.notReadyReason = message.notReadyReason;
+    }
+    if (message.probes?.length) {
+      obj.probes = message.probes.map((e) => ProbeStatus.toJSON(e));
+    }
+    if (message.certificates?.length) {
+      obj.certificates = message.certificates.map((e) => CertificateStatus.toJSON(e));
+    }
+    if (message.driftPolicy !== 0) {
+      obj.driftPolicy = driftPolicyToJSON(message.driftPolicy);
+    }
+    if (message.driftDetected !== 0) {
+      obj.driftDetected = Math.round(message.driftDetected);
+    }
+    if (message.driftRepaired !== 0) {
+      obj.driftRepaired = Math.round(message.driftRepaired);
+    }
+    if (message.lastDrift !== undefined) {
+      obj.lastDrift = DriftEvent.toJSON(message.lastDrift);
+    }
+    if (message.mounts?.length) {
+      obj.mounts = message.mounts.map((e) => MountStatus.toJSON(e));
+    }
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<GetStatusResponse>, I>>(base?: I): GetStatusResponse {
-    return GetStatusResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<NodeStatus>, I>>(base?: I): NodeStatus {
+    return NodeStatus.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<GetStatusResponse>, I>>(object: I): GetStatusResponse {
-    const message = createBaseGetStatusResponse();
+  fromPartial<I extends Exact<DeepPartial<NodeStatus>, I>>(object: I): NodeStatus {
+    const message = createBaseNodeStatus();
     message.node = object.node ?? "";
     message.agentVersion = object.agentVersion ?? "";
     message.revision = object.revision ?? "";
@@ -1389,6 +2414,772 @@ export const GetStatusResponse: MessageFns<GetStatusResponse> = {
       : undefined;
     message.appliedAtMs = object.appliedAtMs ?? 0;
     message.startedAtMs = object.startedAtMs ?? 0;
+    message.ready = object.ready ?? false;
+    message.notReadyReason = object.notReadyReason ?? "";
+    message.probes = object.probes?.map((e) => ProbeStatus.fromPartial(e)) || [];
+    message.certificates = object.certificates?.map((e) => CertificateStatus.fromPartial(e)) || [];
+    message.driftPolicy = object.driftPolicy ?? 0;
+    message.driftDetected = object.driftDetected ?? 0;
+    message.driftRepaired = object.driftRepaired ?? 0;
+    message.lastDrift = (object.lastDrift !== undefined && object.lastDrift !== null)
+      ? DriftEvent.fromPartial(object.lastDrift)
+      : undefined;
+    message.mounts = object.mounts?.map((e) => MountStatus.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseProbeStatus(): ProbeStatus {
+  return { name: "", state: 0, message: "", lastError: "", sinceMs: 0, checkedAtMs: 0, details: {} };
+}
+
+export const ProbeStatus: MessageFns<ProbeStatus> = {
+  encode(message: ProbeStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.state !== 0) {
+      writer.uint32(16).int32(message.state);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(34).string(message.lastError);
+    }
+    if (message.sinceMs !== 0) {
+      writer.uint32(40).uint64(message.sinceMs);
+    }
+    if (message.checkedAtMs !== 0) {
+      writer.uint32(48).uint64(message.checkedAtMs);
+    }
+    globalThis.Object.entries(message.details).forEach(([key, value]: [string, string]) => {
+      ProbeStatus_DetailsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sinceMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.checkedAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = ProbeStatus_DetailsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.details[entry7.key] = entry7.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeStatus {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      state: isSet(object.state) ? probeStateFromJSON(object.state) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+      lastError: isSet(object.lastError)
+        ? globalThis.String(object.lastError)
+        : isSet(object.last_error)
+        ? globalThis.String(object.last_error)
+        : "",
+      sinceMs: isSet(object.sinceMs)
+        ? globalThis.Number(object.sinceMs)
+        : isSet(object.since_ms)
+        ? globalThis.Number(object.since_ms)
+        : 0,
+      checkedAtMs: isSet(object.checkedAtMs)
+        ? globalThis.Number(object.checkedAtMs)
+        : isSet(object.checked_at_ms)
+        ? globalThis.Number(object.checked_at_ms)
+        : 0,
+      details: isObject(object.details)
+        ? (globalThis.Object.entries(object.details) as [string, any][]).reduce(
+          (acc: { [key: string]: string }, [key, value]: [string, any]) => {
+            globalThis.Object.defineProperty(acc, key, {
+              value: globalThis.String(value),
+              enumerable: true,
+              configurable: true,
+              writable: true,
+            });
+            return acc;
+          },
+          {},
+        )
+        : {},
+    };
+  },
+
+  toJSON(message: ProbeStatus): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.state !== 0) {
+      obj.state = probeStateToJSON(message.state);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    if (message.lastError !== "") {
+      obj.lastError = message.lastError;
+    }
+    if (message.sinceMs !== 0) {
+      obj.sinceMs = Math.round(message.sinceMs);
+    }
+    if (message.checkedAtMs !== 0) {
+      obj.checkedAtMs = Math.round(message.checkedAtMs);
+    }
+    if (message.details) {
+      const entries = globalThis.Object.entries(message.details) as [string, string][];
+      if (entries.length > 0) {
+        obj.details = {};
+        entries.forEach(([k, v]) => {
+          obj.details[k] = v;
+        });
+      }
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeStatus>, I>>(base?: I): ProbeStatus {
+    return ProbeStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeStatus>, I>>(object: I): ProbeStatus {
+    const message = createBaseProbeStatus();
+    message.name = object.name ?? "";
+    message.state = object.state ?? 0;
+    message.message = object.message ?? "";
+    message.lastError = object.lastError ?? "";
+    message.sinceMs = object.sinceMs ?? 0;
+    message.checkedAtMs = object.checkedAtMs ?? 0;
+    message.details = (globalThis.Object.entries(object.details ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseProbeStatus_DetailsEntry(): ProbeStatus_DetailsEntry {
+  return { key: "", value: "" };
+}
+
+export const ProbeStatus_DetailsEntry: MessageFns<ProbeStatus_DetailsEntry> = {
+  encode(message: ProbeStatus_DetailsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ProbeStatus_DetailsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseProbeStatus_DetailsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ProbeStatus_DetailsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: ProbeStatus_DetailsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ProbeStatus_DetailsEntry>, I>>(base?: I): ProbeStatus_DetailsEntry {
+    return ProbeStatus_DetailsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ProbeStatus_DetailsEntry>, I>>(object: I): ProbeStatus_DetailsEntry {
+    const message = createBaseProbeStatus_DetailsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseCertificateStatus(): CertificateStatus {
+  return { path: "", subject: "", notAfterMs: 0, daysLeft: 0 };
+}
+
+export const CertificateStatus: MessageFns<CertificateStatus> = {
+  encode(message: CertificateStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.subject !== "") {
+      writer.uint32(18).string(message.subject);
+    }
+    if (message.notAfterMs !== 0) {
+      writer.uint32(24).uint64(message.notAfterMs);
+    }
+    if (message.daysLeft !== 0) {
+      writer.uint32(32).int32(message.daysLeft);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CertificateStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCertificateStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.subject = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.notAfterMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.daysLeft = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CertificateStatus {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      subject: isSet(object.subject) ? globalThis.String(object.subject) : "",
+      notAfterMs: isSet(object.notAfterMs)
+        ? globalThis.Number(object.notAfterMs)
+        : isSet(object.not_after_ms)
+        ? globalThis.Number(object.not_after_ms)
+        : 0,
+      daysLeft: isSet(object.daysLeft)
+        ? globalThis.Number(object.daysLeft)
+        : isSet(object.days_left)
+        ? globalThis.Number(object.days_left)
+        : 0,
+    };
+  },
+
+  toJSON(message: CertificateStatus): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.subject !== "") {
+      obj.subject = message.subject;
+    }
+    if (message.notAfterMs !== 0) {
+      obj.notAfterMs = Math.round(message.notAfterMs);
+    }
+    if (message.daysLeft !== 0) {
+      obj.daysLeft = Math.round(message.daysLeft);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CertificateStatus>, I>>(base?: I): CertificateStatus {
+    return CertificateStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CertificateStatus>, I>>(object: I): CertificateStatus {
+    const message = createBaseCertificateStatus();
+    message.path = object.path ?? "";
+    message.subject = object.subject ?? "";
+    message.notAfterMs = object.notAfterMs ?? 0;
+    message.daysLeft = object.daysLeft ?? 0;
+    return message;
+  },
+};
+
+function createBaseMountStatus(): MountStatus {
+  return { target: "", mounted: false, source: "", fsType: "", freeBytes: 0, totalBytes: 0 };
+}
+
+export const MountStatus: MessageFns<MountStatus> = {
+  encode(message: MountStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.target !== "") {
+      writer.uint32(10).string(message.target);
+    }
+    if (message.mounted !== false) {
+      writer.uint32(16).bool(message.mounted);
+    }
+    if (message.source !== "") {
+      writer.uint32(26).string(message.source);
+    }
+    if (message.fsType !== "") {
+      writer.uint32(34).string(message.fsType);
+    }
+    if (message.freeBytes !== 0) {
+      writer.uint32(40).uint64(message.freeBytes);
+    }
+    if (message.totalBytes !== 0) {
+      writer.uint32(48).uint64(message.totalBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MountStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMountStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mounted = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.fsType = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.freeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.totalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): MountStatus {
+    return {
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      mounted: isSet(object.mounted) ? globalThis.Boolean(object.mounted) : false,
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      fsType: isSet(object.fsType)
+        ? globalThis.String(object.fsType)
+        : isSet(object.fs_type)
+        ? globalThis.String(object.fs_type)
+        : "",
+      freeBytes: isSet(object.freeBytes)
+        ? globalThis.Number(object.freeBytes)
+        : isSet(object.free_bytes)
+        ? globalThis.Number(object.free_bytes)
+        : 0,
+      totalBytes: isSet(object.totalBytes)
+        ? globalThis.Number(object.totalBytes)
+        : isSet(object.total_bytes)
+        ? globalThis.Number(object.total_bytes)
+        : 0,
+    };
+  },
+
+  toJSON(message: MountStatus): unknown {
+    const obj: any = {};
+    if (message.target !== "") {
+      obj.target = message.target;
+    }
+    if (message.mounted !== false) {
+      obj.mounted = message.mounted;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.fsType !== "") {
+      obj.fsType = message.fsType;
+    }
+    if (message.freeBytes !== 0) {
+      obj.freeBytes = Math.round(message.freeBytes);
+    }
+    if (message.totalBytes !== 0) {
+      obj.totalBytes = Math.round(message.totalBytes);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<MountStatus>, I>>(base?: I): MountStatus {
+    return MountStatus.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<MountStatus>, I>>(object: I): MountStatus {
+    const message = createBaseMountStatus();
+    message.target = object.target ?? "";
+    message.mounted = object.mounted ?? false;
+    message.source = object.source ?? "";
+    message.fsType = object.fsType ?? "";
+    message.freeBytes = object.freeBytes ?? 0;
+    message.totalBytes = object.totalBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseDriftEvent(): DriftEvent {
+  return { taskId: "", path: "", what: "", repaired: false, error: "", atMs: 0, repairUs: 0 };
+}
+
+export const DriftEvent: MessageFns<DriftEvent> = {
+  encode(message: DriftEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.taskId !== "") {
+      writer.uint32(10).string(message.taskId);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.what !== "") {
+      writer.uint32(26).string(message.what);
+    }
+    if (message.repaired !== false) {
+      writer.uint32(32).bool(message.repaired);
+    }
+    if (message.error !== "") {
+      writer.uint32(42).string(message.error);
+    }
+    if (message.atMs !== 0) {
+      writer.uint32(48).uint64(message.atMs);
+    }
+    if (message.repairUs !== 0) {
+      writer.uint32(56).uint32(message.repairUs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DriftEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDriftEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.taskId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.what = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.repaired = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.atMs = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.repairUs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DriftEvent {
+    return {
+      taskId: isSet(object.taskId)
+        ? globalThis.String(object.taskId)
+        : isSet(object.task_id)
+        ? globalThis.String(object.task_id)
+        : "",
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      what: isSet(object.what) ? globalThis.String(object.what) : "",
+      repaired: isSet(object.repaired) ? globalThis.Boolean(object.repaired) : false,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+      atMs: isSet(object.atMs)
+        ? globalThis.Number(object.atMs)
+        : isSet(object.at_ms)
+        ? globalThis.Number(object.at_ms)
+        : 0,
+      repairUs: isSet(object.repairUs)
+        ? globalThis.Number(object.repairUs)
+        : isSet(object.repair_us)
+        ? globalThis.Number(object.repair_us)
+        : 0,
+    };
+  },
+
+  toJSON(message: DriftEvent): unknown {
+    const obj: any = {};
+    if (message.taskId !== "") {
+      obj.taskId = message.taskId;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.what !== "") {
+      obj.what = message.what;
+    }
+    if (message.repaired !== false) {
+      obj.repaired = message.repaired;
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    if (message.atMs !== 0) {
+      obj.atMs = Math.round(message.atMs);
+    }
+    if (message.repairUs !== 0) {
+      obj.repairUs = Math.round(message.repairUs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DriftEvent>, I>>(base?: I): DriftEvent {
+    return DriftEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DriftEvent>, I>>(object: I): DriftEvent {
+    const message = createBaseDriftEvent();
+    message.taskId = object.taskId ?? "";
+    message.path = object.path ?? "";
+    message.what = object.what ?? "";
+    message.repaired = object.repaired ?? false;
+    message.error = object.error ?? "";
+    message.atMs = object.atMs ?? 0;
+    message.repairUs = object.repairUs ?? 0;
     return message;
   },
 };
@@ -1416,7 +3207,7 @@ export const AgentServiceService = {
     responseSerialize: (value: GetFactsResponse): Buffer => Buffer.from(GetFactsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetFactsResponse => GetFactsResponse.decode(value),
   },
-  /** GetStatus returns the last applied plan revision and result. */
+  /** GetStatus returns the node's status: revision, last result, probes, certificates, drift. */
   getStatus: {
     path: "/muster.agent.v1.AgentService/GetStatus" as const,
     requestStream: false as const,
@@ -1426,6 +3217,16 @@ export const AgentServiceService = {
     responseSerialize: (value: GetStatusResponse): Buffer => Buffer.from(GetStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetStatusResponse => GetStatusResponse.decode(value),
   },
+  /** WatchStatus sends the status now, then every change and every drift event as it happens. */
+  watchStatus: {
+    path: "/muster.agent.v1.AgentService/WatchStatus" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchStatusRequest): Buffer => Buffer.from(WatchStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchStatusRequest => WatchStatusRequest.decode(value),
+    responseSerialize: (value: WatchStatusResponse): Buffer => Buffer.from(WatchStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchStatusResponse => WatchStatusResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -1433,8 +3234,10 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   apply: handleServerStreamingCall<ApplyRequest, ApplyResponse>;
   /** GetFacts returns what the agent knows about the machine. */
   getFacts: handleUnaryCall<GetFactsRequest, GetFactsResponse>;
-  /** GetStatus returns the last applied plan revision and result. */
+  /** GetStatus returns the node's status: revision, last result, probes, certificates, drift. */
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
+  /** WatchStatus sends the status now, then every change and every drift event as it happens. */
+  watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -1461,7 +3264,7 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetFactsResponse) => void,
   ): ClientUnaryCall;
-  /** GetStatus returns the last applied plan revision and result. */
+  /** GetStatus returns the node's status: revision, last result, probes, certificates, drift. */
   getStatus(
     request: GetStatusRequest,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
@@ -1477,6 +3280,13 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetStatusResponse) => void,
   ): ClientUnaryCall;
+  /** WatchStatus sends the status now, then every change and every drift event as it happens. */
+  watchStatus(request: WatchStatusRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchStatusResponse>;
+  watchStatus(
+    request: WatchStatusRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchStatusResponse>;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(
@@ -1509,6 +3319,10 @@ function longToNumber(int64: { toString(): string }): number {
     throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
   }
   return num;
+}
+
+function isObject(value: any): boolean {
+  return typeof value === "object" && value !== null;
 }
 
 function isSet(value: any): boolean {

@@ -11,20 +11,346 @@ export const protobufPackage = "muster.agent.v1";
 
 export const protobufFileName = "muster/agent/v1/mount.proto";
 
-/** MountSpec makes one mount point on the node match the spec and survive reboots. */
+/** MountState is what the target should be; unspecified means mounted. */
+export enum MountState {
+  MOUNT_STATE_UNSPECIFIED = 0,
+  /** MOUNT_STATE_MOUNTED - MOUNT_STATE_MOUNTED: attached, mounted, and mounted again at boot. */
+  MOUNT_STATE_MOUNTED = 1,
+  /** MOUNT_STATE_UNMOUNTED - MOUNT_STATE_UNMOUNTED: attached (iSCSI session, RBD mapping) and persisted, but not mounted now nor at boot. */
+  MOUNT_STATE_UNMOUNTED = 2,
+  /** MOUNT_STATE_ABSENT - MOUNT_STATE_ABSENT: not mounted, detached, no persistence entry, no credential files. */
+  MOUNT_STATE_ABSENT = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function mountStateFromJSON(object: any): MountState {
+  switch (object) {
+    case 0:
+    case "MOUNT_STATE_UNSPECIFIED":
+      return MountState.MOUNT_STATE_UNSPECIFIED;
+    case 1:
+    case "MOUNT_STATE_MOUNTED":
+      return MountState.MOUNT_STATE_MOUNTED;
+    case 2:
+    case "MOUNT_STATE_UNMOUNTED":
+      return MountState.MOUNT_STATE_UNMOUNTED;
+    case 3:
+    case "MOUNT_STATE_ABSENT":
+      return MountState.MOUNT_STATE_ABSENT;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MountState.UNRECOGNIZED;
+  }
+}
+
+export function mountStateToJSON(object: MountState): string {
+  switch (object) {
+    case MountState.MOUNT_STATE_UNSPECIFIED:
+      return "MOUNT_STATE_UNSPECIFIED";
+    case MountState.MOUNT_STATE_MOUNTED:
+      return "MOUNT_STATE_MOUNTED";
+    case MountState.MOUNT_STATE_UNMOUNTED:
+      return "MOUNT_STATE_UNMOUNTED";
+    case MountState.MOUNT_STATE_ABSENT:
+      return "MOUNT_STATE_ABSENT";
+    case MountState.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** MountPersistence is how the mount survives a reboot; unspecified means a systemd mount unit. */
+export enum MountPersistence {
+  MOUNT_PERSISTENCE_UNSPECIFIED = 0,
+  /** MOUNT_PERSISTENCE_SYSTEMD - MOUNT_PERSISTENCE_SYSTEMD: /etc/systemd/system/<escaped target>.mount, enabled by a .wants link. */
+  MOUNT_PERSISTENCE_SYSTEMD = 1,
+  /** MOUNT_PERSISTENCE_FSTAB - MOUNT_PERSISTENCE_FSTAB: a line in the "# BEGIN muster managed" block of /etc/fstab. */
+  MOUNT_PERSISTENCE_FSTAB = 2,
+  /** MOUNT_PERSISTENCE_NONE - MOUNT_PERSISTENCE_NONE: only the live mount; the next apply restores it after a reboot. */
+  MOUNT_PERSISTENCE_NONE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function mountPersistenceFromJSON(object: any): MountPersistence {
+  switch (object) {
+    case 0:
+    case "MOUNT_PERSISTENCE_UNSPECIFIED":
+      return MountPersistence.MOUNT_PERSISTENCE_UNSPECIFIED;
+    case 1:
+    case "MOUNT_PERSISTENCE_SYSTEMD":
+      return MountPersistence.MOUNT_PERSISTENCE_SYSTEMD;
+    case 2:
+    case "MOUNT_PERSISTENCE_FSTAB":
+      return MountPersistence.MOUNT_PERSISTENCE_FSTAB;
+    case 3:
+    case "MOUNT_PERSISTENCE_NONE":
+      return MountPersistence.MOUNT_PERSISTENCE_NONE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return MountPersistence.UNRECOGNIZED;
+  }
+}
+
+export function mountPersistenceToJSON(object: MountPersistence): string {
+  switch (object) {
+    case MountPersistence.MOUNT_PERSISTENCE_UNSPECIFIED:
+      return "MOUNT_PERSISTENCE_UNSPECIFIED";
+    case MountPersistence.MOUNT_PERSISTENCE_SYSTEMD:
+      return "MOUNT_PERSISTENCE_SYSTEMD";
+    case MountPersistence.MOUNT_PERSISTENCE_FSTAB:
+      return "MOUNT_PERSISTENCE_FSTAB";
+    case MountPersistence.MOUNT_PERSISTENCE_NONE:
+      return "MOUNT_PERSISTENCE_NONE";
+    case MountPersistence.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** CephRbdMapper is how an RBD image becomes a block device. */
+export enum CephRbdMapper {
+  /** CEPH_RBD_MAPPER_UNSPECIFIED - CEPH_RBD_MAPPER_UNSPECIFIED means krbd. */
+  CEPH_RBD_MAPPER_UNSPECIFIED = 0,
+  /** CEPH_RBD_MAPPER_KRBD - CEPH_RBD_MAPPER_KRBD: the kernel's rbd driver (rbd map). */
+  CEPH_RBD_MAPPER_KRBD = 1,
+  /** CEPH_RBD_MAPPER_NBD - CEPH_RBD_MAPPER_NBD: rbd-nbd over the kernel's nbd driver. */
+  CEPH_RBD_MAPPER_NBD = 2,
+  /** CEPH_RBD_MAPPER_FUSE - CEPH_RBD_MAPPER_FUSE: rbd-fuse exposes the image as a file, a loop device makes it a block device. */
+  CEPH_RBD_MAPPER_FUSE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function cephRbdMapperFromJSON(object: any): CephRbdMapper {
+  switch (object) {
+    case 0:
+    case "CEPH_RBD_MAPPER_UNSPECIFIED":
+      return CephRbdMapper.CEPH_RBD_MAPPER_UNSPECIFIED;
+    case 1:
+    case "CEPH_RBD_MAPPER_KRBD":
+      return CephRbdMapper.CEPH_RBD_MAPPER_KRBD;
+    case 2:
+    case "CEPH_RBD_MAPPER_NBD":
+      return CephRbdMapper.CEPH_RBD_MAPPER_NBD;
+    case 3:
+    case "CEPH_RBD_MAPPER_FUSE":
+      return CephRbdMapper.CEPH_RBD_MAPPER_FUSE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CephRbdMapper.UNRECOGNIZED;
+  }
+}
+
+export function cephRbdMapperToJSON(object: CephRbdMapper): string {
+  switch (object) {
+    case CephRbdMapper.CEPH_RBD_MAPPER_UNSPECIFIED:
+      return "CEPH_RBD_MAPPER_UNSPECIFIED";
+    case CephRbdMapper.CEPH_RBD_MAPPER_KRBD:
+      return "CEPH_RBD_MAPPER_KRBD";
+    case CephRbdMapper.CEPH_RBD_MAPPER_NBD:
+      return "CEPH_RBD_MAPPER_NBD";
+    case CephRbdMapper.CEPH_RBD_MAPPER_FUSE:
+      return "CEPH_RBD_MAPPER_FUSE";
+    case CephRbdMapper.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** CephFsClient is which client mounts CephFS. */
+export enum CephFsClient {
+  /** CEPH_FS_CLIENT_UNSPECIFIED - CEPH_FS_CLIENT_UNSPECIFIED means kernel. */
+  CEPH_FS_CLIENT_UNSPECIFIED = 0,
+  CEPH_FS_CLIENT_KERNEL = 1,
+  CEPH_FS_CLIENT_FUSE = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function cephFsClientFromJSON(object: any): CephFsClient {
+  switch (object) {
+    case 0:
+    case "CEPH_FS_CLIENT_UNSPECIFIED":
+      return CephFsClient.CEPH_FS_CLIENT_UNSPECIFIED;
+    case 1:
+    case "CEPH_FS_CLIENT_KERNEL":
+      return CephFsClient.CEPH_FS_CLIENT_KERNEL;
+    case 2:
+    case "CEPH_FS_CLIENT_FUSE":
+      return CephFsClient.CEPH_FS_CLIENT_FUSE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CephFsClient.UNRECOGNIZED;
+  }
+}
+
+export function cephFsClientToJSON(object: CephFsClient): string {
+  switch (object) {
+    case CephFsClient.CEPH_FS_CLIENT_UNSPECIFIED:
+      return "CEPH_FS_CLIENT_UNSPECIFIED";
+    case CephFsClient.CEPH_FS_CLIENT_KERNEL:
+      return "CEPH_FS_CLIENT_KERNEL";
+    case CephFsClient.CEPH_FS_CLIENT_FUSE:
+      return "CEPH_FS_CLIENT_FUSE";
+    case CephFsClient.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/**
+ * MountSpec makes one mount point on the node match the spec and survive reboots.
+ * See docs/storage.md for what the agent runs for each source type.
+ */
 export interface MountSpec {
-  /** target is the mount point, an absolute path. */
+  /** target is the mount point, an absolute path inside the agent's allowed trees. */
   target: string;
+  iscsi?: IscsiSource | undefined;
+  nfs?: NfsSource | undefined;
+  cephRbd?: CephRbdSource | undefined;
+  cephfs?: CephFsSource | undefined;
+  glusterfs?: GlusterFsSource | undefined;
+  block?:
+    | BlockSource
+    | undefined;
+  /** fs_type is the filesystem on the device for block, iscsi and ceph_rbd; default ext4. */
+  fsType: string;
+  /** options are mount options such as "noatime"; each one is compared with the live mount. */
+  options: string[];
+  state: MountState;
+  persistence: MountPersistence;
+  /** mkfs formats the device when it holds no signature at all; a device with data is never formatted. */
+  mkfs: boolean;
+  /** mkfs_options are extra arguments to mkfs, such as ["-L", "data"]. */
+  mkfsOptions: string[];
+  /** device_timeout_ms bounds the wait for a device to appear after a login or map; default 30000. */
+  deviceTimeoutMs: number;
+}
+
+/** IscsiSource is a LUN of an iSCSI target, reached with open-iscsi. */
+export interface IscsiSource {
+  /** portal is host:port of the target; the port defaults to 3260. */
+  portal: string;
+  iqn: string;
+  lun: number;
+  /** chap_username and chap_password set CHAP for the session; the password is a secret. */
+  chapUsername: string;
+  chapPassword: string;
+  /** initiator_name overrides the node's initiator name for this target only. */
+  initiatorName: string;
+}
+
+/** NfsSource is an NFS export. */
+export interface NfsSource {
+  server: string;
+  /** export is the exported path, such as /srv/share. */
+  export: string;
+  /** version is "3", "4", "4.1" or "4.2"; default "4.1". */
+  version: string;
+}
+
+/** CephRbdSource is an RBD image of a Ceph cluster. */
+export interface CephRbdSource {
+  /** monitors are host or host:port; at least one. */
+  monitors: string[];
+  pool: string;
+  image: string;
+  /** user is the cephx client id without "client."; default admin. */
+  user: string;
+  /** key is the cephx secret (base64, as in a keyring's "key =" line); written 0600 under /etc/ceph. */
+  key: string;
+  mapper: CephRbdMapper;
+}
+
+/** CephFsSource is a path of a CephFS file system. */
+export interface CephFsSource {
+  monitors: string[];
+  /** path inside the file system; default "/". */
+  path: string;
+  /** user is the cephx client id without "client."; default admin. */
+  user: string;
+  /** key is the cephx secret; written 0600 under /etc/ceph as a secret file or keyring. */
+  key: string;
+  client: CephFsClient;
+}
+
+/** GlusterFsSource is a GlusterFS volume mounted through FUSE. */
+export interface GlusterFsSource {
+  /** servers: the first serves the volfile, the rest become backup-volfile-servers. */
+  servers: string[];
+  volume: string;
+}
+
+/** BlockSource is a local block device: a disk, a partition, an assembled RAID array. */
+export interface BlockSource {
+  /** device is the path, such as /dev/md0 or /dev/disk/by-id/... */
+  device: string;
 }
 
 function createBaseMountSpec(): MountSpec {
-  return { target: "" };
+  return {
+    target: "",
+    iscsi: undefined,
+    nfs: undefined,
+    cephRbd: undefined,
+    cephfs: undefined,
+    glusterfs: undefined,
+    block: undefined,
+    fsType: "",
+    options: [],
+    state: 0,
+    persistence: 0,
+    mkfs: false,
+    mkfsOptions: [],
+    deviceTimeoutMs: 0,
+  };
 }
 
 export const MountSpec: MessageFns<MountSpec> = {
   encode(message: MountSpec, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.target !== "") {
       writer.uint32(10).string(message.target);
+    }
+    if (message.iscsi !== undefined) {
+      IscsiSource.encode(message.iscsi, writer.uint32(18).fork()).join();
+    }
+    if (message.nfs !== undefined) {
+      NfsSource.encode(message.nfs, writer.uint32(26).fork()).join();
+    }
+    if (message.cephRbd !== undefined) {
+      CephRbdSource.encode(message.cephRbd, writer.uint32(34).fork()).join();
+    }
+    if (message.cephfs !== undefined) {
+      CephFsSource.encode(message.cephfs, writer.uint32(42).fork()).join();
+    }
+    if (message.glusterfs !== undefined) {
+      GlusterFsSource.encode(message.glusterfs, writer.uint32(50).fork()).join();
+    }
+    if (message.block !== undefined) {
+      BlockSource.encode(message.block, writer.uint32(58).fork()).join();
+    }
+    if (message.fsType !== "") {
+      writer.uint32(66).string(message.fsType);
+    }
+    for (const v of message.options) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.state !== 0) {
+      writer.uint32(80).int32(message.state);
+    }
+    if (message.persistence !== 0) {
+      writer.uint32(88).int32(message.persistence);
+    }
+    if (message.mkfs !== false) {
+      writer.uint32(96).bool(message.mkfs);
+    }
+    for (const v of message.mkfsOptions) {
+      writer.uint32(106).string(v!);
+    }
+    if (message.deviceTimeoutMs !== 0) {
+      writer.uint32(112).uint32(message.deviceTimeoutMs);
     }
     return writer;
   },
@@ -50,6 +376,110 @@ export const MountSpec: MessageFns<MountSpec> = {
             message.target = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.iscsi = IscsiSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.nfs = NfsSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.cephRbd = CephRbdSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.cephfs = CephFsSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.glusterfs = GlusterFsSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.block = BlockSource.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.fsType = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.options.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.persistence = reader.int32() as any;
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.mkfs = reader.bool();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.mkfsOptions.push(reader.string());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.deviceTimeoutMs = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -63,13 +493,85 @@ export const MountSpec: MessageFns<MountSpec> = {
   },
 
   fromJSON(object: any): MountSpec {
-    return { target: isSet(object.target) ? globalThis.String(object.target) : "" };
+    return {
+      target: isSet(object.target) ? globalThis.String(object.target) : "",
+      iscsi: isSet(object.iscsi) ? IscsiSource.fromJSON(object.iscsi) : undefined,
+      nfs: isSet(object.nfs) ? NfsSource.fromJSON(object.nfs) : undefined,
+      cephRbd: isSet(object.cephRbd)
+        ? CephRbdSource.fromJSON(object.cephRbd)
+        : isSet(object.ceph_rbd)
+        ? CephRbdSource.fromJSON(object.ceph_rbd)
+        : undefined,
+      cephfs: isSet(object.cephfs) ? CephFsSource.fromJSON(object.cephfs) : undefined,
+      glusterfs: isSet(object.glusterfs) ? GlusterFsSource.fromJSON(object.glusterfs) : undefined,
+      block: isSet(object.block) ? BlockSource.fromJSON(object.block) : undefined,
+      fsType: isSet(object.fsType)
+        ? globalThis.String(object.fsType)
+        : isSet(object.fs_type)
+        ? globalThis.String(object.fs_type)
+        : "",
+      options: globalThis.Array.isArray(object?.options)
+        ? object.options.map((e: any) => globalThis.String(e))
+        : [],
+      state: isSet(object.state) ? mountStateFromJSON(object.state) : 0,
+      persistence: isSet(object.persistence) ? mountPersistenceFromJSON(object.persistence) : 0,
+      mkfs: isSet(object.mkfs) ? globalThis.Boolean(object.mkfs) : false,
+      mkfsOptions: globalThis.Array.isArray(object?.mkfsOptions)
+        ? object.mkfsOptions.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.mkfs_options)
+        ? object.mkfs_options.map((e: any) => globalThis.String(e))
+        : [],
+      deviceTimeoutMs: isSet(object.deviceTimeoutMs)
+        ? globalThis.Number(object.deviceTimeoutMs)
+        : isSet(object.device_timeout_ms)
+        ? globalThis.Number(object.device_timeout_ms)
+        : 0,
+    };
   },
 
   toJSON(message: MountSpec): unknown {
     const obj: any = {};
     if (message.target !== "") {
       obj.target = message.target;
+    }
+    if (message.iscsi !== undefined) {
+      obj.iscsi = IscsiSource.toJSON(message.iscsi);
+    }
+    if (message.nfs !== undefined) {
+      obj.nfs = NfsSource.toJSON(message.nfs);
+    }
+    if (message.cephRbd !== undefined) {
+      obj.cephRbd = CephRbdSource.toJSON(message.cephRbd);
+    }
+    if (message.cephfs !== undefined) {
+      obj.cephfs = CephFsSource.toJSON(message.cephfs);
+    }
+    if (message.glusterfs !== undefined) {
+      obj.glusterfs = GlusterFsSource.toJSON(message.glusterfs);
+    }
+    if (message.block !== undefined) {
+      obj.block = BlockSource.toJSON(message.block);
+    }
+    if (message.fsType !== "") {
+      obj.fsType = message.fsType;
+    }
+    if (message.options?.length) {
+      obj.options = message.options;
+    }
+    if (message.state !== 0) {
+      obj.state = mountStateToJSON(message.state);
+    }
+    if (message.persistence !== 0) {
+      obj.persistence = mountPersistenceToJSON(message.persistence);
+    }
+    if (message.mkfs !== false) {
+      obj.mkfs = message.mkfs;
+    }
+    if (message.mkfsOptions?.length) {
+      obj.mkfsOptions = message.mkfsOptions;
+    }
+    if (message.deviceTimeoutMs !== 0) {
+      obj.deviceTimeoutMs = Math.round(message.deviceTimeoutMs);
     }
     return obj;
   },
@@ -80,6 +582,725 @@ export const MountSpec: MessageFns<MountSpec> = {
   fromPartial<I extends Exact<DeepPartial<MountSpec>, I>>(object: I): MountSpec {
     const message = createBaseMountSpec();
     message.target = object.target ?? "";
+    message.iscsi = (object.iscsi !== undefined && object.iscsi !== null)
+      ? IscsiSource.fromPartial(object.iscsi)
+      : undefined;
+    message.nfs = (object.nfs !== undefined && object.nfs !== null) ? NfsSource.fromPartial(object.nfs) : undefined;
+    message.cephRbd = (object.cephRbd !== undefined && object.cephRbd !== null)
+      ? CephRbdSource.fromPartial(object.cephRbd)
+      : undefined;
+    message.cephfs = (object.cephfs !== undefined && object.cephfs !== null)
+      ? CephFsSource.fromPartial(object.cephfs)
+      : undefined;
+    message.glusterfs = (object.glusterfs !== undefined && object.glusterfs !== null)
+      ? GlusterFsSource.fromPartial(object.glusterfs)
+      : undefined;
+    message.block = (object.block !== undefined && object.block !== null)
+      ? BlockSource.fromPartial(object.block)
+      : undefined;
+    message.fsType = object.fsType ?? "";
+    message.options = object.options?.map((e) => e) || [];
+    message.state = object.state ?? 0;
+    message.persistence = object.persistence ?? 0;
+    message.mkfs = object.mkfs ?? false;
+    message.mkfsOptions = object.mkfsOptions?.map((e) => e) || [];
+    message.deviceTimeoutMs = object.deviceTimeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseIscsiSource(): IscsiSource {
+  return { portal: "", iqn: "", lun: 0, chapUsername: "", chapPassword: "", initiatorName: "" };
+}
+
+export const IscsiSource: MessageFns<IscsiSource> = {
+  encode(message: IscsiSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.portal !== "") {
+      writer.uint32(10).string(message.portal);
+    }
+    if (message.iqn !== "") {
+      writer.uint32(18).string(message.iqn);
+    }
+    if (message.lun !== 0) {
+      writer.uint32(24).uint32(message.lun);
+    }
+    if (message.chapUsername !== "") {
+      writer.uint32(34).string(message.chapUsername);
+    }
+    if (message.chapPassword !== "") {
+      writer.uint32(42).string(message.chapPassword);
+    }
+    if (message.initiatorName !== "") {
+      writer.uint32(50).string(message.initiatorName);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IscsiSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIscsiSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.portal = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.iqn = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.lun = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.chapUsername = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.chapPassword = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.initiatorName = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IscsiSource {
+    return {
+      portal: isSet(object.portal) ? globalThis.String(object.portal) : "",
+      iqn: isSet(object.iqn) ? globalThis.String(object.iqn) : "",
+      lun: isSet(object.lun) ? globalThis.Number(object.lun) : 0,
+      chapUsername: isSet(object.chapUsername)
+        ? globalThis.String(object.chapUsername)
+        : isSet(object.chap_username)
+        ? globalThis.String(object.chap_username)
+        : "",
+      chapPassword: isSet(object.chapPassword)
+        ? globalThis.String(object.chapPassword)
+        : isSet(object.chap_password)
+        ? globalThis.String(object.chap_password)
+        : "",
+      initiatorName: isSet(object.initiatorName)
+        ? globalThis.String(object.initiatorName)
+        : isSet(object.initiator_name)
+        ? globalThis.String(object.initiator_name)
+        : "",
+    };
+  },
+
+  toJSON(message: IscsiSource): unknown {
+    const obj: any = {};
+    if (message.portal !== "") {
+      obj.portal = message.portal;
+    }
+    if (message.iqn !== "") {
+      obj.iqn = message.iqn;
+    }
+    if (message.lun !== 0) {
+      obj.lun = Math.round(message.lun);
+    }
+    if (message.chapUsername !== "") {
+      obj.chapUsername = message.chapUsername;
+    }
+    if (message.chapPassword !== "") {
+      obj.chapPassword = message.chapPassword;
+    }
+    if (message.initiatorName !== "") {
+      obj.initiatorName = message.initiatorName;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IscsiSource>, I>>(base?: I): IscsiSource {
+    return IscsiSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IscsiSource>, I>>(object: I): IscsiSource {
+    const message = createBaseIscsiSource();
+    message.portal = object.portal ?? "";
+    message.iqn = object.iqn ?? "";
+    message.lun = object.lun ?? 0;
+    message.chapUsername = object.chapUsername ?? "";
+    message.chapPassword = object.chapPassword ?? "";
+    message.initiatorName = object.initiatorName ?? "";
+    return message;
+  },
+};
+
+function createBaseNfsSource(): NfsSource {
+  return { server: "", export: "", version: "" };
+}
+
+export const NfsSource: MessageFns<NfsSource> = {
+  encode(message: NfsSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.server !== "") {
+      writer.uint32(10).string(message.server);
+    }
+    if (message.export !== "") {
+      writer.uint32(18).string(message.export);
+    }
+    if (message.version !== "") {
+      writer.uint32(26).string(message.version);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): NfsSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseNfsSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.server = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.export = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): NfsSource {
+    return {
+      server: isSet(object.server) ? globalThis.String(object.server) : "",
+      export: isSet(object.export) ? globalThis.String(object.export) : "",
+      version: isSet(object.version) ? globalThis.String(object.version) : "",
+    };
+  },
+
+  toJSON(message: NfsSource): unknown {
+    const obj: any = {};
+    if (message.server !== "") {
+      obj.server = message.server;
+    }
+    if (message.export !== "") {
+      obj.export = message.export;
+    }
+    if (message.version !== "") {
+      obj.version = message.version;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<NfsSource>, I>>(base?: I): NfsSource {
+    return NfsSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<NfsSource>, I>>(object: I): NfsSource {
+    const message = createBaseNfsSource();
+    message.server = object.server ?? "";
+    message.export = object.export ?? "";
+    message.version = object.version ?? "";
+    return message;
+  },
+};
+
+function createBaseCephRbdSource(): CephRbdSource {
+  return { monitors: [], pool: "", image: "", user: "", key: "", mapper: 0 };
+}
+
+export const CephRbdSource: MessageFns<CephRbdSource> = {
+  encode(message: CephRbdSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.monitors) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.pool !== "") {
+      writer.uint32(18).string(message.pool);
+    }
+    if (message.image !== "") {
+      writer.uint32(26).string(message.image);
+    }
+    if (message.user !== "") {
+      writer.uint32(34).string(message.user);
+    }
+    if (message.key !== "") {
+      writer.uint32(42).string(message.key);
+    }
+    if (message.mapper !== 0) {
+      writer.uint32(48).int32(message.mapper);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CephRbdSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCephRbdSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.monitors.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pool = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.image = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.mapper = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CephRbdSource {
+    return {
+      monitors: globalThis.Array.isArray(object?.monitors) ? object.monitors.map((e: any) => globalThis.String(e)) : [],
+      pool: isSet(object.pool) ? globalThis.String(object.pool) : "",
+      image: isSet(object.image) ? globalThis.String(object.image) : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      mapper: isSet(object.mapper) ? cephRbdMapperFromJSON(object.mapper) : 0,
+    };
+  },
+
+  toJSON(message: CephRbdSource): unknown {
+    const obj: any = {};
+    if (message.monitors?.length) {
+      obj.monitors = message.monitors;
+    }
+    if (message.pool !== "") {
+      obj.pool = message.pool;
+    }
+    if (message.image !== "") {
+      obj.image = message.image;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.mapper !== 0) {
+      obj.mapper = cephRbdMapperToJSON(message.mapper);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CephRbdSource>, I>>(base?: I): CephRbdSource {
+    return CephRbdSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CephRbdSource>, I>>(object: I): CephRbdSource {
+    const message = createBaseCephRbdSource();
+    message.monitors = object.monitors?.map((e) => e) || [];
+    message.pool = object.pool ?? "";
+    message.image = object.image ?? "";
+    message.user = object.user ?? "";
+    message.key = object.key ?? "";
+    message.mapper = object.mapper ?? 0;
+    return message;
+  },
+};
+
+function createBaseCephFsSource(): CephFsSource {
+  return { monitors: [], path: "", user: "", key: "", client: 0 };
+}
+
+export const CephFsSource: MessageFns<CephFsSource> = {
+  encode(message: CephFsSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.monitors) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.path !== "") {
+      writer.uint32(18).string(message.path);
+    }
+    if (message.user !== "") {
+      writer.uint32(26).string(message.user);
+    }
+    if (message.key !== "") {
+      writer.uint32(34).string(message.key);
+    }
+    if (message.client !== 0) {
+      writer.uint32(40).int32(message.client);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CephFsSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCephFsSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.monitors.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.user = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.client = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CephFsSource {
+    return {
+      monitors: globalThis.Array.isArray(object?.monitors) ? object.monitors.map((e: any) => globalThis.String(e)) : [],
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      user: isSet(object.user) ? globalThis.String(object.user) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      client: isSet(object.client) ? cephFsClientFromJSON(object.client) : 0,
+    };
+  },
+
+  toJSON(message: CephFsSource): unknown {
+    const obj: any = {};
+    if (message.monitors?.length) {
+      obj.monitors = message.monitors;
+    }
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.user !== "") {
+      obj.user = message.user;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.client !== 0) {
+      obj.client = cephFsClientToJSON(message.client);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CephFsSource>, I>>(base?: I): CephFsSource {
+    return CephFsSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CephFsSource>, I>>(object: I): CephFsSource {
+    const message = createBaseCephFsSource();
+    message.monitors = object.monitors?.map((e) => e) || [];
+    message.path = object.path ?? "";
+    message.user = object.user ?? "";
+    message.key = object.key ?? "";
+    message.client = object.client ?? 0;
+    return message;
+  },
+};
+
+function createBaseGlusterFsSource(): GlusterFsSource {
+  return { servers: [], volume: "" };
+}
+
+export const GlusterFsSource: MessageFns<GlusterFsSource> = {
+  encode(message: GlusterFsSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.servers) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.volume !== "") {
+      writer.uint32(18).string(message.volume);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GlusterFsSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGlusterFsSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.servers.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.volume = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GlusterFsSource {
+    return {
+      servers: globalThis.Array.isArray(object?.servers) ? object.servers.map((e: any) => globalThis.String(e)) : [],
+      volume: isSet(object.volume) ? globalThis.String(object.volume) : "",
+    };
+  },
+
+  toJSON(message: GlusterFsSource): unknown {
+    const obj: any = {};
+    if (message.servers?.length) {
+      obj.servers = message.servers;
+    }
+    if (message.volume !== "") {
+      obj.volume = message.volume;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GlusterFsSource>, I>>(base?: I): GlusterFsSource {
+    return GlusterFsSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GlusterFsSource>, I>>(object: I): GlusterFsSource {
+    const message = createBaseGlusterFsSource();
+    message.servers = object.servers?.map((e) => e) || [];
+    message.volume = object.volume ?? "";
+    return message;
+  },
+};
+
+function createBaseBlockSource(): BlockSource {
+  return { device: "" };
+}
+
+export const BlockSource: MessageFns<BlockSource> = {
+  encode(message: BlockSource, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.device !== "") {
+      writer.uint32(10).string(message.device);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BlockSource {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBlockSource();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BlockSource {
+    return { device: isSet(object.device) ? globalThis.String(object.device) : "" };
+  },
+
+  toJSON(message: BlockSource): unknown {
+    const obj: any = {};
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BlockSource>, I>>(base?: I): BlockSource {
+    return BlockSource.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BlockSource>, I>>(object: I): BlockSource {
+    const message = createBaseBlockSource();
+    message.device = object.device ?? "";
     return message;
   },
 };

@@ -1,0 +1,62 @@
+import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
+import type { Inventory, InventoryNode } from '../spec/inventory.js';
+import type { Fleet } from './fleet.js';
+import type { NodeView } from './view.js';
+
+export interface MonitorEvents {
+  change?(view: NodeView): void;
+  drift?(node: string, event: DriftEvent): void;
+}
+
+// Keeps one WatchStatus stream per agent and the latest view of every node. A lost stream is
+// retried with backoff; the node shows unreachable with the error and since when.
+export class FleetMonitor {
+  readonly views = new Map<string, NodeView>();
+  readonly recentDrift: { node: string; event: DriftEvent }[] = [];
+  private readonly cancels = new Map<string, () => void>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(private readonly fleet: Fleet, inv: Inventory, private readonly on: MonitorEvents = {}, private readonly retryMs = 2000) {
+    const now = Date.now();
+    for (const n of inv.nodes) this.views.set(n.name, { node: n, updatedAtMs: 0, error: 'connecting', errorSinceMs: now });
+  }
+
+  start(): void {
+    for (const v of this.views.values()) this.connect(v.node, 0);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.retries.values()) clearTimeout(t);
+    for (const c of this.cancels.values()) c();
+  }
+
+  private connect(n: InventoryNode, attempt: number): void {
+    if (this.stopped) return;
+    this.cancels.set(n.name, this.fleet.client(n).watch(
+      (e) => {
+        attempt = 0;
+        const v = this.views.get(n.name)!;
+        if (e.status) Object.assign(v, { status: e.status, error: undefined, errorSinceMs: undefined, updatedAtMs: Date.now() });
+        if (e.drift) {
+          this.recentDrift.push({ node: n.name, event: e.drift });
+          if (this.recentDrift.length > 200) this.recentDrift.shift();
+          this.on.drift?.(n.name, e.drift);
+        }
+        this.on.change?.(v);
+      },
+      (error) => {
+        const v = this.views.get(n.name)!;
+        // Keep the first failure's time: "unreachable since" is when it went away.
+        Object.assign(v, { error, errorSinceMs: v.error && v.errorSinceMs ? v.errorSinceMs : Date.now(), updatedAtMs: Date.now() });
+        this.on.change?.(v);
+        if (this.stopped) return;
+        const delay = Math.min(30_000, this.retryMs * 2 ** Math.min(attempt, 4));
+        const t = setTimeout(() => this.connect(n, attempt + 1), delay);
+        t.unref();
+        this.retries.set(n.name, t);
+      },
+    ));
+  }
+}

@@ -1,0 +1,313 @@
+// The HA example's etcd static pods run as a real three-member etcd cluster with the certificates
+// muster issued, and only the etcd CA's client certificates open it.
+//
+// The stand-in kubelet: for each etcd node it reads <root>/etc/kubernetes/manifests/etcd.yaml and
+// does what the kubelet would do with that static pod, minus containers: make the hostPath volumes
+// (DirectoryOrCreate / Directory), run the container's command with each mounted path resolved
+// to the host path under the node's root, and nothing else changed but what three members on one
+// machine force: no 127.0.0.1 client listener (only one process could bind 127.0.0.1:2379) and the
+// metrics listener on the member's own address instead of 127.0.0.1:2381. Every TLS flag is kept.
+// Needs Debian packages etcd-server and etcd-client; skips only when etcd or etcdctl is absent.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { onNode, renderAndApplyExample } from './helpers/cluster.js';
+import {
+  cleanEnv,
+  etcdctl,
+  findBinary,
+  isListening,
+  sleep,
+  stopEtcdMember,
+  waitForHealth,
+  waitForPortsClosed,
+  type EtcdMember,
+} from './helpers/etcd.js';
+
+const MEMBERS = [
+  { name: 'm1', ip: '127.0.0.21' },
+  { name: 'm2', ip: '127.0.0.22' },
+  { name: 'm3', ip: '127.0.0.23' },
+];
+const PORTS = [2379, 2380, 2381];
+
+interface PodVolume {
+  name: string;
+  hostPath?: { path: string; type?: string };
+}
+interface PodContainer {
+  name: string;
+  command?: string[];
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface Pod {
+  kind: string;
+  spec: { hostNetwork?: boolean; containers: PodContainer[]; volumes?: PodVolume[] };
+}
+
+// A running member plus its metrics URL, which the helper's EtcdMember does not know about.
+interface StandInMember extends EtcdMember {
+  metricsUrl: string;
+  command: string[];
+}
+
+// Container path → host path under the node's root, from the pod's own volumes and mounts.
+function mountMap(pod: Pod, container: PodContainer, root: string): { mountPath: string; hostPath: string; type: string }[] {
+  return (container.volumeMounts ?? []).map((m) => {
+    const volume = pod.spec.volumes?.find((v) => v.name === m.name);
+    assert.ok(volume?.hostPath, `volume ${m.name} is not a hostPath volume`);
+    return { mountPath: m.mountPath, hostPath: path.join(root, volume.hostPath.path), type: volume.hostPath.type ?? '' };
+  });
+}
+
+function rewriteFlag(flag: string, mounts: ReturnType<typeof mountMap>, ip: string): string | undefined {
+  const eq = flag.indexOf('=');
+  if (!flag.startsWith('--') || eq < 0) return flag;
+  const name = flag.slice(2, eq);
+  const value = flag.slice(eq + 1);
+  if (name === 'listen-client-urls') {
+    const kept = value.split(',').filter((u) => new URL(u).hostname !== '127.0.0.1');
+    assert.ok(kept.length, `--listen-client-urls has nothing but 127.0.0.1: ${value}`);
+    return `--${name}=${kept.join(',')}`;
+  }
+  if (name === 'listen-metrics-urls') {
+    return `--${name}=${value
+      .split(',')
+      .map((u) => {
+        const url = new URL(u);
+        if (url.hostname === '127.0.0.1') url.hostname = ip;
+        return url.origin;
+      })
+      .join(',')}`;
+  }
+  // A path inside a mounted folder is read by the container at the host path that backs it.
+  const mount = mounts.find((m) => value === m.mountPath || value.startsWith(m.mountPath + '/'));
+  if (mount) return `--${name}=${mount.hostPath}${value.slice(mount.mountPath.length)}`;
+  return flag;
+}
+
+function flagValue(command: string[], name: string): string {
+  const flag = command.find((f) => f.startsWith(`--${name}=`));
+  assert.ok(flag, `the etcd command has no --${name}`);
+  return flag.slice(name.length + 3);
+}
+
+async function standInKubelet(root: string, ip: string, etcdBinary: string, logFile: string): Promise<StandInMember> {
+  const pod = parse(await fs.readFile(path.join(root, 'etc/kubernetes/manifests/etcd.yaml'), 'utf8')) as Pod;
+  assert.equal(pod.kind, 'Pod');
+  assert.equal(pod.spec.hostNetwork, true, 'etcd must use the host network: its peers dial the node address');
+  const container = pod.spec.containers.find((c) => c.name === 'etcd');
+  assert.ok(container?.command?.length, 'the etcd static pod has no etcd container with a command');
+  assert.equal(container.command[0], 'etcd');
+  const mounts = mountMap(pod, container, root);
+  for (const m of mounts) {
+    // What the kubelet does for each hostPath type before it starts the container.
+    if (m.type === 'DirectoryOrCreate') await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+    else if (m.type === 'Directory') assert.ok((await fs.stat(m.hostPath)).isDirectory(), `${m.hostPath} must exist`);
+  }
+  const args = container.command.slice(1).map((f) => rewriteFlag(f, mounts, ip)).filter((f): f is string => f !== undefined);
+  const fd = openSync(logFile, 'a');
+  let child;
+  try {
+    child = spawn(etcdBinary, args, { stdio: ['ignore', fd, fd], env: cleanEnv() });
+  } finally {
+    closeSync(fd);
+  }
+  const pid = child.pid;
+  assert.ok(pid, `could not start ${etcdBinary}`);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const clientUrl = flagValue(args, 'advertise-client-urls');
+  const peerUrl = flagValue(args, 'initial-advertise-peer-urls');
+  return {
+    name: flagValue(args, 'name'),
+    pid,
+    clientUrl,
+    peerUrl,
+    clientPort: Number(new URL(clientUrl).port),
+    peerPort: Number(new URL(peerUrl).port),
+    host: ip,
+    dataDir: flagValue(args, 'data-dir'),
+    logFile,
+    child,
+    exited,
+    exitCode: () => child.exitCode ?? (child.signalCode ? -1 : undefined),
+    logs: () => {
+      try {
+        return readFileSync(logFile, 'utf8');
+      } catch {
+        return '';
+      }
+    },
+    metricsUrl: flagValue(args, 'listen-metrics-urls'),
+    command: [etcdBinary, ...args],
+  };
+}
+
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { timeout: 3000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+  });
+}
+
+// etcdctl fails, and the member's own log says why: gRPC shows the client only a deadline.
+async function assertRefused(member: EtcdMember, attempt: Promise<string>, reason: string): Promise<void> {
+  const logStart = member.logs().length;
+  await assert.rejects(attempt, /context deadline exceeded|bad certificate|certificate required|unknown authority/i, `${member.name} accepted the client`);
+  const deadline = Date.now() + 5_000;
+  while (!member.logs().slice(logStart).includes(reason) && Date.now() < deadline) await sleep(100);
+  const fresh = member.logs().slice(logStart);
+  assert.ok(fresh.includes(reason), `${member.name} did not log "${reason}" for the refused client:\n${fresh.split('\n').filter((l) => /rejected/.test(l)).join('\n')}`);
+}
+
+// A member that refuses its peers' certificates never gets quorum; say which SAN check failed and why.
+function explainPeerRefusals(members: StandInMember[]): Error | undefined {
+  const lines = members.flatMap((m) => m.logs().split('\n').filter((l) => /rejected connection from .*does not match any of/.test(l)).map((l) => `${m.name}: ${l.trim()}`));
+  if (!lines.length) return undefined;
+  return new Error(
+    'etcd refused its peers: with --peer-client-cert-auth it checks that a peer connects from an address (or a name resolving to one) ' +
+      "in that peer's certificate. On one machine the kernel dials 127.0.0.2x from 127.0.0.1 (the lo route's src), which the peer " +
+      "certificates do not list; kubeadm's peer certificates carry localhost, 127.0.0.1 and ::1 for this reason.\n" +
+      lines.slice(0, 6).join('\n'),
+  );
+}
+
+test('the HA example runs as a real 3-member etcd cluster with the issued certificates', { timeout: 120_000 }, async (t) => {
+  const etcdBinary = findBinary('etcd');
+  if (!etcdBinary) {
+    t.skip('etcd not installed');
+    return;
+  }
+  if (!findBinary('etcdctl')) {
+    t.skip('etcdctl not installed');
+    return;
+  }
+  // The generated flags use the real ports on each member's own address; another etcd there would collide.
+  for (const { ip } of MEMBERS) {
+    for (const port of PORTS) {
+      if (await isListening(ip, port)) {
+        t.skip(`${ip}:${port} is already in use on this machine; the members need ${PORTS.join('/')} on ${MEMBERS.map((m) => m.ip).join(', ')}`);
+        return;
+      }
+    }
+  }
+
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-ha-etcd-'));
+  const members: StandInMember[] = [];
+  // Killed by pid if the test process dies before its cleanup runs.
+  const killAll = () => {
+    for (const m of members) if (m.exitCode() === undefined) process.kill(m.pid, 'SIGKILL');
+  };
+  process.once('exit', killAll);
+  t.after(async () => {
+    await Promise.allSettled(members.map((m) => stopEtcdMember(m)));
+    await Promise.allSettled(members.map((m) => waitForPortsClosed(m.host, [Number(new URL(m.metricsUrl).port)])));
+    process.removeListener('exit', killAll);
+    await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  const cluster = await renderAndApplyExample(tmp);
+  const m1 = (p: string): string => onNode(cluster, 'm1', p);
+  const etcdCaFile = m1('/etc/kubernetes/pki/etcd/ca.crt');
+
+  for (const { name, ip } of MEMBERS) {
+    const root = cluster.roots.get(name);
+    assert.ok(root, `no root for ${name}`);
+    members.push(await standInKubelet(root, ip, etcdBinary, path.join(tmp, `${name}.log`)));
+  }
+  // The rewrite changed only listeners and mounted paths: every TLS flag reaches etcd as generated, re-rooted.
+  for (const m of members) {
+    const root = cluster.roots.get(m.name)!;
+    const has = (flag: string) => assert.ok(m.command.includes(flag), `${m.name} was started without ${flag}:\n${m.command.join(' ')}`);
+    has('--client-cert-auth=true');
+    has('--peer-client-cert-auth=true');
+    has(`--cert-file=${root}/etc/kubernetes/pki/etcd/server.crt`);
+    has(`--trusted-ca-file=${root}/etc/kubernetes/pki/etcd/ca.crt`);
+    has(`--peer-trusted-ca-file=${root}/etc/kubernetes/pki/etcd/ca.crt`);
+    has(`--data-dir=${root}/var/lib/etcd`);
+    // No host path escapes the node's root: the stand-in reads only what the agent wrote for this node.
+    const unrooted = m.command.slice(1).filter((f) => /^--[\w-]+=\//.test(f) && !f.includes(`=${root}/`));
+    assert.deepEqual(unrooted, [], `${m.name} got host paths outside its root`);
+  }
+
+  // Health over TLS with the health-check client certificate each etcd node was given.
+  const healthy = Promise.all(
+    members.map((m) => {
+      const pki = (f: string) => onNode(cluster, m.name, `/etc/kubernetes/pki/etcd/${f}`);
+      return waitForHealth(m, {
+        timeoutMs: 45_000,
+        tls: { ca: readFileSync(pki('ca.crt')), cert: readFileSync(pki('healthcheck-client.crt')), key: readFileSync(pki('healthcheck-client.key')) },
+      });
+    }),
+  );
+  // A refused peer certificate never heals, so stop waiting once etcd has logged one for a few seconds.
+  let watching = true;
+  const refusals = (async () => {
+    const started = Date.now();
+    while (watching) {
+      const explained = explainPeerRefusals(members);
+      if (explained && Date.now() - started > 8_000) throw explained;
+      await sleep(500);
+    }
+  })();
+  try {
+    await Promise.race([healthy, refusals]);
+  } catch (err) {
+    throw explainPeerRefusals(members) ?? err;
+  } finally {
+    watching = false;
+    healthy.catch(() => undefined);
+  }
+  // The kubelet's probe: plain HTTP on the metrics listener, the path the manifest gives.
+  for (const m of members) {
+    const r = await httpGet(`${m.metricsUrl}/health?exclude=NOSPACE&serializable=true`);
+    assert.equal(r.status, 200, `${m.name} metrics /health: ${r.body}`);
+    assert.equal((JSON.parse(r.body) as { health?: string }).health, 'true');
+  }
+
+  // The apiserver's etcd client certificate, as installed on m1, opens the cluster.
+  const apiserverTls = ['--cacert', m1('/srv/kubernetes/etcd-ca.crt'), '--cert', m1('/srv/kubernetes/apiserver-etcd-client.crt'), '--key', m1('/srv/kubernetes/apiserver-etcd-client.key')];
+  const endpoints = members.map((m) => m.clientUrl);
+  const list = JSON.parse(await etcdctl(endpoints, [...apiserverTls, 'member', 'list', '-w', 'json'])) as {
+    members: { name: string; peerURLs: string[]; clientURLs: string[] }[];
+  };
+  assert.equal(list.members.length, 3);
+  assert.deepEqual(list.members.map((m) => m.name).sort(), ['m1', 'm2', 'm3']);
+  for (const { name, ip } of MEMBERS) {
+    const listed = list.members.find((x) => x.name === name);
+    assert.deepEqual(listed?.peerURLs, [`https://${ip}:2380`], `${name}'s peer URL`);
+    assert.deepEqual(listed?.clientURLs, [`https://${ip}:2379`], `${name}'s client URL`);
+  }
+
+  // Replication: written through m1, read through m3.
+  const value = `written-through-m1-${process.pid}`;
+  assert.match(await etcdctl([members[0].clientUrl], [...apiserverTls, 'put', '/muster/ha-cluster', value]), /OK/);
+  const got = await etcdctl([members[2].clientUrl], [...apiserverTls, 'get', '/muster/ha-cluster', '--print-value-only']);
+  assert.equal(got.trim(), value);
+
+  // Negative: kubecfg is a cluster-admin certificate, but from the Kubernetes CA, so etcd must refuse it.
+  const refused = ['--dial-timeout=2s', '--command-timeout=3s', '--cacert', etcdCaFile];
+  const kubecfg = ['--cert', m1('/srv/kubernetes/kubecfg.crt'), '--key', m1('/srv/kubernetes/kubecfg.key')];
+  await assertRefused(members[0], etcdctl([members[0].clientUrl], [...refused, ...kubecfg, 'get', '/muster/ha-cluster']), 'certificate signed by unknown authority');
+  // And no certificate at all is refused too: --client-cert-auth is really on.
+  await assertRefused(members[0], etcdctl([members[0].clientUrl], [...refused, 'get', '/muster/ha-cluster']), "client didn't provide a certificate");
+
+  // Stop every member by pid and prove its ports are closed.
+  for (const m of members) await stopEtcdMember(m);
+  for (const m of members) {
+    assert.notEqual(m.exitCode(), undefined);
+    await waitForPortsClosed(m.host, [...PORTS]);
+  }
+});
