@@ -80,8 +80,9 @@ export class DriftWatcher {
     const hostPath = '/' + path.relative(this.host.root, real);
     const now = Date.now();
     const touched = event === 'unlinkDir' ? [...this.taskOf].filter(([p]) => p.startsWith(hostPath + '/')) : this.taskOf.has(hostPath) ? [[hostPath, this.taskOf.get(hostPath)!] as const] : [];
-    // A folder deleted whole takes its watch with it: watch again once it is back.
-    if (event === 'unlinkDir' && touched.length) this.rewatch = true;
+    // A folder deleted whole takes its watch with it, and whether chokidar reports the folder
+    // depends on timing: after any deletion, watch again once the repair has put it back.
+    if (event.startsWith('unlink') && touched.length) this.rewatch = true;
     for (const [p, id] of touched) {
       if (!this.pending.has(id)) this.pending.set(id, { firstAt: now, what: event.startsWith('unlink') ? 'deleted' : 'changed', path: p });
     }
@@ -99,6 +100,8 @@ export class DriftWatcher {
       if (this.rewatch) {
         this.rewatch = false;
         await this.follow(this.engine.status.plan);
+        // An edit made while the watch was being rebuilt left no event: look once more.
+        await this.reconcile([...batch.keys()]);
       }
     } finally {
       this.flushing = false;

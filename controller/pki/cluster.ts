@@ -123,7 +123,9 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
       {
         name: `etcd/${e.name}/peer`,
         ca: 'etcd-ca',
-        request: { commonName: e.name, dnsNames: unique([e.name, e.hostname]), ipAddresses: [e.ip], usages: ['server', 'client'] },
+        // etcd checks a peer's source address against its certificate; a node's own traffic to
+        // another of its addresses leaves from 127.0.0.1, as on kubeadm's peer certificates.
+        request: { commonName: e.name, dnsNames: unique([e.name, e.hostname, 'localhost']), ipAddresses: unique([e.ip, '127.0.0.1']), usages: ['server', 'client'] },
       },
     ]),
     ...[...m.controlPlane, ...m.workers, ...m.lbNodes]

@@ -1,0 +1,80 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { FileState, Host } from '../../host/host.js';
+import { applyFile, diffFile, type DesiredFile } from '../managed-file.js';
+import type { Change } from '../task.js';
+import { managedLine, setManagedLine, unmanagedLines, type KeyOf } from './managed-block.js';
+
+// The host state a mount keeps besides the mount itself: whole files (units, keyrings), enable
+// links, and lines in shared files. Each is wanted (a value) or wanted gone (null).
+export type Item =
+  | { kind: 'file'; path: string; want: DesiredFile | null }
+  | { kind: 'link'; path: string; want: string | null }
+  | { kind: 'line'; path: string; key: string; want: string | null; keyOf: KeyOf; clashHint: string };
+
+export type ItemState =
+  | { kind: 'file'; have: FileState | null }
+  | { kind: 'link'; have: string | null }
+  | { kind: 'line'; file: FileState | null; have: string | null; clashes: number[] };
+
+export async function observeItem(host: Host, item: Item): Promise<ItemState> {
+  if (item.kind === 'file') return { kind: 'file', have: await host.read(item.path) };
+  if (item.kind === 'link') return { kind: 'link', have: await readLink(await host.resolve(item.path)) };
+  const file = await host.read(item.path);
+  const text = file?.content.toString('utf8') ?? '';
+  return {
+    kind: 'line',
+    file,
+    have: managedLine(text, item.key, item.keyOf, item.path) ?? null,
+    clashes: unmanagedLines(text, item.key, item.keyOf, item.path),
+  };
+}
+
+export function diffItem(item: Item, state: ItemState): Change[] {
+  if (item.kind === 'file' && state.kind === 'file') {
+    if (item.want) return diffFile(item.want, state.have);
+    return state.have ? [{ header: item.path, before: item.path.startsWith('/etc/ceph/') ? `(secret, ${state.have.content.length} bytes)` : state.have.content.toString('utf8'), after: '(absent)' }] : [];
+  }
+  if (item.kind === 'link' && state.kind === 'link') {
+    return state.have === item.want ? [] : [{ header: `${item.path} (enable link)`, before: state.have ?? '(absent)', after: item.want ?? '(absent)' }];
+  }
+  if (item.kind === 'line' && state.kind === 'line') {
+    return state.have === item.want ? [] : [{ header: `${item.path} (muster managed: ${item.key})`, before: state.have ?? '(absent)', after: item.want ?? '(absent)' }];
+  }
+  throw new Error(`host item ${item.path}: observed state of another kind`);
+}
+
+export async function applyItem(host: Host, item: Item, state: ItemState): Promise<void> {
+  if (diffItem(item, state).length === 0) return;
+  if (item.kind === 'file' && state.kind === 'file') {
+    if (item.want) await applyFile(host, item.want, state.have);
+    else await host.remove(item.path);
+    return;
+  }
+  if (item.kind === 'link') {
+    const real = await host.resolve(item.path);
+    await fs.rm(real, { force: true });
+    if (item.want) {
+      await fs.mkdir(path.dirname(real), { recursive: true });
+      await fs.symlink(item.want, real);
+    }
+    return;
+  }
+  if (item.kind === 'line' && state.kind === 'line') {
+    const text = state.file?.content.toString('utf8') ?? '';
+    const next = setManagedLine(text, item.key, item.want ?? undefined, item.keyOf, item.path);
+    await host.writeAtomic(item.path, Buffer.from(next), { mode: state.file?.mode ?? 0o644 }, state.file);
+  }
+}
+
+async function readLink(real: string): Promise<string | null> {
+  try {
+    return await fs.readlink(real);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    // A regular file where the link belongs: report it as something else than the link.
+    if (code === 'EINVAL') return '(not a symlink)';
+    throw err;
+  }
+}
