@@ -111,12 +111,18 @@ export class AgentClient {
   // Streams the node's status and drift events until cancelled; onEnd gets the reason.
   watch(onEvent: (e: WatchStatusResponse) => void, onEnd: (error?: string) => void): () => void {
     const call = this.client.watchStatus({});
-    let cancelled = false;
+    let ended = false;
+    // grpc-js may emit both 'error' and 'end': the first says why.
+    const end = (why: string) => {
+      if (ended) return;
+      ended = true;
+      onEnd(why);
+    };
     call.on('data', onEvent);
-    call.on('error', (err: grpc.ServiceError) => cancelled || onEnd(describeGrpcError(err)));
-    call.on('end', () => cancelled || onEnd('the agent closed the stream'));
+    call.on('error', (err: grpc.ServiceError) => end(describeGrpcError(err)));
+    call.on('end', () => end('the agent closed the stream'));
     return () => {
-      cancelled = true;
+      ended = true;
       call.cancel();
     };
   }
