@@ -17,6 +17,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { Host } from '../../agent/host/host.js';
+import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
+import { check as checkProbe } from '../../agent/probes/probes.js';
+import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import { onNode, renderAndApplyExample } from './helpers/cluster.js';
 import {
   cleanEnv,
@@ -297,6 +301,19 @@ test('the HA example runs as a real 3-member etcd cluster with the issued certif
   const got = await etcdctl([members[2].clientUrl], [...apiserverTls, 'get', '/muster/ha-cluster', '--print-value-only']);
   assert.equal(got.trim(), value);
 
+  // The agent's own etcd probe, as the plan defines it, against the real cluster: healthy,
+  // with the member id, the leader, the raft index and the db size.
+  for (const { name } of MEMBERS) {
+    const spec = cluster.plans.find((p) => p.node === name)!.probes.find((p) => p.name === 'etcd')!;
+    const host = new Host({ root: cluster.roots.get(name)!, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' });
+    const outcome = await checkProbe(spec, host);
+    assert.equal(outcome.state, ProbeState.PROBE_STATE_HEALTHY, `${name}: ${outcome.message}`);
+    assert.match(outcome.details!.member_id, /^\d+$/);
+    assert.match(outcome.details!.leader, /^\d+$/);
+    assert.ok(Number(outcome.details!.raft_index) > 0 && Number(outcome.details!.db_size) > 0);
+    assert.equal(outcome.details!.alarms, 'none');
+  }
+
   // Negative: kubecfg is a cluster-admin certificate, but from the Kubernetes CA, so etcd must refuse it.
   const refused = ['--dial-timeout=2s', '--command-timeout=3s', '--cacert', etcdCaFile];
   const kubecfg = ['--cert', m1('/srv/kubernetes/kubecfg.crt'), '--key', m1('/srv/kubernetes/kubecfg.key')];
@@ -306,6 +323,10 @@ test('the HA example runs as a real 3-member etcd cluster with the issued certif
 
   // Stop every member by pid and prove its ports are closed.
   for (const m of members) await stopEtcdMember(m);
+  // With its member gone, the probe fails and says why.
+  const gone = await checkProbe(cluster.plans.find((p) => p.node === 'm1')!.probes.find((p) => p.name === 'etcd')!, new Host({ root: cluster.roots.get('m1')!, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' })).catch((err: Error) => ({ state: ProbeState.PROBE_STATE_FAILED, message: err.message }));
+  assert.equal(gone.state, ProbeState.PROBE_STATE_FAILED);
+  assert.match(gone.message, /ECONNREFUSED/);
   for (const m of members) {
     assert.notEqual(m.exitCode(), undefined);
     await waitForPortsClosed(m.host, [...PORTS]);
