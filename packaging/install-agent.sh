@@ -9,7 +9,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 command -v node >/dev/null || { echo "node (20 or newer) is required" >&2; exit 1; }
 
 install -d -m 0755 /opt/muster
-cp -a "$src/package.json" "$src/package-lock.json" "$src/bin" "$src/agent" "$src/controller" "$src/common" "$src/proto" "$src/tsconfig.json" "$src/tsconfig.build.json" /opt/muster/
+cp -a "$src/README.md" "$src/package.json" "$src/package-lock.json" "$src/bin" "$src/agent" "$src/controller" "$src/common" "$src/proto" "$src/tsconfig.json" "$src/tsconfig.build.json" /opt/muster/
 (cd /opt/muster && npm ci --no-audit --no-fund && npm run build && npm prune --omit=dev)
 
 install -d -m 0700 /etc/muster/pki

@@ -86,7 +86,7 @@ export class DriftWatcher {
     for (const [p, id] of touched) {
       if (!this.pending.has(id)) this.pending.set(id, { firstAt: now, what: event.startsWith('unlink') ? 'deleted' : 'changed', path: p });
     }
-    if (touched.length && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), this.options.debounceMs ?? 15);
+    if (touched.length && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), this.options.debounceMs ?? 10);
   }
 
   private async flush(): Promise<void> {

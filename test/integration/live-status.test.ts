@@ -147,3 +147,24 @@ test('live: muster serve reports the fleet from the agents\' streams, and an unr
     await app.close();
   }
 });
+
+test('live: with no controller at all, a restarted agent repairs from the plan on disk', async () => {
+  const node = f.inventory.nodes[0];
+  await agent.stop();
+  const file = path.join(f.nodeRoot(node.name), 'etc/kubernetes/manifests/etcd.yaml');
+  await fs.writeFile(file, 'edited while the agent was down\n');
+  agent = await startAgent({
+    name: node.name,
+    root: f.nodeRoot(node.name),
+    listen: { host: node.address, port: node.agentPort },
+    http: false,
+    tls: await agentTls(f, node.name),
+    log: silent,
+    drift: { debounceMs: 10, recheckMs: 3_600_000 },
+  });
+  assert.equal(await fs.readFile(file, 'utf8'), manifest, 'the start-up check put it back');
+  assert.equal(agent.hub.current().lastDrift?.what, 'recheck');
+  await fs.rm(file);
+  await until('the deletion to be repaired', 5000, async () => (await fs.readFile(file, 'utf8').catch(() => '')) === manifest || undefined);
+  assert.equal(agent.hub.current().driftRepaired, 2);
+});
