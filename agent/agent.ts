@@ -1,5 +1,4 @@
 import * as grpc from '@grpc/grpc-js';
-import { HealthImplementation } from 'grpc-health-check';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import { Engine } from './engine/engine.js';
@@ -8,6 +7,7 @@ import { Host } from './host/host.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
 import { ProbeRunner } from './probes/probes.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
+import { Health } from './server/health.js';
 import { buildHttp } from './server/http.js';
 import { AgentMetrics } from './server/metrics.js';
 import { StatusHub } from './status/hub.js';
@@ -80,7 +80,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
   server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log }));
-  const health = new HealthImplementation({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
+  const health = new Health({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
   health.addToServer(server);
   // true: a client certificate signed by the fleet CA is required.
   const creds = grpc.ServerCredentials.createSsl(o.tls.ca, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], true);
@@ -110,6 +110,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     async stop() {
       serving = false;
       health.setStatus('', 'NOT_SERVING');
+      health.close();
       probes.stop();
       hub.close();
       await drift?.close();

@@ -36,12 +36,14 @@ async function main_() {
   fs.rmSync(work, { recursive: true, force: true });
   fs.mkdirSync(root, { recursive: true });
   const port = await freePort();
+  // The HTTP endpoints are on, as in the shipped config: their memory counts.
+  const httpPort = await freePort();
   const inv: Inventory = { file: '(bench)', cluster: 'bench', nodes: [{ name: 'd1', address: '127.0.0.1', hostname: 'd1', agentPort: port, roles: ['control-plane'], labels: {} }] };
   const state = path.join(work, 'state');
   await initFleet(state, inv);
   const pki = fleetStore(state);
   const nodeFlags = (process.env.MUSTERD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const agent = spawn(process.execPath, [...nodeFlags, main, '--name', 'd1', '--listen', `127.0.0.1:${port}`, '--http', 'off', '--root', root,
+  const agent = spawn(process.execPath, [...nodeFlags, main, '--name', 'd1', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--root', root,
     '--tls-ca', pki.file('ca', 'crt'), '--tls-cert', pki.file('agents/d1', 'crt'), '--tls-key', pki.file('agents/d1', 'key'), '--log-level', 'error'], { stdio: 'inherit' });
   try {
     await waitForPort('127.0.0.1', port, 20_000);
