@@ -108,3 +108,20 @@ test('drift: the periodic re-check finds what no file event told', async (t) => 
   assert.deepEqual(found.map((e) => [e.taskId, e.what, e.repaired]), [['tokens', 'recheck', true]]);
   assert.equal((await fs.stat(h.real('/srv/kubernetes/known_tokens.csv'))).mode & 0o777, 0o600);
 });
+
+test('drift: an edit right after a repair (inside chokidar\'s 50 ms change throttle) is not lost', async (t) => {
+  const { h, next } = await setup(t);
+  const file = h.real('/etc/kubernetes/manifests/etcd.yaml');
+  for (let i = 0; i < 5; i++) {
+    const seen = next();
+    await fs.writeFile(file, `edit ${i}\n`);
+    await seen;
+    // Straight after the repair, inside the window where chokidar drops change events.
+    await fs.writeFile(file, `quick edit ${i}\n`);
+    const deadline = Date.now() + 2000;
+    while ((await fs.readFile(file, 'utf8')) !== manifest) {
+      assert.ok(Date.now() < deadline, `quick edit ${i} was not repaired`);
+      await settle(5);
+    }
+  }
+});

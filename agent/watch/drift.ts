@@ -15,6 +15,8 @@ export interface DriftOptions {
   recheckMs?: number;
 }
 
+const CHOKIDAR_CHANGE_THROTTLE_MS = 50;
+
 interface Pending {
   firstAt: number;
   what: string;
@@ -35,6 +37,8 @@ export class DriftWatcher {
   private policy = DriftPolicy.DRIFT_POLICY_ENFORCE;
   private closed = false;
   private rewatch = false;
+  private readonly trailing = new Set<string>();
+  private trailingTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly engine: Engine,
@@ -73,6 +77,7 @@ export class DriftWatcher {
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.recheckTimer);
+    clearTimeout(this.trailingTimer);
     await this.watcher?.close();
   }
 
@@ -97,6 +102,7 @@ export class DriftWatcher {
     this.pending.clear();
     try {
       await this.reconcile([...batch.keys()], (id) => batch.get(id));
+      this.trailingCheck([...batch.keys()]);
       if (this.rewatch) {
         this.rewatch = false;
         await this.follow(this.engine.status.plan);
@@ -141,6 +147,19 @@ export class DriftWatcher {
       this.report(event);
     }
     return events;
+  }
+
+  // chokidar drops a file's change events for 50 ms after one it emitted, and the repair just
+  // wrote the file: look once more after that window, so an edit inside it is not lost.
+  private trailingCheck(ids: string[]): void {
+    for (const id of ids) this.trailing.add(id);
+    if (this.trailingTimer) return;
+    this.trailingTimer = setTimeout(() => {
+      this.trailingTimer = undefined;
+      const due = [...this.trailing];
+      this.trailing.clear();
+      if (!this.closed) void this.reconcile(due);
+    }, CHOKIDAR_CHANGE_THROTTLE_MS + 20);
   }
 
   private scheduleRecheck(): void {
