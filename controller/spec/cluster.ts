@@ -121,9 +121,11 @@ export const clusterSchema = z
         intervalSeconds: z.number().int().min(1).max(3600).default(10),
         // kubeletUrl: the kubelet's local health endpoint (--healthz-port, 10248 by default).
         kubeletUrl: z.string().url().default('http://127.0.0.1:10248/healthz'),
+        // vip: control-plane nodes also probe the API through the VIP and the load balancer.
+        vip: z.boolean().default(true),
       })
       .strict()
-      .default({ intervalSeconds: 10, kubeletUrl: 'http://127.0.0.1:10248/healthz' }),
+      .default({ intervalSeconds: 10, kubeletUrl: 'http://127.0.0.1:10248/healthz', vip: true }),
     // vars: extra ${NAME} values for templates.
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   })

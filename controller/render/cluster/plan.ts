@@ -180,10 +180,8 @@ export async function renderClusterPlans(inv: Inventory, spec: ClusterSpec, pki:
     }
     if (has('control-plane')) {
       const viaTls = { caPath: srv(FILES.ca), certPath: srv(FILES.kubecfgCert), keyPath: srv(FILES.kubecfgKey), insecure: false };
-      probes.push(
-        { name: 'kube-apiserver', intervalMs: every, timeoutMs: 3000, http: { url: `https://${n.address}:${m.api.apiserverPort}/readyz`, ...viaTls } },
-        { name: 'kube-apiserver-vip', intervalMs: every, timeoutMs: 3000, http: { url: `${server}/readyz`, ...viaTls } },
-      );
+      probes.push({ name: 'kube-apiserver', intervalMs: every, timeoutMs: 3000, http: { url: `https://${n.address}:${m.api.apiserverPort}/readyz`, ...viaTls } });
+      if (spec.value.probes.vip) probes.push({ name: 'kube-apiserver-vip', intervalMs: every, timeoutMs: 3000, http: { url: `${server}/readyz`, ...viaTls } });
     }
     const driftPolicy = spec.value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE;
     const plan: Plan = { node: n.name, revision: '', tasks, handlers, probes, driftPolicy };
