@@ -131,3 +131,43 @@ test('ha cluster: an operator template with discovery fills ${DISCOVERY_TOKEN} p
   assert.match(manifest, /--name=m3/);
   assert.match(manifest, /--initial-advertise-peer-urls=https:\/\/127\.0\.0\.23:2380/);
 });
+
+test('ha cluster: certs renew --within re-issues, and the next plan rolls the new certificates out', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const none = await muster('certs', 'renew', '--within', '30');
+  assert.match(none.stdout, /0 certificate\(s\) renewed \(those with fewer than 30 days left\)/);
+  const renew = await muster('certs', 'renew', '--within', '400');
+  assert.match(renew.stdout, /\[certs\] renewed apiserver\n/);
+  assert.match(renew.stdout, /\[certs\] renewed kubelet\/w5\n/);
+  const plan = await muster('plan', '-c', cluster, '--no-diff');
+  assert.equal(plan.code, 2);
+  assert.match(plan.stdout, /~ apiserver-cert \(certificate\) would-change/);
+  assert.match(plan.stdout, /~ kubelet-client-cert \(certificate\) would-change/);
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  assert.equal((await muster('plan', '-c', cluster, '--no-diff')).code, 0);
+});
+
+test('ha cluster: muster discovery serve and new hand out a token etcd can use', async () => {
+  const port = await freePort();
+  const { spawn } = await import('node:child_process');
+  const serve = spawn(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', path.join(dir, 'state'), '-i', inventoryFile, 'discovery', 'serve', '--listen', `127.0.0.1:${port}`], { stdio: 'ignore' });
+  try {
+    const { waitForPort } = await import('../helpers/fleet.js');
+    await waitForPort('127.0.0.1', port, 20_000);
+    const out = await muster('discovery', 'new', '--size', '3', '--server', `http://127.0.0.1:${port}`);
+    assert.equal(out.code, 0, out.stderr);
+    const url = out.stdout.trim();
+    assert.match(url, new RegExp(`^http://127\\.0\\.0\\.1:${port}/[0-9a-f]{32}$`));
+    const size = await (await fetch(`${url}/_config/size`)).json();
+    assert.equal(size.node.value, '3');
+    const bad = await muster('discovery', 'new', '--size', '99', '--server', `http://127.0.0.1:${port}`);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /size must be an integer from 1 to 15/);
+  } finally {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve.once('exit', r));
+  }
+  // The token outlives the server: it is kept in the state folder.
+  assert.match(await fs.readFile(path.join(dir, 'state', 'discovery.json'), 'utf8'), /_config/);
+});
