@@ -5,6 +5,7 @@ import { Engine } from './engine/engine.js';
 import { FactsCache } from './facts/facts.js';
 import { Host } from './host/host.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
+import { localChecks } from './probes/local.js';
 import { ProbeRunner } from './probes/probes.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
 import { Health } from './server/health.js';
@@ -57,7 +58,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
       if (o.drift === false) return;
-      probes.set(plan.probes);
+      probes.set(plan.probes, localChecks(plan, host, log));
       void drift?.follow(plan);
     },
   });
@@ -72,7 +73,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // Keep the node converged from the plan on disk, controller or not.
     const plan = engine.status.plan;
     if (plan) {
-      probes.set(plan.probes);
+      probes.set(plan.probes, localChecks(plan, host, log));
       await drift.follow(plan);
       await drift.reconcile('all');
     }

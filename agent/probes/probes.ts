@@ -62,22 +62,33 @@ async function checkEtcd(e: NonNullable<ProbeSpec['etcd']>, host: Host, timeoutM
   return { state: ProbeState.PROBE_STATE_HEALTHY, message: `member ${details.member_id}, leader ${details.leader}, raft index ${details.raft_index}, db ${details.db_size} bytes`, details };
 }
 
+// A check the agent makes of itself, against its own plan (static pods, certificates).
+export interface LocalCheck {
+  name: string;
+  intervalMs: number;
+  run(): Promise<ProbeOutcome>;
+}
+
 // Runs each probe of the plan on its own interval and keeps the last result, the last error
 // and since when the state holds.
 export class ProbeRunner {
-  private specs: ProbeSpec[] = [];
+  private specs: { name: string; intervalMs: number; run: () => Promise<ProbeOutcome> }[] = [];
   private readonly results = new Map<string, ProbeStatus>();
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly host: Host, private readonly log: Logger, private readonly onChange: () => void) {}
 
-  set(specs: ProbeSpec[]): void {
+  set(specs: ProbeSpec[], locals: LocalCheck[] = []): void {
     this.stop();
-    this.specs = specs;
-    for (const name of [...this.results.keys()]) if (!specs.some((s) => s.name === name)) this.results.delete(name);
-    for (const spec of specs) {
-      void this.run(spec);
-      const t = setInterval(() => void this.run(spec), spec.intervalMs || DEFAULT_INTERVAL_MS);
+    const all: { name: string; intervalMs: number; run: () => Promise<ProbeOutcome> }[] = [
+      ...specs.map((spec) => ({ name: spec.name, intervalMs: spec.intervalMs || DEFAULT_INTERVAL_MS, run: () => check(spec, this.host) })),
+      ...locals,
+    ];
+    this.specs = all;
+    for (const name of [...this.results.keys()]) if (!all.some((s) => s.name === name)) this.results.delete(name);
+    for (const probe of all) {
+      void this.run(probe);
+      const t = setInterval(() => void this.run(probe), probe.intervalMs);
       t.unref();
       this.timers.push(t);
     }
@@ -96,10 +107,10 @@ export class ProbeRunner {
     this.timers = [];
   }
 
-  private async run(spec: ProbeSpec): Promise<void> {
+  private async run(spec: { name: string; run: () => Promise<ProbeOutcome> }): Promise<void> {
     let outcome: ProbeOutcome;
     try {
-      outcome = await check(spec, this.host);
+      outcome = await spec.run();
     } catch (err) {
       outcome = { state: ProbeState.PROBE_STATE_FAILED, message: (err as Error).message };
     }

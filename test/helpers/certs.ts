@@ -18,3 +18,5 @@ export function testCerts() {
   cached = { ca, other, leaf, leaf2, expired };
   return cached;
 }
+
+export { issueCertificate } from '../../controller/pki/certs.js';

@@ -105,7 +105,7 @@ test('live: a deleted manifest comes back, the stream tells the controller, and 
   }
   const out = await muster('status');
   assert.equal(out.code, 0, out.stderr);
-  assert.match(out.stdout, /^n1\s+etcd,control-plane\s+yes\s+r1\s+converged \S+\s+yes\s+1\/1 healthy\s+1 repaired\s+-\s+last drift \S+: \/etc\/kubernetes\/manifests\/etcd\.yaml deleted, repaired$/m);
+  assert.match(out.stdout, /^n1\s+etcd,control-plane\s+yes\s+r1\s+converged \S+\s+yes\s+2\/2 healthy\s+1 repaired\s+-\s+last drift \S+: \/etc\/kubernetes\/manifests\/etcd\.yaml deleted, repaired$/m);
 });
 
 test('live: a failing probe names the probe, the last error and since when; health over a real socket', async () => {
@@ -117,7 +117,7 @@ test('live: a failing probe names the probe, the last error and since when; heal
   assert.equal(readyz.status, 503);
   assert.match((await readyz.json()).reason, /^probe kubelet failed since \S+Z: connect ECONNREFUSED 127\.0\.0\.1:\d+$/);
   const out = await muster('status');
-  assert.match(out.stdout, /n1 .* no\s+0\/1 healthy .* kubelet failed since \S+Z: connect ECONNREFUSED/);
+  assert.match(out.stdout, /n1 .* no\s+1\/2 healthy .* kubelet failed since \S+Z: connect ECONNREFUSED/);
   const statusJson = await (await fetch(`http://127.0.0.1:${httpPort}/status`)).json();
   assert.equal(statusJson.probes[0].state, 'PROBE_STATE_FAILED');
   kubelet = await startKubelet(kubeletPort);
