@@ -7,6 +7,7 @@ import type { ClusterPki } from '../pki/cluster.js';
 import type { Inventory, InventoryNode } from '../spec/inventory.js';
 import type { TaskDef, TaskFile } from '../spec/task-file.js';
 import { substitute, substituteDeep } from './substitute.js';
+import { toMountSpec } from '../spec/storage.js';
 
 // The variables every task sees for its node, besides the task file's own vars.
 export function nodeVars(inv: Inventory, node: InventoryNode): Record<string, string> {
@@ -18,7 +19,7 @@ export function nodeVars(inv: Inventory, node: InventoryNode): Record<string, st
   };
 }
 
-export function selects(def: TaskDef, node: InventoryNode): boolean {
+export function selects(def: Pick<TaskDef, 'on'>, node: InventoryNode): boolean {
   const on = def.on;
   if (!on) return true;
   if (on.nodes && !on.nodes.includes(node.name)) return false;
@@ -94,6 +95,7 @@ async function renderTask(def: TaskDef, vars: Record<string, string>, tf: TaskFi
       },
     };
   }
+  if (def.mount) return { id: def.id, notify: def.notify, mount: toMountSpec(substituteDeep(def.mount, vars, where)) };
   const c = def.certificate!;
   const issue = substituteDeep(c.issue, vars, where);
   const pair = await pki.issue(`${node.name}/${def.id}`, {

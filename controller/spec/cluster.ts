@@ -3,6 +3,8 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { SpecError, loadYaml, type SpecProblem } from '../../common/yaml-load.js';
 import { readSpec, type Inventory } from './inventory.js';
+import { mountSchema } from './storage.js';
+import { selector } from './task-file.js';
 
 const cidr = z.string().refine((s) => {
   const [ip, bits, extra] = s.split('/');
@@ -126,6 +128,10 @@ export const clusterSchema = z
       })
       .strict()
       .default({ intervalSeconds: 10, kubeletUrl: 'http://127.0.0.1:10248/healthz', vip: true }),
+    // storage: mounts per role, group (labels) or node.
+    storage: z
+      .array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, ".", "_" or "-"'), on: selector.optional(), mount: mountSchema }).strict())
+      .default([]),
     // vars: extra ${NAME} values for templates.
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   })

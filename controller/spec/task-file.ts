@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SpecError, loadYaml, type SpecProblem } from '../../common/yaml-load.js';
 import { DriftPolicy } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ROLES, readSpec } from './inventory.js';
+import { mountSchema } from './storage.js';
 
 // Modes are quoted octal strings: YAML 1.2 reads a bare 0644 as the decimal 644.
 const mode = z
@@ -10,7 +11,7 @@ const mode = z
   .regex(/^0?[0-7]{3,4}$/, 'must be an octal mode such as "0644"')
   .transform((s) => parseInt(s, 8));
 
-const selector = z
+export const selector = z
   .object({
     roles: z.array(z.enum(ROLES)).optional(),
     nodes: z.array(z.string()).optional(),
@@ -74,9 +75,10 @@ const taskSpec = z
     file: fileSpec.optional(),
     staticPod: staticPodSpec.optional(),
     certificate: certificateSpec.optional(),
+    mount: mountSchema.optional(),
   })
   .strict()
-  .refine((t) => [t.file, t.staticPod, t.certificate].filter(Boolean).length === 1, 'a task has exactly one of file, staticPod, certificate');
+  .refine((t) => [t.file, t.staticPod, t.certificate, t.mount].filter(Boolean).length === 1, 'a task has exactly one of file, staticPod, certificate, mount');
 
 const handlerSpec = z
   .object({

@@ -7,8 +7,9 @@ import { ClusterPki, ensureClusterCredentials } from '../../pki/cluster.js';
 import type { ClusterSpec } from '../../spec/cluster.js';
 import type { Inventory, InventoryNode } from '../../spec/inventory.js';
 import { renderLbFiles, validateLbInput, type LbInput } from '../lb/index.js';
-import { revisionOf } from '../render.js';
-import { substitute } from '../substitute.js';
+import { revisionOf, selects } from '../render.js';
+import { substitute, substituteDeep } from '../substitute.js';
+import { toMountSpec } from '../../spec/storage.js';
 import { buildModel } from './build-model.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { renderApiserver, renderControllerManager, renderDnsAddon, renderEtcd, renderScheduler } from './manifests/index.js';
@@ -151,6 +152,11 @@ export async function renderClusterPlans(inv: Inventory, spec: ClusterSpec, pki:
         const id = isKeepalived ? (f.path.endsWith('.conf') ? 'keepalived-config' : 'keepalived-check-script') : 'lb-config';
         tasks.push(file(id, f.path, f.content, f.mode, isKeepalived && f.path.endsWith('.conf') && !!lb.authPass, [isKeepalived ? 'reload-keepalived' : 'reload-lb']));
       }
+    }
+    for (const st of spec.value.storage) {
+      if (!selects(st, n)) continue;
+      const vars = templateVars(m, node, spec);
+      tasks.push({ id: `storage-${st.id}`, notify: [], mount: toMountSpec(substituteDeep(st.mount, vars, `storage ${st.id}`)) });
     }
     // Every node's kubelet talks to the API through the VIP with its own client certificate.
     tasks.push(
