@@ -71,7 +71,7 @@ test('cli: plan (exit 2), apply (exit 0), plan again (exit 0), status', async ()
 
   const status = await muster('status');
   assert.equal(status.code, 0);
-  for (const n of ['m1', 'm2', 'm3']) assert.match(status.stdout, new RegExp(`^${n}\\s+etcd,control-plane\\s+yes\\s+[0-9a-f]{16}\\s+converged \\S+Z\\s+yes\\s+-\\s+0\\s+36[45]d server\\.cert`, 'm'));
+  for (const n of ['m1', 'm2', 'm3']) assert.match(status.stdout, new RegExp(`^${n}\\s+etcd,control-plane\\s+yes\\s+[0-9a-f]{16}\\s+converged \\S+Z\\s+yes\\s+2\\/2 healthy\\s+0\\s+36[45]d server\\.cert`, 'm'));
 });
 
 test('cli: a bad inventory names file, line and field, and nothing is sent', async () => {
