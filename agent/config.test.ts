@@ -31,3 +31,16 @@ test('config: an unknown key is refused, a missing name is named', () => {
   assert.throws(() => loadConfig(tmp('name: m1\nlisen: 1\n'), {}), /musterd\.yaml:1:1: Unrecognized key: "lisen"/);
   assert.throws(() => loadConfig(undefined, {}), /name: .*\(flags\)/);
 });
+
+test('config: wrong types, levels and trees name their lines; tls keys merge with the defaults', () => {
+  const file = tmp('name: m1\nlogLevel: loud\nallowedTrees: [/etc/kubernetes, relative/path]\ntls: { ca: /x/ca.crt }\n');
+  assert.throws(() => loadConfig(file, {}), (err: Error) => {
+    assert.match(err.message, /musterd\.yaml:2:11: logLevel: must be one of fatal, error/);
+    assert.match(err.message, /musterd\.yaml:3:33: allowedTrees\[1\]: must be an absolute path/);
+    return true;
+  });
+  const ok = loadConfig(tmp('name: m1\ntls: { ca: /x/ca.crt }\n'), { http: 'off' });
+  assert.deepEqual(ok.tls, { ca: '/x/ca.crt', cert: '/etc/muster/pki/agent.crt', key: '/etc/muster/pki/agent.key' });
+  assert.equal(ok.http, 'off');
+  assert.throws(() => loadConfig(undefined, { name: 'm1', listen: 'nope' }), /listen: must be host:port \(flags\)/);
+});

@@ -1,46 +1,89 @@
 import fs from 'node:fs';
-import { z } from 'zod';
-import { loadYaml } from '../common/yaml-load.js';
+import { loadYaml, type Schema } from '../common/yaml-load.js';
 
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'must be host:port');
+// The agent's config is checked by hand, not with zod: zod is 5 MiB of every agent's idle
+// memory for nine fields (docs/benchmarks.md). The controller's specs use zod.
 
-export const configSchema = z
-  .object({
-    name: z.string().min(1),
-    listen: hostPort.default('0.0.0.0:7443'),
-    // http is host:port for /healthz, /readyz and /metrics, or "off".
-    http: z.union([hostPort, z.literal('off')]).default('127.0.0.1:7444'),
-    root: z.string().default('/'),
-    stateDir: z.string().startsWith('/').default('/var/lib/musterd'),
-    allowedTrees: z.array(z.string().startsWith('/')).optional(),
-    tls: z
-      .object({
-        ca: z.string().default('/etc/muster/pki/ca.crt'),
-        cert: z.string().default('/etc/muster/pki/agent.crt'),
-        key: z.string().default('/etc/muster/pki/agent.key'),
-      })
-      .strict()
-      .default({ ca: '/etc/muster/pki/ca.crt', cert: '/etc/muster/pki/agent.crt', key: '/etc/muster/pki/agent.key' }),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  })
-  .strict();
+export interface AgentConfig {
+  name: string;
+  listen: string;
+  http: string; // host:port or "off"
+  root: string;
+  stateDir: string;
+  allowedTrees?: string[];
+  tls: { ca: string; cert: string; key: string };
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
 
-export type AgentConfig = z.output<typeof configSchema>;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/;
+const DEFAULTS = {
+  listen: '0.0.0.0:7443',
+  http: '127.0.0.1:7444',
+  root: '/',
+  stateDir: '/var/lib/musterd',
+  tls: { ca: '/etc/muster/pki/ca.crt', cert: '/etc/muster/pki/agent.crt', key: '/etc/muster/pki/agent.key' },
+  logLevel: 'info',
+};
+
+type Issue = { path: PropertyKey[]; message: string };
+
+// Checks a config object; `partial` leaves the name to the flags.
+function check(data: unknown, partial: boolean): { value?: Partial<AgentConfig>; issues: Issue[] } {
+  const issues: Issue[] = [];
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return { issues: [{ path: [], message: 'the config is not a mapping' }] };
+  const d = data as Record<string, unknown>;
+  const bad = (path: PropertyKey[], message: string) => issues.push({ path, message });
+  const str = (k: string, test?: (v: string) => string | undefined) => {
+    if (d[k] === undefined) return;
+    if (typeof d[k] !== 'string') return bad([k], 'must be a string');
+    const problem = test?.(d[k] as string);
+    if (problem) bad([k], problem);
+  };
+  for (const k of Object.keys(d)) {
+    if (!['name', 'listen', 'http', 'root', 'stateDir', 'allowedTrees', 'tls', 'logLevel'].includes(k)) bad([], `Unrecognized key: "${k}"`);
+  }
+  str('name', (v) => (v ? undefined : 'must not be empty'));
+  if (!partial && d.name === undefined) bad(['name'], 'is required: this node\'s name, as in the inventory');
+  str('listen', (v) => (HOST_PORT.test(v) ? undefined : 'must be host:port'));
+  str('http', (v) => (v === 'off' || HOST_PORT.test(v) ? undefined : 'must be host:port or "off"'));
+  str('root');
+  str('stateDir', (v) => (v.startsWith('/') ? undefined : 'must start with "/"'));
+  str('logLevel', (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(', ')}`));
+  if (d.allowedTrees !== undefined) {
+    if (!Array.isArray(d.allowedTrees)) bad(['allowedTrees'], 'must be a list of absolute paths');
+    else d.allowedTrees.forEach((t, i) => (typeof t === 'string' && t.startsWith('/') ? undefined : bad(['allowedTrees', i], 'must be an absolute path')));
+  }
+  if (d.tls !== undefined) {
+    if (d.tls === null || typeof d.tls !== 'object' || Array.isArray(d.tls)) bad(['tls'], 'must be a mapping of ca, cert and key');
+    else {
+      for (const [k, v] of Object.entries(d.tls)) {
+        if (!['ca', 'cert', 'key'].includes(k)) bad(['tls'], `Unrecognized key: "${k}"`);
+        else if (typeof v !== 'string') bad(['tls', k], 'must be a file path');
+      }
+    }
+  }
+  return { value: issues.length ? undefined : (d as Partial<AgentConfig>), issues };
+}
+
+const schema = (partial: boolean): Schema<Partial<AgentConfig>> => ({
+  safeParse(data) {
+    const { value, issues } = check(data, partial);
+    return value ? { success: true, data: value } : { success: false, error: { issues } };
+  },
+});
 
 // Reads the config file (when given; errors name its lines) and lays the flags over it.
 export function loadConfig(file: string | undefined, flags: Partial<Record<keyof AgentConfig, unknown>>): AgentConfig {
-  const fromFile = file ? loadYaml(file, fs.readFileSync(file, 'utf8'), configSchema.partial()).value : {};
+  const fromFile = file ? loadYaml(file, fs.readFileSync(file, 'utf8'), schema(true)).value : {};
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const result = configSchema.safeParse({ ...stripUndefined(fromFile), ...given });
-  if (!result.success) {
+  const merged = { ...fromFile, ...given, tls: { ...DEFAULTS.tls, ...fromFile.tls, ...(given.tls as object | undefined) } };
+  const { value, issues } = check(merged, false);
+  if (!value) {
     const where = file ? ` (config ${file} and flags)` : ' (flags)';
-    throw new Error(result.error.issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}${where}`).join('\n'));
+    throw new Error(issues.map((i) => `${i.path.join('.') || 'config'}: ${i.message}${where}`).join('\n'));
   }
-  return result.data;
-}
-
-function stripUndefined(o: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+  return { ...DEFAULTS, ...value, tls: merged.tls } as AgentConfig;
 }
 
 export function splitHostPort(s: string): { host: string; port: number } {

@@ -1,5 +1,4 @@
 import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
-import type { z } from 'zod';
 
 export interface SpecProblem {
   file: string;
@@ -25,8 +24,13 @@ export function fieldName(path: readonly PropertyKey[]): string {
   return path.reduce<string>((s, k) => (typeof k === 'number' ? `${s}[${k}]` : s ? `${s}.${String(k)}` : String(k)), '');
 }
 
-// Parses YAML and checks it against a zod schema; problems point at the line of the field.
-export function loadYaml<S extends z.ZodType>(file: string, text: string, schema: S): { value: z.output<S>; locate: (path: readonly PropertyKey[]) => { line: number; column: number } } {
+// What loadYaml checks a document with: a zod schema, or anything with the same safeParse.
+export interface Schema<T> {
+  safeParse(data: unknown): { success: true; data: T } | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+// Parses YAML and checks it against a schema; problems point at the line of the field.
+export function loadYaml<T>(file: string, text: string, schema: Schema<T>): { value: T; locate: (path: readonly PropertyKey[]) => { line: number; column: number } } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const locate = (path: readonly PropertyKey[]) => locateIn(doc, lines, path);
@@ -39,8 +43,7 @@ export function loadYaml<S extends z.ZodType>(file: string, text: string, schema
   const result = schema.safeParse(doc.toJS() ?? {});
   if (!result.success) {
     throw new SpecError(result.error.issues.map((issue) => {
-      const path = issue.path as PropertyKey[];
-      return { file, ...locate(path), field: fieldName(path), message: issue.message };
+      return { file, ...locate(issue.path), field: fieldName(issue.path), message: issue.message };
     }));
   }
   return { value: result.data, locate };
