@@ -125,3 +125,23 @@ test('drift: an edit right after a repair (inside chokidar\'s 50 ms change throt
     }
   }
 });
+
+test('drift: deletions one after another while the watch is rebuilt are all repaired', async (t) => {
+  const { h, next } = await setup(t);
+  const files = ['/etc/kubernetes/manifests/etcd.yaml', '/srv/kubernetes/known_tokens.csv'];
+  for (let round = 0; round < 5; round++) {
+    const first = next();
+    await fs.rm(h.real(files[0]));
+    await first;
+    // Straight after the first repair, while the watcher is being rebuilt.
+    await fs.rm(h.real(files[1]));
+    const deadline = Date.now() + 2000;
+    for (const f of files) {
+      while (!(await fs.access(h.real(f)).then(() => true, () => false))) {
+        assert.ok(Date.now() < deadline, `round ${round}: ${f} was not repaired`);
+        await settle(5);
+      }
+    }
+    await settle(50);
+  }
+});

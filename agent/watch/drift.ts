@@ -15,7 +15,8 @@ export interface DriftOptions {
   recheckMs?: number;
 }
 
-const CHOKIDAR_CHANGE_THROTTLE_MS = 50;
+// The first lands just past chokidar's 50 ms change throttle.
+const TRAILING_CHECKS_MS = [70, 300, 1000, 3000];
 
 interface Pending {
   firstAt: number;
@@ -37,8 +38,7 @@ export class DriftWatcher {
   private policy = DriftPolicy.DRIFT_POLICY_ENFORCE;
   private closed = false;
   private rewatch = false;
-  private readonly trailing = new Set<string>();
-  private trailingTimer?: NodeJS.Timeout;
+  private readonly trailing: { ids: Set<string>; timer?: NodeJS.Timeout }[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -77,7 +77,7 @@ export class DriftWatcher {
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.recheckTimer);
-    clearTimeout(this.trailingTimer);
+    for (const slot of this.trailing) clearTimeout(slot.timer);
     await this.watcher?.close();
   }
 
@@ -106,8 +106,8 @@ export class DriftWatcher {
       if (this.rewatch) {
         this.rewatch = false;
         await this.follow(this.engine.status.plan);
-        // An edit made while the watch was being rebuilt left no event: look once more.
-        await this.reconcile([...batch.keys()]);
+        // Any edit made while the watch was being rebuilt left no event: look at everything.
+        await this.reconcile('all');
       }
     } finally {
       this.flushing = false;
@@ -127,6 +127,9 @@ export class DriftWatcher {
       return [];
     }
     const events: DriftEvent[] = [];
+    // A repair found by a later look also wrote the file: it gets the same trailing looks.
+    const repairedLater = (results ?? []).filter((r) => r.kind !== 'handler' && r.status === TaskStatus.TASK_STATUS_CHANGED && !cause(r.id)).map((r) => r.id);
+    if (repairedLater.length) this.trailingCheck(repairedLater);
     for (const r of results ?? []) {
       if (r.kind === 'handler') continue;
       const drifted = r.status === TaskStatus.TASK_STATUS_CHANGED || r.status === TaskStatus.TASK_STATUS_WOULD_CHANGE || r.status === TaskStatus.TASK_STATUS_FAILED;
@@ -149,17 +152,22 @@ export class DriftWatcher {
     return events;
   }
 
-  // chokidar drops a file's change events for 50 ms after one it emitted, and the repair just
-  // wrote the file: look once more after that window, so an edit inside it is not lost.
+  // chokidar drops a file's change events for 50 ms after one it emitted, and re-watches a file
+  // the repair replaced by rename: an edit in those windows leaves no event. Look again just
+  // after them, then a few times more, so such an edit waits seconds, not the minute's re-check.
   private trailingCheck(ids: string[]): void {
-    for (const id of ids) this.trailing.add(id);
-    if (this.trailingTimer) return;
-    this.trailingTimer = setTimeout(() => {
-      this.trailingTimer = undefined;
-      const due = [...this.trailing];
-      this.trailing.clear();
-      if (!this.closed) void this.reconcile(due);
-    }, CHOKIDAR_CHANGE_THROTTLE_MS + 20);
+    for (const [i, delay] of TRAILING_CHECKS_MS.entries()) {
+      const slot = (this.trailing[i] ??= { ids: new Set<string>() });
+      for (const id of ids) slot.ids.add(id);
+      if (slot.timer) continue;
+      slot.timer = setTimeout(() => {
+        slot.timer = undefined;
+        const due = [...slot.ids];
+        slot.ids.clear();
+        if (!this.closed) void this.reconcile(due);
+      }, delay);
+      slot.timer.unref();
+    }
   }
 
   private scheduleRecheck(): void {

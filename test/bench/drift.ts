@@ -44,7 +44,7 @@ async function main_() {
   const pki = fleetStore(state);
   const nodeFlags = (process.env.MUSTERD_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const agent = spawn(process.execPath, [...nodeFlags, main, '--name', 'd1', '--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--root', root,
-    '--tls-ca', pki.file('ca', 'crt'), '--tls-cert', pki.file('agents/d1', 'crt'), '--tls-key', pki.file('agents/d1', 'key'), '--log-level', 'error'], { stdio: 'inherit' });
+    '--tls-ca', pki.file('ca', 'crt'), '--tls-cert', pki.file('agents/d1', 'crt'), '--tls-key', pki.file('agents/d1', 'key'), '--log-level', process.env.MUSTERD_LOG_LEVEL ?? 'error'], { stdio: ['ignore', process.env.MUSTERD_LOG_FILE ? fs.openSync(process.env.MUSTERD_LOG_FILE, 'w') : 'inherit', 'inherit'] });
   try {
     await waitForPort('127.0.0.1', port, 20_000);
     const fleet = new Fleet(inv.nodes, await readFleetCredentials(state));
