@@ -104,7 +104,9 @@ export class Engine {
     const emit = (r: TaskResult) => {
       count(summary, r.status);
       if (r.status === TaskStatus.TASK_STATUS_FAILED && !summary.failedTask) summary.failedTask = r.id;
-      this.log.info({ task: r.id, kind: r.kind, status: TaskStatus[r.status], code: r.errorCode || undefined, us: r.durationUs }, r.errorMessage || 'task');
+      // Unchanged tasks are the bulk of every re-check: debug, so the log shows what happened.
+      const quiet = r.status === TaskStatus.TASK_STATUS_OK || (r.status === TaskStatus.TASK_STATUS_SKIPPED && !r.errorCode);
+      this.log[quiet ? 'debug' : 'info']({ task: r.id, kind: r.kind, status: TaskStatus[r.status], code: r.errorCode || undefined, us: r.durationUs }, r.errorMessage || 'task');
       this.observer.task?.(r);
       onResult?.(r);
     };
