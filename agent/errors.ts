@@ -18,6 +18,13 @@ export const agentErrors = {
   SHUTTING_DOWN: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The agent is stopping; the task in flight finished and the rest did not run.' },
   EXEC_FAILED: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'A command exited non-zero.' },
   EXEC_TIMEOUT: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, summary: 'A command ran past its timeout and was killed.' },
+  DEVICE_HAS_DATA: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'mkfs was asked for a device that already holds a filesystem or data; it is never formatted.' },
+  DEVICE_UNFORMATTED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The device holds no filesystem and the mount did not ask for mkfs.' },
+  DEVICE_NOT_FOUND: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, summary: 'The device did not appear before the timeout (an iSCSI LUN, a mapped RBD image).' },
+  TARGET_BUSY: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The mount point is in use; the processes holding it are named and nothing is forced.' },
+  STORAGE_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The storage server (NFS, iSCSI portal, Ceph monitors, GlusterFS) does not answer.' },
+  EXPORT_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, summary: 'The NFS server answers but has no such export.' },
+  PERSISTENCE_CONFLICT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The mount point is already persisted outside muster (an fstab line or a unit muster did not write).' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
 } as const;

@@ -7,6 +7,12 @@ packages=(
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
   systemd                          # systemd-analyze verify of generated units
+  # storage: real servers and userspace clients for the mount task's system tests
+  e2fsprogs xfsprogs util-linux psmisc
+  glusterfs-server glusterfs-client
+  tgt libiscsi-bin open-iscsi
+  nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
+  ceph-mon ceph-mgr ceph-osd ceph-mds ceph-fuse rbd-fuse ceph-common
 )
 missing=()
 for p in "${packages[@]}"; do
