@@ -58,7 +58,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
       if (o.drift === false) return;
-      probes.set(plan.probes, localChecks(plan, host, log));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
       void drift?.follow(plan);
     },
   });
@@ -73,7 +73,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // Keep the node converged from the plan on disk, controller or not.
     const plan = engine.status.plan;
     if (plan) {
-      probes.set(plan.probes, localChecks(plan, host, log));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
       await drift.follow(plan);
       await drift.reconcile('all');
     }

@@ -23,7 +23,7 @@ export const agentErrors = {
   DEVICE_NOT_FOUND: { grpc: GrpcStatus.DEADLINE_EXCEEDED, http: 504, summary: 'The device did not appear before the timeout (an iSCSI LUN, a mapped RBD image).' },
   TARGET_BUSY: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The mount point is in use; the processes holding it are named and nothing is forced.' },
   STORAGE_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The storage server (NFS, iSCSI portal, Ceph monitors, GlusterFS) does not answer.' },
-  EXPORT_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, summary: 'The NFS server answers but has no such export.' },
+  EXPORT_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, summary: 'The server answers but has no such export, iSCSI target or RBD image.' },
   PERSISTENCE_CONFLICT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The mount point is already persisted outside muster (an fstab line or a unit muster did not write).' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },

@@ -172,6 +172,9 @@ export class Host {
       if (!isWithin(final, this.realRoot)) break;
       const asHost = '/' + path.relative(this.realRoot, final);
       if (this.allowedTrees.some((tree) => isWithin(asHost, tree))) return;
+      // A single allowed file (/etc/fstab) lives in a folder no tree covers: that folder must be
+      // exactly where the path says, with no symlink on the way.
+      if (this.allowedTrees.includes(hostPath) && asHost === path.posix.dirname(hostPath)) return;
       break;
     }
     throw new AgentError('PATH_NOT_ALLOWED', `path ${hostPath} escapes the allowed trees through a symlink`);

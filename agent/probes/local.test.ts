@@ -37,3 +37,15 @@ test('local checks: certificates healthy, degraded within 30 days, failed when e
   assert.equal(failed.state, ProbeState.PROBE_STATE_FAILED);
   assert.match(failed.message, /expired: \/srv\/kubernetes\/gone\.crt/);
 });
+
+test('local checks: a planned mount that is not there fails, and the status gets every mount', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  let reported: { target: string; mounted: boolean }[] = [];
+  const plan = Plan.fromPartial({ tasks: [{ id: 'data', mount: { target: '/mnt/data', block: { device: '/dev/loop-not-there' } } }] });
+  const check = localChecks(plan, h.host, silent, (m) => (reported = m)).find((c) => c.name === 'mounts')!;
+  const outcome = await check.run();
+  assert.equal(outcome.state, ProbeState.PROBE_STATE_FAILED);
+  assert.equal(outcome.message, 'not mounted: /mnt/data');
+  assert.deepEqual(reported.map((m) => [m.target, m.mounted]), [['/mnt/data', false]]);
+});

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { ProbeState, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ProbeState, type MountStatus, type Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { MountState } from '../../proto/gen/muster/agent/v1/mount.js';
+import { observeMounts } from '../tasks/mount/index.js';
 import type { Host } from '../host/host.js';
 import { certificatesOf } from '../status/hub.js';
 import { bind } from '../tasks/index.js';
@@ -10,7 +12,7 @@ export const CERT_WARN_DAYS = 30;
 
 // The agent's checks of itself against its plan: are the static pods the kubelet reads the
 // ones planned, and how long do the managed certificates have left.
-export function localChecks(plan: Plan, host: Host, log: Logger): LocalCheck[] {
+export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}): LocalCheck[] {
   const checks: LocalCheck[] = [];
   const pods = plan.tasks.filter((t) => t.staticPod);
   if (pods.length) {
@@ -43,6 +45,22 @@ export function localChecks(plan: Plan, host: Host, log: Logger): LocalCheck[] {
         if (expired.length) return { state: ProbeState.PROBE_STATE_FAILED, message: `expired: ${expired.map((c) => c.path).join(', ')}`, details };
         if (soon.length) return { state: ProbeState.PROBE_STATE_DEGRADED, message: `expiring within ${CERT_WARN_DAYS} days: ${soon.map((c) => `${c.path} (${c.daysLeft}d)`).join(', ')}`, details };
         return { state: ProbeState.PROBE_STATE_HEALTHY, message: `${certs.length} certificate(s), the soonest expires in ${certs[0].daysLeft} days`, details };
+      },
+    });
+  }
+  const mounts = plan.tasks.filter((t) => t.mount).map((t) => t.mount!);
+  if (mounts.length) {
+    checks.push({
+      name: 'mounts',
+      intervalMs: EVERY_MS,
+      async run() {
+        const seen = await observeMounts(mounts, host);
+        onMounts(seen);
+        const wanted = mounts.map((m, i) => ({ m, s: seen[i] })).filter(({ m }) => m.state === MountState.MOUNT_STATE_MOUNTED || m.state === MountState.MOUNT_STATE_UNSPECIFIED);
+        const down = wanted.filter(({ s }) => !s.mounted).map(({ m }) => m.target);
+        const details = Object.fromEntries(seen.map((s) => [s.target, s.mounted ? `${s.source} ${s.fsType}, ${s.freeBytes} of ${s.totalBytes} bytes free` : 'not mounted']));
+        if (down.length) return { state: ProbeState.PROBE_STATE_FAILED, message: `not mounted: ${down.join(', ')}`, details };
+        return { state: ProbeState.PROBE_STATE_HEALTHY, message: `${wanted.length} mount(s) in place`, details };
       },
     });
   }

@@ -1,6 +1,7 @@
 import type { Task as TaskMessage } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { certificateTask } from './certificate.js';
 import { fileTask } from './file.js';
+import { mountTask } from './mount/index.js';
 import { staticPodTask } from './static-pod.js';
 import type { Task } from './task.js';
 
@@ -9,6 +10,7 @@ const kinds = {
   file: fileTask,
   staticPod: staticPodTask,
   certificate: certificateTask,
+  mount: mountTask,
 } as const;
 
 export interface BoundTask {

@@ -8,9 +8,9 @@ import { managedLine, setManagedLine, unmanagedLines, type KeyOf } from './manag
 // The host state a mount keeps besides the mount itself: whole files (units, keyrings), enable
 // links, and lines in shared files. Each is wanted (a value) or wanted gone (null).
 export type Item =
-  | { kind: 'file'; path: string; want: DesiredFile | null }
+  | { kind: 'file'; path: string; want: DesiredFile | null; secret: boolean }
   | { kind: 'link'; path: string; want: string | null }
-  | { kind: 'line'; path: string; key: string; want: string | null; keyOf: KeyOf; clashHint: string };
+  | { kind: 'line'; path: string; key: string; want: string | null; keyOf: KeyOf };
 
 export type ItemState =
   | { kind: 'file'; have: FileState | null }
@@ -33,7 +33,8 @@ export async function observeItem(host: Host, item: Item): Promise<ItemState> {
 export function diffItem(item: Item, state: ItemState): Change[] {
   if (item.kind === 'file' && state.kind === 'file') {
     if (item.want) return diffFile(item.want, state.have);
-    return state.have ? [{ header: item.path, before: item.path.startsWith('/etc/ceph/') ? `(secret, ${state.have.content.length} bytes)` : state.have.content.toString('utf8'), after: '(absent)' }] : [];
+    if (!state.have) return [];
+    return [{ header: item.path, before: item.secret ? `(secret, ${state.have.content.length} bytes)` : state.have.content.toString('utf8'), after: '(absent)' }];
   }
   if (item.kind === 'link' && state.kind === 'link') {
     return state.have === item.want ? [] : [{ header: `${item.path} (enable link)`, before: state.have ?? '(absent)', after: item.want ?? '(absent)' }];

@@ -61,20 +61,18 @@ export function submounts(entries: MountEntry[], mountPoint: string): MountEntry
 }
 
 // Test stand-ins for filesystems this kernel lacks (NFS, the CephFS kernel client) bind-mount a
-// folder and record here what the missing driver would have shown: "<id> <fs type> <source>
-// <super options>", escaped like mountinfo. Unset on real nodes; see docs/storage.md.
+// folder and record here what the missing driver would have shown: "<id> <root> <mount point>
+// <fs type> <source> <super options>", escaped like mountinfo. A line applies only to the mount
+// with that id, root and mount point: ids are reused, and a later real mount must stay itself.
+// Unset on real nodes; see docs/storage.md.
 export const STANDIN_OVERLAY_ENV = 'MUSTERD_MOUNTINFO_OVERLAY';
 
 export function applyOverlay(entries: MountEntry[], overlay: string): MountEntry[] {
-  const byId = new Map<number, string[]>();
-  for (const line of overlay.split('\n')) {
-    const f = line.trim().split(' ');
-    if (f.length >= 4) byId.set(Number(f[0]), f);
-  }
+  const lines = overlay.split('\n').map((l) => l.trim().split(' ')).filter((f) => f.length >= 6);
   return entries.map((e) => {
-    const f = byId.get(e.id);
+    const f = [...lines].reverse().find((x) => Number(x[0]) === e.id && unescapeField(x[1]) === e.root && unescapeField(x[2]) === e.mountPoint);
     if (!f) return e;
-    return { ...e, root: '/', fsType: unescapeField(f[1]), source: unescapeField(f[2]), superOptions: f.slice(3).join(' ').split(',').filter(Boolean) };
+    return { ...e, root: '/', fsType: unescapeField(f[3]), source: unescapeField(f[4]), superOptions: f.slice(5).join(' ').split(',').filter(Boolean) };
   });
 }
 

@@ -88,6 +88,11 @@ export async function renderClusterPlans(inv: Inventory, spec: ClusterSpec, pki:
     const has = (r: InventoryNode['roles'][number]) => n.roles.includes(r);
     const tasks: Task[] = [];
     const handlers: Handler[] = [];
+    // Storage first: /var/lib/etcd is mounted before etcd's manifest appears.
+    for (const st of spec.value.storage) {
+      if (!selects(st, n)) continue;
+      tasks.push({ id: `storage-${st.id}`, notify: [], mount: toMountSpec(substituteDeep(st.mount, templateVars(m, node, spec), `storage ${st.id}`)) });
+    }
 
     if (has('etcd')) {
       const member = m.etcd.members.find((e) => e.name === n.name)!;
@@ -152,11 +157,6 @@ export async function renderClusterPlans(inv: Inventory, spec: ClusterSpec, pki:
         const id = isKeepalived ? (f.path.endsWith('.conf') ? 'keepalived-config' : 'keepalived-check-script') : 'lb-config';
         tasks.push(file(id, f.path, f.content, f.mode, isKeepalived && f.path.endsWith('.conf') && !!lb.authPass, [isKeepalived ? 'reload-keepalived' : 'reload-lb']));
       }
-    }
-    for (const st of spec.value.storage) {
-      if (!selects(st, n)) continue;
-      const vars = templateVars(m, node, spec);
-      tasks.push({ id: `storage-${st.id}`, notify: [], mount: toMountSpec(substituteDeep(st.mount, vars, `storage ${st.id}`)) });
     }
     // Every node's kubelet talks to the API through the VIP with its own client certificate.
     tasks.push(

@@ -63,7 +63,7 @@ osd_data = ${dir}/osd/$cluster-$id
 mds_data = ${dir}/mds/$cluster-$id
 [client]
 admin_socket = ${dir}/run/$cluster-$name.$pid.asok
-log_file = ${dir}/log/$cluster-$name.$pid.log
+log_to_file = false
 [client.admin]
 keyring = ${dir}/admin.keyring
 [mon]
@@ -154,15 +154,20 @@ export async function startCeph(dir: string, timeoutMs = 90_000): Promise<CephCl
     await ceph('fs', 'new', 'cephfs', 'cephfs_metadata', 'cephfs_data');
     await rbd('pool', 'init', 'rbd');
     const deadline = Date.now() + timeoutMs;
+    let last = '';
     await waitUntil('the MDS is active and every PG active+clean', async () => {
+      last = await ceph('status').catch((e: Error) => e.message);
       const status = JSON.parse(await ceph('status', '--format', 'json').catch(() => '{}')) as {
         fsmap?: { up?: number; 'by_rank'?: { status: string }[] };
         pgmap?: { num_pgs?: number; pgs_by_state?: { state_name: string; count: number }[] };
       };
       const active = status.fsmap?.by_rank?.some((r) => r.status === 'up:active') ?? false;
       const clean = status.pgmap?.pgs_by_state?.find((s) => s.state_name === 'active+clean')?.count ?? 0;
-      return active && status.pgmap?.num_pgs === 24 && clean === 24;
-    }, Math.max(5_000, deadline - Date.now()), [monD, osd, mds]);
+      // the mgr adds its own pool (device_health_metrics), hence "at least"
+      return active && (status.pgmap?.num_pgs ?? 0) >= 24 && clean === status.pgmap?.num_pgs;
+    }, Math.max(5_000, deadline - Date.now()), [monD, osd, mds]).catch((err: Error) => {
+      throw new Error(`${err.message}\nlast ceph status:\n${last}`);
+    });
     return cluster;
   } catch (err) {
     await cluster.stop().catch(() => undefined);
@@ -172,6 +177,7 @@ export async function startCeph(dir: string, timeoutMs = 90_000): Promise<CephCl
 
 // A cephx client with its own key and the caps a mount needs; returns the key.
 export async function cephClient(c: CephCluster, name: string): Promise<string> {
-  await c.ceph('auth', 'get-or-create', `client.${name}`, 'mon', 'allow r', 'mds', 'allow rw', 'osd', 'allow rw pool=rbd, allow rw pool=cephfs_data', 'mgr', 'allow r');
+  // rbd needs its class methods (profile rbd); CephFS needs the data pool and the MDS.
+  await c.ceph('auth', 'get-or-create', `client.${name}`, 'mon', 'profile rbd, allow r', 'mds', 'allow rw', 'osd', 'profile rbd pool=rbd, allow rw pool=cephfs_data', 'mgr', 'profile rbd pool=rbd');
   return (await c.ceph('auth', 'print-key', `client.${name}`)).trim();
 }

@@ -1,0 +1,80 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { submounts, type MountEntry } from './mountinfo.js';
+
+// A process, mount or loop device that keeps a mount point busy.
+export interface Holder {
+  pid?: number;
+  command?: string;
+  // what holds it: "cwd", "root", "exe", "fd 3 /mnt/x/log", "map /mnt/x/lib.so", "mount /mnt/x/sub", "loop /dev/loop3"
+  uses: string[];
+}
+
+function inside(p: string, target: string): boolean {
+  const clean = p.replace(/ \(deleted\)$/, '');
+  return clean === target || clean.startsWith(target + '/');
+}
+
+async function link(p: string): Promise<string | null> {
+  try {
+    return await fs.readlink(p);
+  } catch {
+    return null;
+  }
+}
+
+// Reads /proc itself (it is always there, fuser may not be): every process whose cwd, root,
+// executable, open files or mapped files lie under the target. Processes that exit while we
+// read are skipped.
+export async function processHolders(target: string, proc = '/proc'): Promise<Holder[]> {
+  const holders: Holder[] = [];
+  const pids = (await fs.readdir(proc)).filter((n) => /^\d+$/.test(n));
+  for (const pid of pids) {
+    const dir = path.join(proc, pid);
+    const uses: string[] = [];
+    for (const name of ['cwd', 'root', 'exe']) {
+      const l = await link(path.join(dir, name));
+      if (l && inside(l, target)) uses.push(name === 'cwd' || name === 'root' ? name : `${name} ${l}`);
+    }
+    let fds: string[] = [];
+    try {
+      fds = await fs.readdir(path.join(dir, 'fd'));
+    } catch {
+      // gone, or not ours to read
+    }
+    for (const fd of fds) {
+      const l = await link(path.join(dir, 'fd', fd));
+      if (l && inside(l, target)) uses.push(`fd ${fd} ${l}`);
+    }
+    try {
+      const maps = await fs.readFile(path.join(dir, 'maps'), 'utf8');
+      const files = new Set<string>();
+      for (const line of maps.split('\n')) {
+        const file = line.split(/\s+/).slice(5).join(' ');
+        if (file && inside(file, target)) files.add(file);
+      }
+      for (const f of files) uses.push(`map ${f}`);
+    } catch {
+      // gone
+    }
+    if (uses.length === 0) continue;
+    const comm = await fs.readFile(path.join(dir, 'comm'), 'utf8').catch(() => '?');
+    holders.push({ pid: Number(pid), command: comm.trim(), uses });
+  }
+  return holders;
+}
+
+// Loop devices whose backing file lies under the target hold it too, as do mounts below it.
+export async function kernelHolders(target: string, table: MountEntry[], sysBlock = '/sys/block'): Promise<Holder[]> {
+  const holders: Holder[] = submounts(table, target).map((e) => ({ uses: [`mount ${e.mountPoint}`] }));
+  const devices = (await fs.readdir(sysBlock).catch(() => [] as string[])).filter((n) => n.startsWith('loop'));
+  for (const dev of devices) {
+    const backing = (await fs.readFile(path.join(sysBlock, dev, 'loop', 'backing_file'), 'utf8').catch(() => '')).trim();
+    if (backing && inside(backing, target)) holders.push({ uses: [`loop /dev/${dev} ${backing}`] });
+  }
+  return holders;
+}
+
+export function describeHolders(holders: Holder[]): string {
+  return holders.map((h) => (h.pid !== undefined ? `pid ${h.pid} (${h.command}): ${h.uses.join(', ')}` : h.uses.join(', '))).join('; ');
+}
