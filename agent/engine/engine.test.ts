@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
-import { ApplyMode, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ApplyMode, Plan, TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { snapshot, tempHost } from '../../test/helpers/host.js';
 import { Engine, runTask } from './engine.js';
@@ -110,4 +110,16 @@ test('engine: a task whose apply leaves a difference fails with NOT_CONVERGED', 
   assert.equal(r.status, TaskStatus.TASK_STATUS_FAILED);
   assert.equal(r.errorCode, 'NOT_CONVERGED');
   assert.match(r.errorMessage, /still differs after apply: x/);
+});
+
+test('engine: a drift check queued behind a controller apply uses the new plan, never the one before', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const planOf = (v: string) => Plan.fromPartial({ node: 'test', revision: v, tasks: Array.from({ length: 30 }, (_, i) => file(`t${i}`, `/etc/kubernetes/f${i}`, v)) });
+  await h.engine.run(planOf('a'), { mode: ApplyMode.APPLY_MODE_APPLY });
+  const apply = h.engine.run(planOf('b'), { mode: ApplyMode.APPLY_MODE_APPLY });
+  const drift = h.engine.reconcile('all', ApplyMode.APPLY_MODE_APPLY);
+  await Promise.all([apply, drift]);
+  for (let i = 0; i < 30; i++) assert.equal(await fs.readFile(h.real(`/etc/kubernetes/f${i}`), 'utf8'), 'b');
+  assert.equal(h.engine.status.revision, 'b');
 });

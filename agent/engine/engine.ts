@@ -70,32 +70,46 @@ export class Engine {
   // One run at a time. A controller's apply is refused while another controller apply runs,
   // but waits for a drift check or repair, which take milliseconds; drift runs wait their turn.
   async run(plan: Plan, options: RunOptions): Promise<ApplySummary> {
-    for (;;) {
-      if (this.stopping) throw new AgentError('SHUTTING_DOWN', 'the agent is stopping');
-      if (this.running === undefined) break;
-      if (this.running === 'apply' && !options.keepState) throw new AgentError('APPLY_IN_PROGRESS', 'another apply is running on this agent');
-      await this.idle;
-    }
-    this.running = options.keepState ? 'drift' : 'apply';
-    let done!: () => void;
-    this.idle = new Promise((r) => (done = r));
+    const release = await this.lock(options.keepState ? 'drift' : 'apply');
     try {
       return await this.runLocked(plan, options);
     } finally {
-      this.running = undefined;
-      done();
+      release();
     }
   }
 
+  private async lock(kind: 'apply' | 'drift'): Promise<() => void> {
+    for (;;) {
+      if (this.stopping) throw new AgentError('SHUTTING_DOWN', 'the agent is stopping');
+      if (this.running === undefined) break;
+      if (this.running === 'apply' && kind === 'apply') throw new AgentError('APPLY_IN_PROGRESS', 'another apply is running on this agent');
+      await this.idle;
+    }
+    this.running = kind;
+    let done!: () => void;
+    this.idle = new Promise((r) => (done = r));
+    return () => {
+      this.running = undefined;
+      done();
+    };
+  }
+
   // Runs some tasks of the last applied plan again (all when ids is 'all'): drift repair in
-  // APPLY mode, drift report in CHECK mode. Returns undefined when there is no plan yet.
+  // APPLY mode, drift report in CHECK mode. The plan is read once the run holds the lock: a
+  // controller apply that ran first must not be undone by a repair from the plan before it.
+  // Returns undefined when there is no plan yet.
   async reconcile(ids: string[] | 'all', mode: ApplyMode): Promise<TaskResult[] | undefined> {
-    const plan = this.current.plan;
-    if (!plan) return undefined;
-    const tasks = ids === 'all' ? plan.tasks : plan.tasks.filter((t) => ids.includes(t.id));
-    const results: TaskResult[] = [];
-    await this.run({ ...plan, tasks }, { mode, keepState: true, onResult: (r) => results.push(r) });
-    return results;
+    const release = await this.lock('drift');
+    try {
+      const plan = this.current.plan;
+      if (!plan) return undefined;
+      const tasks = ids === 'all' ? plan.tasks : plan.tasks.filter((t) => ids.includes(t.id));
+      const results: TaskResult[] = [];
+      await this.runLocked({ ...plan, tasks }, { mode, keepState: true, onResult: (r) => results.push(r) });
+      return results;
+    } finally {
+      release();
+    }
   }
 
   private async runLocked(plan: Plan, { mode, onResult, keepState }: RunOptions): Promise<ApplySummary> {

@@ -8,11 +8,13 @@ import {
 } from '../../proto/gen/muster/agent/v1/mount.js';
 
 const monitors = z.array(z.string().min(1)).min(1, 'at least one monitor');
+// A value may still hold ${NAME} placeholders here; the agent checks it again once filled in.
+const templated = (test: (s: string) => boolean) => (s: string) => s.includes('${') || test(s);
 
 // One mount as an operator writes it, in a task file (`mount:`) or the cluster spec (`storage:`).
 export const mountSchema = z
   .object({
-    target: z.string().startsWith('/', 'must be an absolute path'),
+    target: z.string().refine(templated((s) => s.startsWith('/')), 'must be an absolute path'),
     state: z.enum(['mounted', 'unmounted', 'absent']).default('mounted'),
     persistence: z.enum(['systemd', 'fstab', 'none']).default('systemd'),
     fsType: z.string().optional(),
@@ -41,7 +43,7 @@ export const mountSchema = z
       .strict()
       .optional(),
     glusterfs: z.object({ servers: z.array(z.string().min(1)).min(1), volume: z.string().min(1) }).strict().optional(),
-    block: z.object({ device: z.string().startsWith('/dev/', 'must be a device path under /dev') }).strict().optional(),
+    block: z.object({ device: z.string().refine(templated((s) => s.startsWith('/dev/')), 'must be a device path under /dev') }).strict().optional(),
   })
   .strict()
   .refine((m) => ['iscsi', 'nfs', 'cephRbd', 'cephfs', 'glusterfs', 'block'].filter((k) => m[k as keyof typeof m] !== undefined).length === 1, {
