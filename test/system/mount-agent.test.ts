@@ -1,6 +1,6 @@
 // End to end: a real musterd process (mTLS on loopback, its own root folder) converges a block
-// device and a real GlusterFS volume, driven over gRPC by the controller's AgentClient (the task
-// file has no mount: section yet; see docs/storage.md for the proposed YAML). Needs root,
+// device and a real GlusterFS volume, driven over gRPC by the controller's AgentClient (the
+// CLI path is test/system/mount-cli.test.ts). Needs root,
 // util-linux, e2fsprogs, glusterfs-server and glusterfs-client.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
