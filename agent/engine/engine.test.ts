@@ -123,3 +123,23 @@ test('engine: a drift check queued behind a controller apply uses the new plan, 
   for (let i = 0; i < 30; i++) assert.equal(await fs.readFile(h.real(`/etc/kubernetes/f${i}`), 'utf8'), 'b');
   assert.equal(h.engine.status.revision, 'b');
 });
+
+test('engine: a task\'s warnings reach its result', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const warns = {
+    kind: 'warns',
+    keys: () => ['w'],
+    validate: () => [],
+    observe: async () => 'x',
+    diff: () => [],
+    apply: async () => {},
+    verify: async (_s: unknown, ctx: { warn?(m: string): void }) => {
+      ctx.warn?.('systemd is not PID 1 here');
+      ctx.warn?.('systemd is not PID 1 here');
+      return { healthy: true };
+    },
+  };
+  const r = await runTask({ id: 'w', kind: 'warns', task: warns, spec: {} }, ApplyMode.APPLY_MODE_APPLY, { host: h.host, log: silent });
+  assert.deepEqual(r.warnings, ['systemd is not PID 1 here']);
+});

@@ -183,9 +183,16 @@ export class Engine {
   }
 }
 
-export async function runTask(b: BoundTask, mode: ApplyMode, ctx: TaskContext): Promise<TaskResult> {
+export async function runTask(b: BoundTask, mode: ApplyMode, shared: TaskContext): Promise<TaskResult> {
   const started = performance.now();
   const result = TaskResult.fromPartial({ id: b.id, kind: b.kind });
+  const ctx: TaskContext = {
+    ...shared,
+    warn(message) {
+      if (!result.warnings.includes(message)) result.warnings.push(message);
+      shared.log.warn({ task: b.id }, message);
+    },
+  };
   try {
     const before = await b.task.observe(b.spec, ctx);
     const diffs = b.task.diff(b.spec, before);

@@ -22,6 +22,8 @@ export interface Verdict {
 export interface TaskContext {
   host: Host;
   log: Logger;
+  // warn tells the operator something in the task's result (and the log), without failing it.
+  warn?(message: string): void;
 }
 
 // The contract every task kind implements; see docs/architecture.md.

@@ -51,7 +51,7 @@ export const nfsDriver: Driver = {
       if (r.code !== 0) throw new AgentError('EXPORT_NOT_FOUND', `${nfsSource(s)}: the server answers but does not export it to this node (nfs-ls: ${tail(r)})`);
     } catch (err) {
       if (!isMissingProgram(err)) throw err;
-      ctx.log.warn({ export: nfsSource(s) }, 'mount: nfs-ls (libnfs-utils) is not installed, so only the TCP port of the NFS server was checked');
+      ctx.warn?.(`nfs-ls (libnfs-utils) is not installed, so only the TCP port of the NFS server ${nfsSource(s)} was checked`);
     }
   },
   async mount(m, ctx, realTarget) {

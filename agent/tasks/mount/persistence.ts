@@ -102,8 +102,5 @@ export async function reloadSystemd(ctx: TaskContext): Promise<void> {
     await runArgv(ctx, daemonReloadCmd());
     return;
   }
-  ctx.log.warn(
-    { root: ctx.host.root },
-    booted ? 'mount: the host root is not /, so systemctl daemon-reload was skipped' : 'mount: systemd is not PID 1 here, so systemctl daemon-reload was skipped; the unit takes effect at the next boot',
-  );
+  ctx.warn?.(booted ? 'the host root is not /, so systemctl daemon-reload was skipped' : 'systemd is not PID 1 here, so systemctl daemon-reload was skipped; the unit takes effect at the next boot');
 }
