@@ -4,7 +4,7 @@
 // keepalived is only ever config-tested, never started: it would send VRRP adverts to the example peers.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
-import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import https from 'node:https';
 import http from 'node:http';
@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
+import { findBinary } from './helpers/etcd.js';
 import forge from 'node-forge';
 import { exampleLbInput } from '../../controller/render/lb/fixtures.js';
 import {
@@ -25,21 +26,6 @@ import {
 } from '../../controller/render/lb/index.js';
 
 // Daemons live in sbin, which a non-login PATH may lack.
-const EXTRA_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
-
-function findBinary(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), ...EXTRA_DIRS];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
 
 /** The binary's path, or marks the test skipped when it is not installed. */
 function requireBinary(t: TestContext, name: string): string | undefined {

@@ -1,7 +1,6 @@
 // The ten-node HA example rendered by the controller and written to disk by the real agent
 // engine, one root folder per node, so system tests can hand the files to the real programs.
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,20 +89,8 @@ export function onNode(cluster: Pick<AppliedCluster, 'roots'>, node: string, hos
   return path.join(root, hostPath);
 }
 
-// Daemons live in sbin, which a non-login PATH may lack.
-export function findProgram(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(':').filter(Boolean), '/usr/local/sbin', '/usr/sbin', '/sbin'];
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
-}
+// One finder for the programs the system tests run (daemons live in sbin).
+export { findBinary as findProgram } from './etcd.js';
 
 export interface ProgramResult {
   status: number | null;
