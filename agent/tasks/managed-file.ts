@@ -22,13 +22,20 @@ export function filesTask<Spec>(kind: string, def: {
   validate(spec: Spec): Problem[];
   files(spec: Spec): DesiredFile[];
 }): Task<Spec, (FileState | null)[]> {
+  // keys, validate, observe, diff, apply and watchPaths all need the files: build them once per spec.
+  const built = new WeakMap<object, DesiredFile[]>();
+  const files = (spec: Spec): DesiredFile[] => {
+    let f = built.get(spec as object);
+    if (!f) built.set(spec as object, (f = def.files(spec)));
+    return f;
+  };
   return {
     kind,
-    keys: (spec) => def.files(spec).map((f) => `file:${f.path}`),
+    keys: (spec) => files(spec).map((f) => `file:${f.path}`),
     validate(spec) {
       const problems = def.validate(spec);
       if (problems.length) return problems;
-      for (const f of def.files(spec)) {
+      for (const f of files(spec)) {
         try {
           ownership(f);
         } catch (err) {
@@ -38,13 +45,13 @@ export function filesTask<Spec>(kind: string, def: {
       }
       return problems;
     },
-    observe: (spec, ctx) => Promise.all(def.files(spec).map((f) => ctx.host.read(f.path))),
-    diff: (spec, observed) => def.files(spec).flatMap((f, i) => diffFile(f, observed[i])),
+    observe: (spec, ctx) => Promise.all(files(spec).map((f) => ctx.host.read(f.path))),
+    diff: (spec, observed) => files(spec).flatMap((f, i) => diffFile(f, observed[i])),
     async apply(spec, observed, ctx) {
-      const files = def.files(spec);
-      for (let i = 0; i < files.length; i++) await applyFile(ctx.host, files[i], observed[i]);
+      const wanted = files(spec);
+      for (let i = 0; i < wanted.length; i++) await applyFile(ctx.host, wanted[i], observed[i]);
     },
-    watchPaths: (spec) => def.files(spec).map((f) => f.path),
+    watchPaths: (spec) => files(spec).map((f) => f.path),
   };
 }
 
