@@ -3,6 +3,7 @@
 # when everything is already there.
 set -euo pipefail
 packages=(
+  containerd                       # the node runtime: containerd parses the generated config.toml
   etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
