@@ -1,7 +1,7 @@
 // The addon manager: a static pod on every control-plane node that keeps the files in
 // paths.addons applied (kubectl apply --prune on the Reconcile label), so DNS, kube-proxy and
 // the CNI reach the cluster without the controller, and come back if someone deletes them.
-import { Pod } from 'kubernetes-models/v1/Pod';
+import { Pod, type IPod } from 'kubernetes-models/v1/Pod';
 import type { ClusterModel } from '../model.js';
 import { header, srvFile, toYaml, validated } from './pod.js';
 
@@ -11,7 +11,7 @@ export const ADDON_MANAGER_KUBECONFIG = 'addon-manager.kubeconfig';
 /** kube-addon-manager on the host network, reading paths.addons with its own kubeconfig. */
 export function renderAddonManager(model: ClusterModel, image = ADDON_MANAGER_IMAGE): string {
   const kubeconfig = srvFile(model, ADDON_MANAGER_KUBECONFIG);
-  const pod = validated(Pod, {
+  const pod = validated<IPod>(Pod, {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: 'kube-addon-manager', namespace: 'kube-system', labels: { component: 'kube-addon-manager', tier: 'control-plane' } },
