@@ -9,21 +9,18 @@
 // metrics listener on the member's own address instead of 127.0.0.1:2381. Every TLS flag is kept.
 // Needs Debian packages etcd-server and etcd-client; skips only when etcd or etcdctl is absent.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { parse } from 'yaml';
 import { Host } from '../../agent/host/host.js';
 import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
 import { check as checkProbe } from '../../agent/probes/probes.js';
 import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import { onNode, renderAndApplyExample } from './helpers/cluster.js';
 import {
-  cleanEnv,
   etcdctl,
   findBinary,
   isListening,
@@ -33,6 +30,7 @@ import {
   waitForPortsClosed,
   type EtcdMember,
 } from './helpers/etcd.js';
+import { startEtcdPod, type StandInMember } from './helpers/standin-kubelet.js';
 
 const MEMBERS = [
   { name: 'm1', ip: '127.0.0.21' },
@@ -40,118 +38,6 @@ const MEMBERS = [
   { name: 'm3', ip: '127.0.0.23' },
 ];
 const PORTS = [2379, 2380, 2381];
-
-interface PodVolume {
-  name: string;
-  hostPath?: { path: string; type?: string };
-}
-interface PodContainer {
-  name: string;
-  command?: string[];
-  volumeMounts?: { name: string; mountPath: string }[];
-}
-interface Pod {
-  kind: string;
-  spec: { hostNetwork?: boolean; containers: PodContainer[]; volumes?: PodVolume[] };
-}
-
-// A running member plus its metrics URL, which the helper's EtcdMember does not know about.
-interface StandInMember extends EtcdMember {
-  metricsUrl: string;
-  command: string[];
-}
-
-// Container path → host path under the node's root, from the pod's own volumes and mounts.
-function mountMap(pod: Pod, container: PodContainer, root: string): { mountPath: string; hostPath: string; type: string }[] {
-  return (container.volumeMounts ?? []).map((m) => {
-    const volume = pod.spec.volumes?.find((v) => v.name === m.name);
-    assert.ok(volume?.hostPath, `volume ${m.name} is not a hostPath volume`);
-    return { mountPath: m.mountPath, hostPath: path.join(root, volume.hostPath.path), type: volume.hostPath.type ?? '' };
-  });
-}
-
-function rewriteFlag(flag: string, mounts: ReturnType<typeof mountMap>, ip: string): string | undefined {
-  const eq = flag.indexOf('=');
-  if (!flag.startsWith('--') || eq < 0) return flag;
-  const name = flag.slice(2, eq);
-  const value = flag.slice(eq + 1);
-  if (name === 'listen-client-urls') {
-    const kept = value.split(',').filter((u) => new URL(u).hostname !== '127.0.0.1');
-    assert.ok(kept.length, `--listen-client-urls has nothing but 127.0.0.1: ${value}`);
-    return `--${name}=${kept.join(',')}`;
-  }
-  if (name === 'listen-metrics-urls') {
-    return `--${name}=${value
-      .split(',')
-      .map((u) => {
-        const url = new URL(u);
-        if (url.hostname === '127.0.0.1') url.hostname = ip;
-        return url.origin;
-      })
-      .join(',')}`;
-  }
-  // A path inside a mounted folder is read by the container at the host path that backs it.
-  const mount = mounts.find((m) => value === m.mountPath || value.startsWith(m.mountPath + '/'));
-  if (mount) return `--${name}=${mount.hostPath}${value.slice(mount.mountPath.length)}`;
-  return flag;
-}
-
-function flagValue(command: string[], name: string): string {
-  const flag = command.find((f) => f.startsWith(`--${name}=`));
-  assert.ok(flag, `the etcd command has no --${name}`);
-  return flag.slice(name.length + 3);
-}
-
-async function standInKubelet(root: string, ip: string, etcdBinary: string, logFile: string): Promise<StandInMember> {
-  const pod = parse(await fs.readFile(path.join(root, 'etc/kubernetes/manifests/etcd.yaml'), 'utf8')) as Pod;
-  assert.equal(pod.kind, 'Pod');
-  assert.equal(pod.spec.hostNetwork, true, 'etcd must use the host network: its peers dial the node address');
-  const container = pod.spec.containers.find((c) => c.name === 'etcd');
-  assert.ok(container?.command?.length, 'the etcd static pod has no etcd container with a command');
-  assert.equal(container.command[0], 'etcd');
-  const mounts = mountMap(pod, container, root);
-  for (const m of mounts) {
-    // What the kubelet does for each hostPath type before it starts the container.
-    if (m.type === 'DirectoryOrCreate') await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
-    else if (m.type === 'Directory') assert.ok((await fs.stat(m.hostPath)).isDirectory(), `${m.hostPath} must exist`);
-  }
-  const args = container.command.slice(1).map((f) => rewriteFlag(f, mounts, ip)).filter((f): f is string => f !== undefined);
-  const fd = openSync(logFile, 'a');
-  let child;
-  try {
-    child = spawn(etcdBinary, args, { stdio: ['ignore', fd, fd], env: cleanEnv() });
-  } finally {
-    closeSync(fd);
-  }
-  const pid = child.pid;
-  assert.ok(pid, `could not start ${etcdBinary}`);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const clientUrl = flagValue(args, 'advertise-client-urls');
-  const peerUrl = flagValue(args, 'initial-advertise-peer-urls');
-  return {
-    name: flagValue(args, 'name'),
-    pid,
-    clientUrl,
-    peerUrl,
-    clientPort: Number(new URL(clientUrl).port),
-    peerPort: Number(new URL(peerUrl).port),
-    host: ip,
-    dataDir: flagValue(args, 'data-dir'),
-    logFile,
-    child,
-    exited,
-    exitCode: () => child.exitCode ?? (child.signalCode ? -1 : undefined),
-    logs: () => {
-      try {
-        return readFileSync(logFile, 'utf8');
-      } catch {
-        return '';
-      }
-    },
-    metricsUrl: flagValue(args, 'listen-metrics-urls'),
-    command: [etcdBinary, ...args],
-  };
-}
 
 function httpGet(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -229,7 +115,7 @@ test('the HA example runs as a real 3-member etcd cluster with the issued certif
   for (const { name, ip } of MEMBERS) {
     const root = cluster.roots.get(name);
     assert.ok(root, `no root for ${name}`);
-    members.push(await standInKubelet(root, ip, etcdBinary, path.join(tmp, `${name}.log`)));
+    members.push(await startEtcdPod(root, ip, etcdBinary, path.join(tmp, `${name}.log`)));
   }
   // The rewrite changed only listeners and mounted paths: every TLS flag reaches etcd as generated, re-rooted.
   for (const m of members) {
