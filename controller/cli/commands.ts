@@ -8,9 +8,9 @@ import { ClusterPki } from '../pki/cluster.js';
 import { initFleet, readFleetCredentials, fleetStore } from '../pki/fleet.js';
 import { renderClusterPlans } from '../render/cluster/plan.js';
 import { renderPlans, revisionOf } from '../render/render.js';
-import { loadClusterSpec } from '../spec/cluster.js';
-import { loadInventory, type Inventory } from '../spec/inventory.js';
-import { loadTaskFile } from '../spec/task-file.js';
+import { loadClusterSpec } from '../inputs/cluster.js';
+import { loadInventory, type Inventory } from '../inputs/inventory.js';
+import { loadTaskFile } from '../inputs/task-file.js';
 import { outcomeWord, renderTask, summaryTable, table } from './output.js';
 import { VIEW_HEADERS, viewRow, type NodeView } from '../fleet/view.js';
 

@@ -9,7 +9,7 @@ import { ClusterPki } from '../pki/cluster.js';
 import { readFleetCredentials } from '../pki/fleet.js';
 import { registerDiscoveryRoutes } from '../discovery/server.js';
 import { DiscoveryStore } from '../discovery/store.js';
-import { loadInventory } from '../spec/inventory.js';
+import { loadInventory } from '../inputs/inventory.js';
 import { EXIT, renderAll, type GlobalOptions } from './commands.js';
 import { table } from './output.js';
 

@@ -1,5 +1,5 @@
 import { DriftPolicy, ProbeState, type NodeStatus } from '../../proto/gen/muster/agent/v1/agent.js';
-import type { InventoryNode } from '../spec/inventory.js';
+import type { InventoryNode } from '../inputs/inventory.js';
 
 // What the controller knows of one node: its last status, or why it cannot be reached and since when.
 export interface NodeView {

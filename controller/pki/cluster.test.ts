@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildModel } from '../render/cluster/build-model.js';
-import { loadClusterSpec } from '../spec/cluster.js';
-import { loadInventory } from '../spec/inventory.js';
+import { loadClusterSpec } from '../inputs/cluster.js';
+import { loadInventory } from '../inputs/inventory.js';
 import { inspectCertificate } from './certs.js';
 import { ClusterPki, clusterRequests, ensureClusterCredentials } from './cluster.js';
 

@@ -4,10 +4,10 @@ import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { SpecError } from '../../common/yaml-load.js';
 import type { ClusterPki } from '../pki/cluster.js';
-import type { Inventory, InventoryNode } from '../spec/inventory.js';
-import type { TaskDef, TaskFile } from '../spec/task-file.js';
+import type { Inventory, InventoryNode } from '../inputs/inventory.js';
+import type { TaskDef, TaskFile } from '../inputs/task-file.js';
 import { substitute, substituteDeep } from './substitute.js';
-import { toMountSpec } from '../spec/storage.js';
+import { toMountSpec } from '../inputs/storage.js';
 
 // The variables every task sees for its node, besides the task file's own vars.
 export function nodeVars(inv: Inventory, node: InventoryNode): Record<string, string> {

@@ -12,8 +12,8 @@ import { Fleet, mapLimit } from '../../controller/fleet/fleet.js';
 import { ClusterPki } from '../../controller/pki/cluster.js';
 import { fleetStore, initFleet, readFleetCredentials } from '../../controller/pki/fleet.js';
 import { renderPlans } from '../../controller/render/render.js';
-import type { Inventory } from '../../controller/spec/inventory.js';
-import { loadTaskFile } from '../../controller/spec/task-file.js';
+import type { Inventory } from '../../controller/inputs/inventory.js';
+import { loadTaskFile } from '../../controller/inputs/task-file.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');

@@ -11,8 +11,8 @@ import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ClusterPki } from '../../controller/pki/cluster.js';
 import { initFleet } from '../../controller/pki/fleet.js';
 import { renderClusterPlans } from '../../controller/render/cluster/plan.js';
-import { loadClusterSpec } from '../../controller/spec/cluster.js';
-import { loadInventory, type Inventory } from '../../controller/spec/inventory.js';
+import { loadClusterSpec } from '../../controller/inputs/cluster.js';
+import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
 import { agentTls, freePort, repoRoot, type TestFleet } from '../helpers/fleet.js';
 import { silent } from '../helpers/host.js';
 

@@ -4,12 +4,12 @@ import type { Handler, Task } from '../../../proto/gen/muster/agent/v1/tasks.js'
 import { SpecError } from '../../../common/yaml-load.js';
 import type { CertPair } from '../../pki/certs.js';
 import { ClusterPki, ensureClusterCredentials } from '../../pki/cluster.js';
-import type { ClusterSpec } from '../../spec/cluster.js';
-import type { Inventory, InventoryNode } from '../../spec/inventory.js';
+import type { ClusterSpec } from '../../inputs/cluster.js';
+import type { Inventory, InventoryNode } from '../../inputs/inventory.js';
 import { renderLbFiles, validateLbInput, type LbInput } from '../lb/index.js';
 import { revisionOf, selects } from '../render.js';
 import { substitute, substituteDeep } from '../substitute.js';
-import { toMountSpec } from '../../spec/storage.js';
+import { toMountSpec } from '../../inputs/storage.js';
 import { buildModel } from './build-model.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { renderApiserver, renderControllerManager, renderDnsAddon, renderEtcd, renderScheduler } from './manifests/index.js';

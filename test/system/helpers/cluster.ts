@@ -12,8 +12,8 @@ import { Host } from '../../../agent/host/host.js';
 import { DEFAULT_ALLOWED_TREES } from '../../../agent/host/path-policy.js';
 import { ClusterPki } from '../../../controller/pki/cluster.js';
 import { renderClusterPlans } from '../../../controller/render/cluster/plan.js';
-import { loadClusterSpec, type ClusterSpec } from '../../../controller/spec/cluster.js';
-import { loadInventory, type Inventory } from '../../../controller/spec/inventory.js';
+import { loadClusterSpec, type ClusterSpec } from '../../../controller/inputs/cluster.js';
+import { loadInventory, type Inventory } from '../../../controller/inputs/inventory.js';
 import { ApplyMode, TaskStatus, type ApplySummary, type Plan, type TaskResult } from '../../../proto/gen/muster/agent/v1/agent.js';
 
 const execFileAsync = promisify(execFile);
