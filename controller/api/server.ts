@@ -2,8 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetMonitor } from '../fleet/monitor.js';
-import { viewRow, VIEW_HEADERS } from '../fleet/view.js';
-import { viewJson } from '../cli/commands.js';
+import { viewJson, viewRow, VIEW_HEADERS } from '../fleet/view.js';
 
 // The long-running controller's HTTP API, fed by the agents' status streams.
 export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registry: Registry; driftCounter: Counter } {

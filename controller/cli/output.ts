@@ -1,6 +1,16 @@
 import { createTwoFilesPatch } from 'diff';
 import { TaskStatus, type Diff, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ApplyOutcome } from '../fleet/client.js';
+import type { GlobalOptions, Io } from './io.js';
+
+export interface RunFlags extends GlobalOptions {
+  tasks?: string;
+  cluster?: string;
+  concurrency: number;
+  timeout: number;
+  diff: boolean;
+  json?: boolean;
+}
 
 export function statusWord(s: TaskStatus): string {
   return TaskStatus[s]?.replace('TASK_STATUS_', '').toLowerCase().replace('_', '-') ?? 'unknown';
@@ -65,4 +75,38 @@ export function summaryTable(outcomes: ApplyOutcome[]): string {
       ];
     }),
   );
+}
+
+export function printNode(io: Io, out: ApplyOutcome, showDiffs: boolean, applying: boolean, prefix = ''): void {
+  const tag = applying ? '[apply]' : '[plan]';
+  const head = `${tag}${prefix ? ' ' + prefix : ''} ${out.node}`;
+  if (out.error) {
+    io.out(`${head}: ${out.error}`);
+    return;
+  }
+  const s = out.summary!;
+  const counts = applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`;
+  io.out(`${head}: ${outcomeWord(out)} (${counts}${s.failed ? `, ${s.failed} failed` : ''}) revision ${s.revision}`);
+  for (const r of out.results) {
+    if (r.status === TaskStatus.TASK_STATUS_OK || (r.status === TaskStatus.TASK_STATUS_SKIPPED && !r.errorCode)) continue;
+    io.out(renderTask(r, showDiffs));
+  }
+}
+
+export function outcomeJson(o: ApplyOutcome) {
+  return {
+    node: o.node,
+    result: outcomeWord(o),
+    error: o.error,
+    revision: o.summary?.revision,
+    durationMs: Math.round(o.durationMs),
+    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, diffs: r.diffs })),
+  };
+}
+
+// What plan and validate made in memory because the state folder does not hold it yet.
+export function issuedNote(tag: string, issued: string[]): string | undefined {
+  if (!issued.length) return undefined;
+  const shown = issued.length > 6 ? `${issued.slice(0, 6).join(', ')} and ${issued.length - 6} more` : issued.join(', ');
+  return `${tag} ${issued.length} certificate(s) or key(s) not in the state folder yet (${shown}): issued in memory for this run only; "muster apply" issues and keeps them, so the revisions of the nodes holding them will differ from these`;
 }

@@ -12,7 +12,7 @@ import {
   type WatchStatusResponse,
 } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetCredentials } from '../pki/fleet.js';
-import type { InventoryNode } from '../spec/inventory.js';
+import type { InventoryNode } from '../inputs/inventory.js';
 
 export interface ApplyOutcome {
   node: string;

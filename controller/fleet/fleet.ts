@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ApplyMode, type Plan, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetCredentials } from '../pki/fleet.js';
-import type { InventoryNode } from '../spec/inventory.js';
+import type { InventoryNode } from '../inputs/inventory.js';
 import { AgentClient, fleetChannelCredentials, type ApplyOutcome } from './client.js';
 
 // Runs fn over items with at most `limit` in flight, keeping the input order in the output.

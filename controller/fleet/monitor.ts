@@ -1,5 +1,5 @@
 import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
-import type { Inventory, InventoryNode } from '../spec/inventory.js';
+import type { Inventory, InventoryNode } from '../inputs/inventory.js';
 import type { Fleet } from './fleet.js';
 import type { NodeView } from './view.js';
 

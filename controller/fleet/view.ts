@@ -1,5 +1,5 @@
-import { DriftPolicy, ProbeState, type NodeStatus } from '../../proto/gen/muster/agent/v1/agent.js';
-import type { InventoryNode } from '../spec/inventory.js';
+import { DriftPolicy, NodeStatus, ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
+import type { InventoryNode } from '../inputs/inventory.js';
 
 // What the controller knows of one node: its last status, or why it cannot be reached and since when.
 export interface NodeView {
@@ -65,3 +65,7 @@ export function viewRow(v: NodeView): string[] {
 }
 
 export const VIEW_HEADERS = ['NODE', 'ROLES', 'REACHABLE', 'REVISION', 'LAST APPLY', 'READY', 'PROBES', 'DRIFT', 'SOONEST CERT', 'DETAIL'];
+
+export function viewJson(v: NodeView) {
+  return { node: v.node.name, roles: v.node.roles, reachable: !v.error, error: v.error, errorSince: v.errorSinceMs ? new Date(v.errorSinceMs).toISOString() : undefined, status: v.status ? NodeStatus.toJSON(v.status) : undefined };
+}

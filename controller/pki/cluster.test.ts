@@ -4,10 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { buildModel } from '../render/cluster/build-model.js';
-import { loadClusterSpec } from '../spec/cluster.js';
-import { loadInventory } from '../spec/inventory.js';
+import { loadClusterSpec } from '../inputs/cluster.js';
+import { loadInventory } from '../inputs/inventory.js';
 import { inspectCertificate } from './certs.js';
-import { ClusterPki, clusterRequests, ensureClusterCredentials } from './cluster.js';
+import { ClusterPki, clusterRequests } from './cluster.js';
+import type { ClusterModel } from '../render/cluster/model.js';
+
+// The PKI step for every certificate of the cluster, by name.
+async function ensureClusterCredentials(pki: ClusterPki, m: ClusterModel, extraSANs: string[] = []) {
+  const certificates = clusterRequests(m, extraSANs);
+  const { material } = await pki.resolve({ certificates, serviceAccountKey: false });
+  return new Map(certificates.map((r) => [r.name, material.cert(r.name)]));
+}
 
 const ex = new URL('../../examples/ha-cluster/', import.meta.url).pathname;
 
@@ -62,4 +70,26 @@ test('cluster pki: re-running keeps everything; a new SAN re-issues that certifi
   assert.notEqual(after.get('kubecfg'), withSan.get('kubecfg'), 'renewed');
   const list = await pki.list();
   assert.ok(list.every((c) => c.info.daysLeft >= 364));
+});
+
+test('cluster pki: in memory, the PKI step reads the state folder and writes nothing; what it made is named', async (t) => {
+  const state = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-pki-'));
+  t.after(() => fs.rm(state, { recursive: true, force: true }));
+  const { model } = await example();
+  const needs = { certificates: clusterRequests(model), serviceAccountKey: true };
+  const dry = await new ClusterPki(state, 'ha', { inMemory: true }).resolve(needs);
+  assert.deepEqual(await fs.readdir(state), [], 'nothing written');
+  assert.ok(dry.issued.includes('ca') && dry.issued.includes('etcd-ca') && dry.issued.includes('apiserver') && dry.issued.includes('sa'));
+  assert.equal(dry.issued.length, needs.certificates.length + 3);
+  // The in-memory leaf chains to the in-memory CA it made.
+  const { X509Certificate } = await import('node:crypto');
+  assert.ok(new X509Certificate(dry.material.cert('apiserver').certPem).verify(new X509Certificate(dry.material.caPem('ca')).publicKey));
+
+  const kept = await new ClusterPki(state, 'ha').resolve(needs);
+  assert.equal(kept.issued.length, needs.certificates.length + 3, 'persisted: everything issued once');
+  const again = await new ClusterPki(state, 'ha', { inMemory: true }).resolve(needs);
+  assert.deepEqual(again.issued, [], 'once stored, the in-memory step only loads');
+  assert.equal(again.material.cert('kubelet/w1').certPem, kept.material.cert('kubelet/w1').certPem);
+  assert.equal(again.material.serviceAccount().keyPem, kept.material.serviceAccount().keyPem);
+  assert.throws(() => again.material.cert('nope'), /certificate nope was not requested/);
 });

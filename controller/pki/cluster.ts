@@ -1,17 +1,34 @@
 import { generateKeyPairSync } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../../common/atomic-write.js';
 import type { ClusterModel } from '../render/cluster/model.js';
 import { inspectCertificate, type CertInfo, type CertPair, type IssueRequest } from './certs.js';
-import { PkiStore } from './store.js';
+import { PkiStore, type Ensured, type PkiStoreOptions } from './store.js';
 
 export type CaName = 'ca' | 'etcd-ca';
 
+// A certificate a node needs, named as it is kept in the state folder.
 export interface NamedRequest {
   name: string;
   ca: CaName;
   request: IssueRequest;
+}
+
+export interface ServiceAccountKey {
+  keyPem: string;
+  pubPem: string;
+}
+
+// What rendering asks of the PKI step.
+export interface MaterialNeeds {
+  certificates: NamedRequest[];
+  serviceAccountKey: boolean;
+}
+
+// What the PKI step hands to plan assembly.
+export interface Material {
+  cert(name: string): CertPair;
+  caPem(ca: CaName): string;
+  serviceAccount(): ServiceAccountKey;
 }
 
 // The Kubernetes cluster's CAs and everything issued from them, in <state>/pki/cluster/.
@@ -19,13 +36,15 @@ export interface NamedRequest {
 // has its own CA too, as kubeadm does, so an API client certificate never opens etcd.
 export class ClusterPki {
   readonly store: PkiStore;
-  private readonly cas = new Map<CaName, Promise<CertPair>>();
+  private readonly cas = new Map<CaName, Promise<Ensured>>();
 
-  constructor(stateDir: string, private readonly cluster: string) {
-    this.store = new PkiStore(path.join(stateDir, 'pki', 'cluster'));
+  // options.inMemory: what is missing is made in memory only, the state folder is only read.
+  constructor(stateDir: string, private readonly cluster: string, options: PkiStoreOptions = {}) {
+    this.store = new PkiStore(path.join(stateDir, 'pki', 'cluster'), options);
   }
 
-  ca(name: CaName = 'ca'): Promise<CertPair> {
+  // issued: made by this object (the first call only).
+  ca(name: CaName = 'ca'): Promise<Ensured> {
     let p = this.cas.get(name);
     if (!p) {
       p = this.store.ensureCA(name, name === 'ca' ? `kubernetes (${this.cluster})` : `etcd (${this.cluster})`);
@@ -40,22 +59,53 @@ export class ClusterPki {
   }
 
   // The service-account signing key pair (RSA: every Kubernetes version verifies RS256).
-  async serviceAccountKey(): Promise<{ keyPem: string; pubPem: string }> {
-    const keyFile = path.join(this.store.dir, 'sa.key');
-    const pubFile = path.join(this.store.dir, 'sa.pub');
-    try {
-      return { keyPem: await fs.readFile(keyFile, 'utf8'), pubPem: await fs.readFile(pubFile, 'utf8') };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+  async serviceAccountKey(): Promise<ServiceAccountKey & { issued: boolean }> {
+    const [keyPem, pubPem] = await Promise.all([this.store.readText('sa.key'), this.store.readText('sa.pub')]);
+    if (keyPem !== undefined && pubPem !== undefined) return { keyPem, pubPem, issued: false };
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    const pubPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-    await fs.mkdir(this.store.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(keyFile, keyPem, { mode: 0o600 });
-    await writeFileAtomic(pubFile, pubPem, { mode: 0o644 });
-    return { keyPem, pubPem };
+    const made = { keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), pubPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+    await this.store.writeText('sa.key', made.keyPem, 0o600);
+    await this.store.writeText('sa.pub', made.pubPem, 0o644);
+    return { ...made, issued: true };
   }
+
+  // The PKI step between rendering and assembling plans: every certificate the nodes need,
+  // loaded when the stored one still serves its request, issued otherwise (in memory only
+  // for an in-memory PKI). `issued` names what was (or would be) made.
+  async resolve(needs: MaterialNeeds): Promise<{ material: Material; issued: string[] }> {
+    const issued: string[] = [];
+    const certs = new Map<string, CertPair>();
+    const cas = new Map<CaName, string>();
+    for (const ca of new Set(needs.certificates.map((r) => r.ca))) {
+      const pair = await this.ca(ca);
+      if (pair.issued) issued.push(ca);
+      cas.set(ca, pair.certPem);
+    }
+    for (const r of needs.certificates) {
+      if (certs.has(r.name)) continue;
+      const pair = await this.store.ensureIssued(r.name, await this.ca(r.ca), r.request, 30, r.ca);
+      if (pair.issued) issued.push(r.name);
+      certs.set(r.name, { certPem: pair.certPem, keyPem: pair.keyPem });
+    }
+    let sa: ServiceAccountKey | undefined;
+    if (needs.serviceAccountKey) {
+      const key = await this.serviceAccountKey();
+      if (key.issued) issued.push('sa');
+      sa = { keyPem: key.keyPem, pubPem: key.pubPem };
+    }
+    const missing = (what: string): never => {
+      throw new Error(`${what} was not requested from the PKI step`);
+    };
+    return {
+      issued,
+      material: {
+        cert: (name) => certs.get(name) ?? missing(`certificate ${name}`),
+        caPem: (ca) => cas.get(ca) ?? missing(`CA ${ca}`),
+        serviceAccount: () => sa ?? missing('the service-account key'),
+      },
+    };
+  }
+
 
   // Every certificate with what it says and how long it has left.
   async list(now = Date.now()): Promise<{ name: string; ca: string; info: CertInfo }[]> {
@@ -132,10 +182,4 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
       .filter((n, i, all) => all.findIndex((x) => x.name === n.name) === i)
       .map((n): NamedRequest => ({ name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) })),
   ];
-}
-
-export async function ensureClusterCredentials(pki: ClusterPki, m: ClusterModel, extraSANs: string[] = []): Promise<Map<string, CertPair>> {
-  const out = new Map<string, CertPair>();
-  for (const r of clusterRequests(m, extraSANs)) out.set(r.name, await pki.issue(r.name, r.request, r.ca));
-  return out;
 }

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { ControllerError } from '../errors.js';
 import type { CertPair } from './certs.js';
 import { PkiStore } from './store.js';
-import type { Inventory } from '../spec/inventory.js';
+import type { Inventory } from '../inputs/inventory.js';
 
 // The fleet PKI is muster's own trust (controller ↔ agents); the cluster PKI is Kubernetes'.
 // They never share a CA: a leaked agent certificate must not open the API server.

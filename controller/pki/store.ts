@@ -9,22 +9,47 @@ export interface Ensured extends CertPair {
   issued: boolean;
 }
 
+export interface PkiStoreOptions {
+  // inMemory: new material is kept in this object only, never written (plan and validate).
+  inMemory?: boolean;
+}
+
 // Certificates and keys in the controller's state folder: <dir>/<name>.crt and <name>.key (0600).
 // Existing material is kept unless it no longer matches the request or expires soon.
 export class PkiStore {
-  constructor(readonly dir: string) {}
+  private readonly memory = new Map<string, string>();
 
-  async read(name: string): Promise<CertPair | undefined> {
+  constructor(readonly dir: string, private readonly options: PkiStoreOptions = {}) {}
+
+  get inMemory(): boolean {
+    return !!this.options.inMemory;
+  }
+
+  // A file of the store, what this object made in memory first; undefined when absent.
+  async readText(rel: string): Promise<string | undefined> {
+    const held = this.memory.get(rel);
+    if (held !== undefined) return held;
     try {
-      const [certPem, keyPem] = await Promise.all([
-        fs.readFile(this.file(name, 'crt'), 'utf8'),
-        fs.readFile(this.file(name, 'key'), 'utf8'),
-      ]);
-      return { certPem, keyPem };
+      return await fs.readFile(path.join(this.dir, rel), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  async writeText(rel: string, text: string, mode: number): Promise<void> {
+    if (this.inMemory) {
+      this.memory.set(rel, text);
+      return;
+    }
+    const file = path.join(this.dir, rel);
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeFileAtomic(file, text, { mode });
+  }
+
+  async read(name: string): Promise<CertPair | undefined> {
+    const [certPem, keyPem] = await Promise.all([this.readText(`${name}.crt`), this.readText(`${name}.key`)]);
+    return certPem !== undefined && keyPem !== undefined ? { certPem, keyPem } : undefined;
   }
 
   async ensureCA(name: string, commonName: string): Promise<Ensured> {
@@ -45,17 +70,13 @@ export class PkiStore {
   async issue(name: string, ca: CertPair, req: IssueRequest, caName = 'ca'): Promise<CertPair> {
     const pair = issueCertificate(ca, req);
     await this.write(name, pair);
-    await writeFileAtomic(path.join(this.dir, `${name}.json`), JSON.stringify({ ca: caName, request: req }, null, 2) + '\n', { mode: 0o644 });
+    await this.writeText(`${name}.json`, JSON.stringify({ ca: caName, request: req }, null, 2) + '\n', 0o644);
     return pair;
   }
 
   async request(name: string): Promise<{ ca: string; request: IssueRequest } | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(path.join(this.dir, `${name}.json`), 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await this.readText(`${name}.json`);
+    return text === undefined ? undefined : JSON.parse(text);
   }
 
   // Every certificate in the store, by name (sub-folders included).
@@ -71,9 +92,8 @@ export class PkiStore {
 
   async write(name: string, pair: CertPair): Promise<void> {
     // Key first: a certificate on disk always has its key beside it.
-    await fs.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.file(name, 'key'), pair.keyPem, { mode: 0o600 });
-    await writeFileAtomic(this.file(name, 'crt'), pair.certPem, { mode: 0o644 });
+    await this.writeText(`${name}.key`, pair.keyPem, 0o600);
+    await this.writeText(`${name}.crt`, pair.certPem, 0o644);
   }
 
   file(name: string, ext: 'crt' | 'key'): string {

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Fleet } from '../../controller/fleet/fleet.js';
 import { fleetStore, initFleet, readFleetCredentials } from '../../controller/pki/fleet.js';
-import type { Inventory } from '../../controller/spec/inventory.js';
+import type { Inventory } from '../../controller/inputs/inventory.js';
 import { ApplyMode, Plan, type DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
 import { freePort, waitForPort } from '../helpers/fleet.js';
 

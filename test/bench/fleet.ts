@@ -11,9 +11,9 @@ import { ApplyMode } from '../../proto/gen/muster/agent/v1/agent.js';
 import { Fleet, mapLimit } from '../../controller/fleet/fleet.js';
 import { ClusterPki } from '../../controller/pki/cluster.js';
 import { fleetStore, initFleet, readFleetCredentials } from '../../controller/pki/fleet.js';
-import { renderPlans } from '../../controller/render/render.js';
-import type { Inventory } from '../../controller/spec/inventory.js';
-import { loadTaskFile } from '../../controller/spec/task-file.js';
+import { plansFrom } from '../../controller/app/plan-set.js';
+import type { Inventory } from '../../controller/inputs/inventory.js';
+import { loadTaskFile } from '../../controller/inputs/task-file.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -94,7 +94,7 @@ async function main() {
   await initFleet(state, inv);
   const tasksPath = path.join(work, 'tasks.yaml');
   fs.writeFileSync(tasksPath, taskFile());
-  const plans = await renderPlans(inv, await loadTaskFile(tasksPath), new ClusterPki(state, 'bench'));
+  const { plans } = await plansFrom({ inv, tasks: await loadTaskFile(tasksPath) }, new ClusterPki(state, 'bench'));
   console.log(`setup: PKI and ${plans.length} plans of ${plans[0].tasks.length} tasks in ${Math.round(performance.now() - t)} ms (certificates are kept in .bench/ between runs)`);
 
   // Agents: HOSTS processes, each hosting its share.

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../agent/agent.js';
 import { fleetStore, initFleet } from '../../controller/pki/fleet.js';
-import { loadInventory, type Inventory } from '../../controller/spec/inventory.js';
+import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
 import { silent } from './host.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

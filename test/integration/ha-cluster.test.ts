@@ -10,11 +10,11 @@ import { startAgent } from '../../agent/agent.js';
 import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ClusterPki } from '../../controller/pki/cluster.js';
 import { initFleet } from '../../controller/pki/fleet.js';
-import { renderClusterPlans } from '../../controller/render/cluster/plan.js';
-import { loadClusterSpec } from '../../controller/spec/cluster.js';
-import { loadInventory, type Inventory } from '../../controller/spec/inventory.js';
+import { plansFrom } from '../../controller/app/plan-set.js';
+import { loadClusterSpec } from '../../controller/inputs/cluster.js';
+import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
 import { agentTls, freePort, repoRoot, type TestFleet } from '../helpers/fleet.js';
-import { silent } from '../helpers/host.js';
+import { silent, snapshot } from '../helpers/host.js';
 
 const exec = promisify(execFile);
 const example = path.join(repoRoot, 'examples/ha-cluster/local');
@@ -56,14 +56,26 @@ const root = (node: string, p: string) => path.join(dir, 'nodes', node, p);
 
 test('ha cluster: plan then apply converge the ten nodes, and a second plan finds nothing to change', async () => {
   const cluster = path.join(example, 'cluster.yaml');
+  const stateBefore = await snapshot(path.join(dir, 'state'));
+  const validated = await muster('validate', '-c', cluster);
+  assert.equal(validated.code, 0, validated.stderr);
+  assert.match(validated.stdout, /\[validate\] \d+ certificate\(s\) or key\(s\) not in the state folder yet \(ca, etcd-ca, apiserver/);
   const plan = await muster('plan', '-c', cluster, '--no-diff');
   assert.equal(plan.code, 2, plan.stderr);
   assert.match(plan.stdout, /\[plan\] 10 nodes: 10 would change, 0 failed or unreachable/);
+  assert.match(plan.stdout, /issued in memory for this run only/);
+  assert.deepEqual(await snapshot(path.join(dir, 'state')), stateBefore, 'validate and plan wrote nothing to the state folder');
   const apply = await muster('apply', '-c', cluster, '--no-diff');
   assert.equal(apply.code, 0, apply.stdout + apply.stderr);
   const again = await muster('plan', '-c', cluster, '--no-diff');
   assert.equal(again.code, 0, again.stdout);
   assert.match(again.stdout, /\[plan\] 10 nodes: 0 would change/);
+  assert.doesNotMatch(again.stdout, /issued in memory/);
+  // Once the certificates exist, validate shows the revisions plan sends.
+  const planned = new Map([...again.stdout.matchAll(/^\[plan\] (\S+): ok .* revision ([0-9a-f]{16})$/gm)].map((x) => [x[1], x[2]]));
+  const shown = new Map([...(await muster('validate', '-c', cluster)).stdout.matchAll(/^(\S+)\s+\S+\s+\d+\s+\d+\s+([0-9a-f]{16})$/gm)].map((x) => [x[1], x[2]]));
+  assert.equal(planned.size, 10);
+  assert.deepEqual(shown, planned);
 
   // What an operator checks on the nodes.
   const etcd = parse(await fs.readFile(root('m2', 'etc/kubernetes/manifests/etcd.yaml'), 'utf8'));
@@ -98,8 +110,8 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
 test('ha cluster: rendering is deterministic (same input, same bytes, same revisions)', async () => {
   const state = path.join(dir, 'state');
   const spec = await loadClusterSpec(path.join(example, 'cluster.yaml'), inv);
-  const a = await renderClusterPlans(inv, spec, new ClusterPki(state, inv.cluster));
-  const b = await renderClusterPlans(inv, await loadClusterSpec(path.join(example, 'cluster.yaml'), inv), new ClusterPki(state, inv.cluster));
+  const { plans: a } = await plansFrom({ inv, cluster: spec }, new ClusterPki(state, inv.cluster));
+  const { plans: b } = await plansFrom({ inv, cluster: await loadClusterSpec(path.join(example, 'cluster.yaml'), inv) }, new ClusterPki(state, inv.cluster));
   assert.deepEqual(a.map((p) => p.revision), b.map((p) => p.revision));
   assert.deepEqual(a.map((p) => Buffer.from(Plan.encode(p).finish()).toString('base64')), b.map((p) => Buffer.from(Plan.encode(p).finish()).toString('base64')));
   // The shape of every node's plan, as a golden list (task ids in order).
@@ -125,7 +137,7 @@ test('ha cluster: an operator template with discovery fills ${DISCOVERY_TOKEN} p
   await fs.writeFile(spec, (await fs.readFile(path.join(example, 'cluster.yaml'), 'utf8')) + `etcd: { discovery: "http://127.0.0.1:2381/abc123" }\ntemplates: { etcd: ${path.join(repoRoot, 'examples/ha-cluster/templates/etcd.yaml')} }\n`);
   const out = await muster('validate', '-c', spec);
   assert.equal(out.code, 0, out.stderr);
-  const plans = await renderClusterPlans(inv, await loadClusterSpec(spec, inv), new ClusterPki(path.join(dir, 'state'), inv.cluster));
+  const { plans } = await plansFrom({ inv, cluster: await loadClusterSpec(spec, inv) }, new ClusterPki(path.join(dir, 'state'), inv.cluster));
   const manifest = plans.find((p) => p.node === 'm3')!.tasks.find((t) => t.id === 'etcd-manifest')!.staticPod!.manifest;
   assert.match(manifest, /--discovery=http:\/\/127\.0\.0\.1:2381\/abc123/);
   assert.match(manifest, /--name=m3/);

@@ -3,8 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { loadClusterSpec } from '../../spec/cluster.js';
-import { loadInventory } from '../../spec/inventory.js';
+import { loadClusterSpec } from '../../inputs/cluster.js';
+import { loadInventory } from '../../inputs/inventory.js';
 import { buildModel, inflightFor } from './build-model.js';
 
 const ex = new URL('../../../examples/ha-cluster/', import.meta.url).pathname;

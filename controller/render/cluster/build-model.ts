@@ -1,6 +1,6 @@
-import type { ClusterSpec } from '../../spec/cluster.js';
-import { nthIp, parseVersion } from '../../spec/cluster.js';
-import type { Inventory, InventoryNode } from '../../spec/inventory.js';
+import type { ClusterSpec } from '../../inputs/cluster.js';
+import { nthIp, parseVersion } from '../../inputs/cluster.js';
+import type { Inventory, InventoryNode } from '../../inputs/inventory.js';
 import { dnsScale } from './manifests/dns.js';
 import type { ClusterModel, ClusterNode } from './model.js';
 

@@ -1,5 +1,5 @@
 // The resolved cluster: everything the manifest and file renderers need, with every default
-// filled in. Built from the inventory and the cluster spec by controller/spec/cluster.ts.
+// filled in. Built from the inventory and the cluster spec by controller/inputs/cluster.ts.
 
 export interface KubeVersion {
   raw: string; // "v1.31.2"

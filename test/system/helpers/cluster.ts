@@ -11,9 +11,9 @@ import { Engine } from '../../../agent/engine/engine.js';
 import { Host } from '../../../agent/host/host.js';
 import { DEFAULT_ALLOWED_TREES } from '../../../agent/host/path-policy.js';
 import { ClusterPki } from '../../../controller/pki/cluster.js';
-import { renderClusterPlans } from '../../../controller/render/cluster/plan.js';
-import { loadClusterSpec, type ClusterSpec } from '../../../controller/spec/cluster.js';
-import { loadInventory, type Inventory } from '../../../controller/spec/inventory.js';
+import { plansFrom } from '../../../controller/app/plan-set.js';
+import { loadClusterSpec, type ClusterSpec } from '../../../controller/inputs/cluster.js';
+import { loadInventory, type Inventory } from '../../../controller/inputs/inventory.js';
 import { ApplyMode, TaskStatus, type ApplySummary, type Plan, type TaskResult } from '../../../proto/gen/muster/agent/v1/agent.js';
 
 const execFileAsync = promisify(execFile);
@@ -44,7 +44,7 @@ export async function renderAndApplyExample(tmpDir: string, options: RenderOptio
   const spec = await loadClusterSpec(options.clusterFile ?? EXAMPLE_CLUSTER, inventory);
   const stateDir = path.join(tmpDir, 'controller');
   const pki = new ClusterPki(stateDir, inventory.cluster);
-  const plans = await renderClusterPlans(inventory, spec, pki);
+  const { plans } = await plansFrom({ inv: inventory, cluster: spec }, pki);
   const roots = new Map<string, string>();
   const summaries = new Map<string, ApplySummary>();
   const log = pino({ level: 'silent' });

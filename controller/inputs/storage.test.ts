@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { SpecError } from '../../common/yaml-load.js';
 import { ClusterPki } from '../pki/cluster.js';
-import { renderClusterPlans } from '../render/cluster/plan.js';
+import { plansFrom } from '../app/plan-set.js';
 import { CephFsClient, MountPersistence, MountState } from '../../proto/gen/muster/agent/v1/mount.js';
 import { loadClusterSpec } from './cluster.js';
 import { loadInventory } from './inventory.js';
@@ -52,7 +52,7 @@ storage:
     on: { labels: { rack: a } }
     mount: { target: "/mnt/\${NODE_NAME}", glusterfs: { servers: [10.0.2.1, 10.0.2.2], volume: gv0 } }
 `);
-  const plans = await renderClusterPlans(inv, await loadClusterSpec(spec, inv), new ClusterPki(path.join(dir, 'state'), inv.cluster));
+  const { plans } = await plansFrom({ inv, cluster: await loadClusterSpec(spec, inv) }, new ClusterPki(path.join(dir, 'state'), inv.cluster));
   const mounts = (node: string) => plans.find((p) => p.node === node)!.tasks.filter((x) => x.mount).map((x) => `${x.id}:${x.mount!.target}`);
   assert.deepEqual(mounts('w3'), ['storage-data:/srv/storage/data']);
   assert.deepEqual(mounts('m1'), ['storage-shared:/mnt/m1']);

@@ -1,0 +1,22 @@
+import path from 'node:path';
+import Fastify from 'fastify';
+import { registerDiscoveryRoutes } from '../discovery/server.js';
+import { DiscoveryStore } from '../discovery/store.js';
+import { splitListen, type Listening } from './serve.js';
+
+// The etcd v2 discovery service, for fleets without internet access (etcd --discovery URL).
+export async function serveDiscovery(o: { state: string; listen: string; publicUrl?: string }): Promise<Omit<Listening, 'nodes'>> {
+  const store = new DiscoveryStore({ persistPath: path.join(o.state, 'discovery.json') });
+  const app = Fastify({ logger: false });
+  await registerDiscoveryRoutes(app, store, { publicUrl: o.publicUrl });
+  await app.listen(splitListen(o.listen));
+  return { close: () => app.close() };
+}
+
+// A new discovery token (its URL) from a running discovery service.
+export async function newDiscoveryToken(o: { server: string; size: number }): Promise<string> {
+  const res = await fetch(`${o.server.replace(/\/+$/, '')}/new?size=${o.size}`, { method: 'POST' });
+  const body = (await res.text()).trim();
+  if (!res.ok) throw new Error(`discovery service ${o.server}: ${res.status} ${body}`);
+  return body;
+}

@@ -1,0 +1,52 @@
+import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
+import { Fleet, mapLimit } from '../fleet/fleet.js';
+import { FleetMonitor } from '../fleet/monitor.js';
+import type { NodeView } from '../fleet/view.js';
+import { loadInventory, type Inventory } from '../inputs/inventory.js';
+import { readFleetCredentials } from '../pki/fleet.js';
+
+export interface FleetOptions {
+  state: string;
+  inventory: string;
+}
+
+// One GetStatus per agent, at most `concurrency` at once; an unreachable node is a view with its error.
+export async function status(o: FleetOptions & { concurrency: number }): Promise<{ inv: Inventory; views: NodeView[] }> {
+  const inv = await loadInventory(o.inventory);
+  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  try {
+    const views = await mapLimit(inv.nodes, o.concurrency, async (node): Promise<NodeView> => {
+      const now = Date.now();
+      try {
+        return { node, status: (await fleet.client(node).status()).status, updatedAtMs: now };
+      } catch (err) {
+        return { node, error: (err as Error).message.replace(/^node \S+ \([^)]*\): /, ''), errorSinceMs: now, updatedAtMs: now };
+      }
+    });
+    return { inv, views };
+  } finally {
+    fleet.close();
+  }
+}
+
+export interface FleetWatch {
+  inv: Inventory;
+  monitor: FleetMonitor;
+  stop(): void;
+}
+
+// A live view fed by every agent's status stream, until stop().
+export async function watchFleet(o: FleetOptions, on: { change?: (v: NodeView) => void; drift?: (node: string, d: DriftEvent) => void }): Promise<FleetWatch> {
+  const inv = await loadInventory(o.inventory);
+  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  const monitor = new FleetMonitor(fleet, inv, on);
+  monitor.start();
+  return {
+    inv,
+    monitor,
+    stop: () => {
+      monitor.stop();
+      fleet.close();
+    },
+  };
+}
