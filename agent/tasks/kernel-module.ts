@@ -8,7 +8,8 @@ import { runSystem } from './system-run.js';
 import type { Change, Problem, Task } from './task.js';
 
 export const DEFAULT_MODULES_FILE = '/etc/modules-load.d/muster.conf';
-const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+// A leading '-' would read as an option to modprobe.
+const NAME = /^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,63}$/;
 
 interface Observed {
   file: FileState | null;
