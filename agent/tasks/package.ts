@@ -38,11 +38,11 @@ async function refuseOtherRoot(ctx: TaskContext, spec: PackageSpec): Promise<voi
   if (ctx.host.root !== '/') throw new AgentError('PACKAGE_ROOT_UNSUPPORTED', `package ${spec.name}: the agent's root is ${ctx.host.root}, and apt and dpkg only manage the real root /`);
 }
 
-// apt can install the wanted version (or any, with no pin) without a refresh.
-async function aptKnows(ctx: TaskContext, spec: PackageSpec): Promise<boolean> {
+// The versions apt can install, and whether the wanted one (or any, with no pin) is among them.
+async function aptKnows(ctx: TaskContext, spec: PackageSpec): Promise<{ ok: boolean; versions: string[] }> {
   const r = await runSystem(ctx, apt.policy(spec.name), { allowFailure: true, env: APT_ENV });
   const { candidate, versions } = knownVersions(r.stdout);
-  return spec.version ? versions.includes(spec.version) : candidate !== '(none)';
+  return { ok: spec.version ? versions.includes(spec.version) : candidate !== '(none)', versions };
 }
 
 export const packageTask: Task<PackageSpec, Observed> = {
@@ -81,10 +81,12 @@ export const packageTask: Task<PackageSpec, Observed> = {
     }
     const install = !o.installed || (spec.version !== '' && o.version !== spec.version);
     if (install) {
-      if (!(await aptKnows(ctx, spec))) {
+      if (!(await aptKnows(ctx, spec)).ok) {
         await runSystem(ctx, apt.update(spec.aptSource || undefined), opts);
-        if (!(await aptKnows(ctx, spec))) {
-          throw new AgentError('PACKAGE_NOT_FOUND', `package ${spec.name}${spec.version ? `=${spec.version}` : ''}: apt knows no such package or version, even after apt-get update${spec.aptSource ? ` of ${spec.aptSource}` : ''}`);
+        const known = await aptKnows(ctx, spec);
+        if (!known.ok) {
+          const has = known.versions.length ? `it knows ${known.versions.join(', ')}` : 'it knows no version';
+          throw new AgentError('PACKAGE_NOT_FOUND', `package ${spec.name}${spec.version ? `=${spec.version}` : ''}: apt has no such package or version (${has}), even after apt-get update${spec.aptSource ? ` of ${spec.aptSource}` : ''}`);
         }
       }
       await runSystem(ctx, apt.install(spec.name, spec.version), opts);

@@ -12,8 +12,8 @@ export interface RootHost {
   dir: string;
   engine: Engine;
   run(tasks: DeepPartial<Task>[], mode?: ApplyMode): Promise<TaskResult[]>;
-  // one task's status name, failing the test with the agent's error when it failed
-  status(task: DeepPartial<Task>, mode?: ApplyMode): Promise<string>;
+  // the last task's status name (the others are its prerequisites), failing the test with the agent's error
+  status(task: DeepPartial<Task> | DeepPartial<Task>[], mode?: ApplyMode): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -34,7 +34,9 @@ export async function rootHost(extraTrees: string[] = []): Promise<RootHost> {
     engine,
     run,
     async status(task, mode) {
-      const r = (await run([task], mode)).find((x) => !x.removal)!;
+      const results = (await run(Array.isArray(task) ? task : [task], mode)).filter((x) => !x.removal);
+      const failed = results.find((x) => x.status === TaskStatus.TASK_STATUS_FAILED);
+      const r = failed ?? results[results.length - 1];
       if (r.status === TaskStatus.TASK_STATUS_FAILED) throw new Error(`${r.errorCode}: ${r.errorMessage}`);
       return TaskStatus[r.status].replace('TASK_STATUS_', '').toLowerCase();
     },
