@@ -2,7 +2,7 @@
 // package in two versions, built with dpkg-deb, served from a local file: repository made with
 // apt-ftparchive and signed by a key gpg makes here, so apt's Signed-By path is real and no
 // network is used. Installs, pins, holds, upgrades, downgrades and removes it; cleans up after.
-// Needs root, dpkg-dev (dpkg-deb), apt-utils (apt-ftparchive), gpg.
+// Needs root, dpkg (dpkg-deb), apt-utils (apt-ftparchive), gpg.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
