@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
+import type { AptSourceSpec, DeepPartial } from '../../proto/gen/muster/agent/v1/system.js';
 import { tempHost } from '../../test/helpers/host.js';
 import { appendTo, timeline } from '../../test/helpers/timeline.js';
 
@@ -48,7 +49,7 @@ test('apt-source: bad input is refused', async (t) => {
     [{ ...source, suites: ['bookworm'], components: ['main contrib'] }, /not one word/],
     [{ ...source, key: Buffer.alloc(0) }, /key is empty/],
     [{ ...source, key: Buffer.alloc(70_000, 1) }, /key is larger/],
-  ] as const) {
+  ] as [DeepPartial<AptSourceSpec>, RegExp][]) {
     const r = (await h.run([{ id: 'a', aptSource: spec }])).results[0];
     assert.equal(r.errorCode, 'INVALID_SPEC', JSON.stringify(spec.name));
     assert.match(r.errorMessage, pattern);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
+import type { DeepPartial, KernelModuleSpec } from '../../proto/gen/muster/agent/v1/system.js';
 import { TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import { tempHost } from '../../test/helpers/host.js';
 import { useStandins } from '../../test/helpers/standins.js';
@@ -59,7 +60,7 @@ test('kernel-module: bad input is refused', async (t) => {
     [{ names: ['a b'] }, /not a module name/],
     [{ names: ['br-netfilter', 'br_netfilter'] }, /named twice/],
     [{ names: ['overlay'], file: '/etc/modules' }, /must be \/etc\/modules-load.d/],
-  ] as const) {
+  ] as [DeepPartial<KernelModuleSpec>, RegExp][]) {
     const r = (await h.run([{ id: 'm', kernelModule: spec }])).results[0];
     assert.equal(r.errorCode, 'INVALID_SPEC', JSON.stringify(spec));
     assert.match(r.errorMessage, pattern);

@@ -13,9 +13,11 @@ describe('renderLbFiles', () => {
       [
         ['/etc/haproxy/haproxy.cfg', '644', 'haproxy', 'haproxy -c -f {}'],
         ['/etc/keepalived/check_apiserver.sh', '755', 'keepalived', 'sh -n {}'],
-        ['/etc/keepalived/keepalived.conf', '600', 'keepalived', 'keepalived -t -f {}'],
+        ['/etc/keepalived/keepalived.conf', '600', 'keepalived', undefined],
       ],
     );
+    const tested = renderLbFiles(exampleLbInput(), { keepalivedConfigTest: true });
+    assert.deepEqual(tested[2]!.check, ['keepalived', '-t', '-f', '{}'], 'keepalived -t where keepalived is 2.2.8 or later');
     assert.equal(haproxy[0]!.content, renderHaproxy(exampleLbInput()));
     const nginx = renderLbFiles(exampleLbInput({ kind: 'nginx' }));
     assert.equal(nginx[0]!.path, '/etc/nginx/nginx.conf');

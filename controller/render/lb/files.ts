@@ -42,6 +42,12 @@ export function renderLbFiles(input: LbInput, options?: LbRenderOptions): LbFile
     // keepalived.conf, whose check looks for the script it names.
     { path: paths.keepalivedCheckScript, mode: 0o755, content: renderKeepalivedCheckScript(input, options), service: 'keepalived', check: [...LB_CHECKS.checkScript] },
     // 0600: it carries the VRRP password.
-    { path: '/etc/keepalived/keepalived.conf', mode: 0o600, content: renderKeepalived(input, options), service: 'keepalived', check: [...LB_CHECKS.keepalived] },
+    {
+      path: '/etc/keepalived/keepalived.conf',
+      mode: 0o600,
+      content: renderKeepalived(input, options),
+      service: 'keepalived',
+      ...(options?.keepalivedConfigTest ? { check: [...LB_CHECKS.keepalived] } : {}),
+    },
   ];
 }
