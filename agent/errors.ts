@@ -25,6 +25,12 @@ export const agentErrors = {
   STORAGE_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The storage server (NFS, iSCSI portal, Ceph monitors, GlusterFS) does not answer.' },
   EXPORT_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, summary: 'The server answers but has no such export, iSCSI target or RBD image.' },
   PERSISTENCE_CONFLICT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The mount point is already persisted outside muster (an fstab line or a unit muster did not write).' },
+  CONFIG_CHECK_FAILED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The program a config file names as its check (haproxy -c, nginx -t, keepalived -t) rejected the new content, or is not installed; the old file is kept and no handler is owed.' },
+  SYSCTL_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The running kernel has no such sysctl key under /proc/sys; nothing was written.' },
+  MODULE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'modprobe could not load a kernel module (not built for this kernel); the modules-load.d file was not written.' },
+  SERVICE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'systemd has no such unit (no unit file on the host).' },
+  PACKAGE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'apt knows no such package or version, even after refreshing its sources.' },
+  PACKAGE_ROOT_UNSUPPORTED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The package kind runs apt and dpkg on the real root only; an agent with another root prefix refuses it.' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
 } as const;

@@ -7,6 +7,8 @@ export interface WriteOptions {
   mode: number;
   uid?: number;
   gid?: number;
+  // beforeRename sees the complete temp file (a config check); throwing keeps the old file.
+  beforeRename?: (tempPath: string) => Promise<void>;
 }
 
 // Marks the temp files of an atomic write; dot-named, so the kubelet never loads one.
@@ -36,6 +38,7 @@ export async function writeFileAtomic(file: string, content: string | Buffer, op
     } finally {
       await fh.close();
     }
+    await options.beforeRename?.(tmp);
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });

@@ -12,6 +12,7 @@ import { bind, type BoundTask } from '../tasks/index.js';
 import type { Handler } from '../../proto/gen/muster/agent/v1/tasks.js';
 import type { Problem, TaskContext } from '../tasks/task.js';
 import { OwedHandlers } from './handlers.js';
+import { Pruner } from './prune.js';
 import { StateStore, type AgentState } from './state.js';
 
 // Observers see every task result and summary (metrics, and later status streams).
@@ -34,6 +35,7 @@ export interface RunOptions {
 export class Engine {
   readonly state: StateStore;
   private readonly owed: OwedHandlers;
+  private readonly pruner: Pruner;
   private current: AgentState = { revision: '', appliedAtMs: 0 };
   private running: 'apply' | 'drift' | undefined;
   private stopping = false;
@@ -42,11 +44,13 @@ export class Engine {
   constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}) {
     this.state = new StateStore(host);
     this.owed = new OwedHandlers(host);
+    this.pruner = new Pruner(host);
   }
 
   async init(): Promise<void> {
     this.current = await this.state.load();
     await this.owed.load();
+    await this.pruner.load();
     // A crash mid-write can leave a dot-named temp file beside a managed file.
     const paths = this.current.plan ? managedPaths(this.current.plan) : [];
     const removed = await this.host.sweepTemp(paths).catch(() => []);
@@ -146,6 +150,8 @@ export class Engine {
     const handlers = new Map(plan.handlers.map((h) => [h.id, h]));
     const wouldNotify = new Map<string, Handler>();
     let stopped = false;
+    // What left the plan goes first: a port the old load balancer holds is free for the new one.
+    if (!keepState) stopped = await this.prune(plan, mode, ctx, emit);
     for (const b of bound as BoundTask[]) {
       if (stopped || this.stopping) {
         const code = stopped ? undefined : 'SHUTTING_DOWN';
@@ -168,6 +174,22 @@ export class Engine {
       await this.owed.runAll(emit);
     }
     return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY && !keepState ? plan : undefined);
+  }
+
+  // Removes what the last applied plan had and this one does not; true when a removal failed.
+  private async prune(plan: Plan, mode: ApplyMode, ctx: TaskContext, emit: (r: TaskResult) => void): Promise<boolean> {
+    const removals = this.pruner.removals(this.current.plan, plan);
+    if (!removals.length) return false;
+    if (mode === ApplyMode.APPLY_MODE_APPLY) await this.pruner.owe(removals);
+    for (const r of removals) {
+      if (this.stopping) return true;
+      const result = await runTask(r.bound, mode, ctx);
+      result.removal = true;
+      emit(result);
+      if (result.status === TaskStatus.TASK_STATUS_FAILED) return true;
+      if (mode === ApplyMode.APPLY_MODE_APPLY) await this.pruner.done(r);
+    }
+    return false;
   }
 
   private async finish(summary: ApplySummary, started: number, applied: Plan | undefined): Promise<ApplySummary> {

@@ -17,6 +17,11 @@ export const DEFAULT_ALLOWED_TREES = [
   '/srv/storage',
   '/etc/fstab',
   '/etc/ceph',
+  // system kinds: apt sources and their keys, kernel parameters and modules at boot
+  '/etc/apt/sources.list.d',
+  '/etc/apt/keyrings',
+  '/etc/sysctl.d',
+  '/etc/modules-load.d',
 ];
 
 // Pure check of a host path against the allowed trees; runs before any I/O.

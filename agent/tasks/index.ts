@@ -1,8 +1,14 @@
 import type { Task as TaskMessage } from '../../proto/gen/muster/agent/v1/tasks.js';
+import { aptSourceTask } from './apt-source.js';
 import { certificateTask } from './certificate.js';
 import { fileTask } from './file.js';
+import { kernelModuleTask } from './kernel-module.js';
 import { mountTask } from './mount/index.js';
+import { packageTask } from './package.js';
+import { serviceTask } from './service.js';
 import { staticPodTask } from './static-pod.js';
+import { swapTask } from './swap.js';
+import { sysctlTask } from './sysctl.js';
 import type { Task } from './task.js';
 
 // Every task kind, listed once: the proto oneof field → its implementation.
@@ -11,6 +17,12 @@ const kinds = {
   staticPod: staticPodTask,
   certificate: certificateTask,
   mount: mountTask,
+  package: packageTask,
+  aptSource: aptSourceTask,
+  service: serviceTask,
+  sysctl: sysctlTask,
+  kernelModule: kernelModuleTask,
+  swap: swapTask,
 } as const;
 
 export interface BoundTask {

@@ -1,7 +1,8 @@
 import type { FileState, Host } from '../host/host.js';
 import { AgentError } from '../errors.js';
+import { run } from '../host/exec.js';
 import { resolveGroup, resolveUser } from '../host/users.js';
-import type { Change, Problem, Task } from './task.js';
+import type { Change, Problem, Removal, Task } from './task.js';
 
 // A file as a task wants it on the host.
 export interface DesiredFile {
@@ -14,7 +15,12 @@ export interface DesiredFile {
   secret?: boolean;
   // describe turns content into what a diff shows instead of raw bytes (certificates).
   describe?: (content: Buffer) => string;
+  // check is a program that must accept the new bytes (its "{}" the temp file) before they replace the file.
+  check?: readonly string[];
 }
+
+export const CHECK_PLACEHOLDER = '{}';
+const CHECK_TIMEOUT_MS = 30_000;
 
 // Builds a task kind whose whole state is a set of files: the kind says which files and how
 // to validate them; observing, diffing and atomic replacing live here once.
@@ -52,7 +58,62 @@ export function filesTask<Spec>(kind: string, def: {
       for (let i = 0; i < wanted.length; i++) await applyFile(ctx.host, wanted[i], observed[i]);
     },
     watchPaths: (spec) => files(spec).map((f) => f.path),
+    removal: (spec, kept) => removeFiles(files(spec).filter((f) => !kept(`file:${f.path}`))),
   };
+}
+
+// What a file-shaped task left behind once it leaves the plan: the same files, each to be gone.
+export function removeFiles(list: readonly Pick<DesiredFile, 'path' | 'secret'>[]): Removal | undefined {
+  if (!list.length) return undefined;
+  return { task: absentFilesTask as Task<unknown, unknown>, spec: { files: list.map(({ path, secret }) => ({ path, secret })) } };
+}
+
+interface AbsentFiles {
+  files: { path: string; secret?: boolean }[];
+}
+
+const absentFilesTask: Task<AbsentFiles, (FileState | null)[]> = {
+  kind: 'file',
+  keys: (spec) => spec.files.map((f) => `file:${f.path}`),
+  validate: () => [],
+  observe: (spec, ctx) => Promise.all(spec.files.map((f) => ctx.host.read(f.path))),
+  diff: (spec, observed) =>
+    spec.files.flatMap((f, i) => {
+      const have = observed[i];
+      if (!have) return [];
+      return [{ header: f.path, before: f.secret ? `(secret, ${have.content.length} bytes)` : have.content.toString('utf8'), after: '(absent)' }];
+    }),
+  async apply(spec, observed, ctx) {
+    for (const [i, f] of spec.files.entries()) if (observed[i]) await ctx.host.remove(f.path);
+  },
+};
+
+// The problems of a check command, for a kind's validate.
+export function checkProblems(what: string, check: readonly string[]): Problem[] {
+  if (!check.length) return [];
+  if (check.some((a) => typeof a !== 'string' || a.length === 0 || a.includes('\0'))) return [{ code: 'INVALID_SPEC', message: `${what}: check has an empty argument` }];
+  if (!check.slice(1).some((a) => a.includes(CHECK_PLACEHOLDER))) {
+    return [{ code: 'INVALID_SPEC', message: `${what}: check ${JSON.stringify(check)} never names the new file: put ${CHECK_PLACEHOLDER} where its path goes` }];
+  }
+  return [];
+}
+
+// Runs the check program against the complete temp file; a rejection keeps the old file in place.
+async function runCheck(want: DesiredFile, tempPath: string): Promise<void> {
+  const argv = want.check!.map((a) => a.split(CHECK_PLACEHOLDER).join(tempPath));
+  let result;
+  try {
+    result = await run(argv[0], argv.slice(1), { timeoutMs: CHECK_TIMEOUT_MS, allowFailure: true });
+  } catch (err) {
+    const missing = (err as AgentError).cause && ((err as AgentError).cause as NodeJS.ErrnoException).code === 'ENOENT';
+    const why = missing ? `${argv[0]} is not installed on this node` : (err as Error).message;
+    throw new AgentError('CONFIG_CHECK_FAILED', `${want.path}: the new content could not be checked (${why}); the old file is kept`, { cause: err });
+  }
+  if (result.code !== 0) {
+    // The program's words about the temp file read better with the real path in them.
+    const said = `${result.stderr}\n${result.stdout}`.split(tempPath).join(want.path).trim().split('\n').filter(Boolean).slice(-4).join(' | ');
+    throw new AgentError('CONFIG_CHECK_FAILED', `${want.path}: ${want.check!.join(' ')} rejected the new content (exit ${result.code}): ${said}; the old file is kept`);
+  }
 }
 
 export function diffFile(want: DesiredFile, have: FileState | null): Change[] {
@@ -90,7 +151,8 @@ function showSafely(want: DesiredFile, content: Buffer): string {
 export async function applyFile(host: Host, want: DesiredFile, have: FileState | null): Promise<void> {
   const { uid, gid } = ownership(want);
   if (!have || !have.content.equals(want.content)) {
-    await host.writeAtomic(want.path, want.content, { mode: want.mode, uid, gid }, have);
+    const beforeRename = want.check?.length ? (tmp: string) => runCheck(want, tmp) : undefined;
+    await host.writeAtomic(want.path, want.content, { mode: want.mode, uid, gid, beforeRename }, have);
     return;
   }
   const ownerWrong = (uid !== undefined && uid !== have.uid) || (gid !== undefined && gid !== have.gid);

@@ -41,4 +41,13 @@ export interface Task<Spec, Observed> {
   verify?(spec: Spec, ctx: TaskContext): Promise<Verdict>;
   // watchPaths are the host paths drift watching follows.
   watchPaths?(spec: Spec): string[];
+  // removal takes this task's state off the host once it leaves the plan: a task run like any
+  // other (check mode included). kept(key) is true for keys the new plan still manages.
+  // Undefined (or no method) leaves the host as it is.
+  removal?(spec: Spec, kept: (key: string) => boolean): Removal | undefined;
+}
+
+export interface Removal {
+  task: Task<unknown, unknown>;
+  spec: unknown;
 }

@@ -8,6 +8,8 @@ import { snapshot, tempHost } from './host.js';
 export interface TimelineCase {
   name: string;
   task: DeepPartial<Task>;
+  // the host as it is before muster comes (kernel files under the temp root, a unit file)
+  setup?(real: (hostPath: string) => string): Promise<void>;
   // an outside edit of the host, done to real paths (drift)
   drift(real: (hostPath: string) => string): Promise<void>;
 }
@@ -18,6 +20,7 @@ export function timeline(c: TimelineCase): void {
   test(`${c.name}: timeline`, async (t) => {
     const h = await tempHost();
     t.after(h.cleanup);
+    await c.setup?.(h.real);
     const status = async (mode = ApplyMode.APPLY_MODE_APPLY) => {
       const { results } = await h.run([c.task], mode);
       assert.equal(results.length, 1);

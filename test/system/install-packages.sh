@@ -7,7 +7,9 @@ packages=(
   etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
-  systemd                          # systemd-analyze verify of generated units
+  systemd                          # systemd-analyze verify of generated units; systemctl for the service kind
+  apt-utils gpg                    # the package kind: a signed local repository (apt-ftparchive, gpg; dpkg-deb is dpkg)
+  kmod procps                      # kernel-module (modprobe) and sysctl -p
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import type { MountSpec } from '../../../proto/gen/muster/agent/v1/mount.js';
+import { MountState, type MountSpec } from '../../../proto/gen/muster/agent/v1/mount.js';
 import { AgentError } from '../../errors.js';
 import type { Host } from '../../host/host.js';
 import type { Change, Task, TaskContext } from '../task.js';
@@ -168,4 +168,7 @@ export const mountTask: Task<MountSpec, Observed> = {
   diff: (spec, observed) => diff(resolveMount(spec), observed),
   apply: (spec, observed, ctx) => apply(resolveMount(spec), observed, ctx),
   watchPaths: (spec) => managedFiles(resolveMount(spec)),
+  // A mount that leaves the plan goes the way state absent goes: unmounted, detached, unpersisted.
+  removal: (spec, kept) =>
+    kept(`file:${targetOf(spec)}`) ? undefined : { task: mountTask as Task<unknown, unknown>, spec: { ...spec, state: MountState.MOUNT_STATE_ABSENT } },
 };

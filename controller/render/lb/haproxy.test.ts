@@ -41,6 +41,13 @@ describe('renderHaproxy', () => {
     assert.match(defaultServer ?? '', /\binter \d+s\b.*\bfall \d+\b.*\brise \d+\b/);
   });
 
+  it('retries a failed connect on another server (redispatch), with retries to spend', () => {
+    const defaults = section(renderHaproxy(exampleLbInput()), 'defaults');
+    assert.ok(defaults.includes('option redispatch 1'), defaults.join('\n'));
+    const retries = defaults.find((l) => l.startsWith('retries '));
+    assert.ok(retries && Number(retries.split(' ')[1]) >= 2, 'at least two retries: one may hit another dead server');
+  });
+
   it('listens in TCP mode on all addresses at the API port', () => {
     const frontend = section(renderHaproxy(exampleLbInput({ apiPort: 8443 })), 'frontend kube-apiserver');
     assert.ok(frontend.includes('bind *:8443'));

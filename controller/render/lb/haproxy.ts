@@ -28,6 +28,8 @@ export function renderHaproxy(input: LbInput, options?: LbRenderOptions): string
     '    log global',
     '    mode tcp',
     '    option dontlognull',
+    '    # A failed connect is retried on another server (redispatch), not on the dead one until its check marks it down.',
+    '    option redispatch 1',
     '    retries 3',
     '    timeout connect 5s',
     '    # Watches stay open for 30-60 min and may idle for minutes between events; short timeouts would cut them.',

@@ -4,4 +4,4 @@ export { validateLbInput, assertValidLbInput } from './validate.js';
 export { renderHaproxy } from './haproxy.js';
 export { renderNginx } from './nginx.js';
 export { renderKeepalived, renderKeepalivedCheckScript, KEEPALIVED_SCRIPT_NAME } from './keepalived.js';
-export { renderLbFiles, type LbFile } from './files.js';
+export { LB_CHECKS, renderLbFiles, type LbFile } from './files.js';

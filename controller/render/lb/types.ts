@@ -54,6 +54,11 @@ export interface LbRenderOptions {
   haproxyStatsPort?: number;
   /** Unix user keepalived runs the check script as; it needs only curl and ip, so not root. */
   keepalivedScriptUser?: string;
+  /**
+   * Check keepalived.conf with `keepalived -t` before it goes live. Off by default: keepalived before
+   * 2.2.8 (Debian 12 ships 2.2.7) kills itself during -t when script_user is not root (acassen/keepalived#2617).
+   */
+  keepalivedConfigTest?: boolean;
 }
 
 export const DEFAULT_LB_PATHS: Readonly<LbPaths> = Object.freeze({

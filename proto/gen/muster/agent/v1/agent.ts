@@ -222,6 +222,11 @@ export interface Plan {
   /** probes are the health checks the agent runs for this node's role. */
   probes: ProbeSpec[];
   driftPolicy: DriftPolicy;
+  /**
+   * keep_removed leaves on the host what was in the last applied plan and is not in this one
+   * (prune: false); by default it is removed.
+   */
+  keepRemoved?: boolean | undefined;
 }
 
 export interface ProbeSpec {
@@ -279,6 +284,11 @@ export interface TaskResult {
   errorCode: string;
   errorMessage: string;
   durationUs: number;
+  /**
+   * removal marks a task of the last applied plan that left this one: CHANGED means removed,
+   * WOULD_CHANGE would remove (check mode), OK was already gone.
+   */
+  removal?: boolean | undefined;
 }
 
 export interface ApplySummary {
@@ -390,7 +400,7 @@ export interface DriftEvent {
 }
 
 function createBasePlan(): Plan {
-  return { node: "", revision: "", tasks: [], handlers: [], probes: [], driftPolicy: 0 };
+  return { node: "", revision: "", tasks: [], handlers: [], probes: [], driftPolicy: 0, keepRemoved: undefined };
 }
 
 export const Plan: MessageFns<Plan> = {
@@ -412,6 +422,9 @@ export const Plan: MessageFns<Plan> = {
     }
     if (message.driftPolicy !== 0) {
       writer.uint32(48).int32(message.driftPolicy);
+    }
+    if (message.keepRemoved !== undefined) {
+      writer.uint32(160).bool(message.keepRemoved);
     }
     return writer;
   },
@@ -477,6 +490,14 @@ export const Plan: MessageFns<Plan> = {
             message.driftPolicy = reader.int32() as any;
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.keepRemoved = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -501,6 +522,11 @@ export const Plan: MessageFns<Plan> = {
         : isSet(object.drift_policy)
         ? driftPolicyFromJSON(object.drift_policy)
         : 0,
+      keepRemoved: isSet(object.keepRemoved)
+        ? globalThis.Boolean(object.keepRemoved)
+        : isSet(object.keep_removed)
+        ? globalThis.Boolean(object.keep_removed)
+        : undefined,
     };
   },
 
@@ -524,6 +550,9 @@ export const Plan: MessageFns<Plan> = {
     if (message.driftPolicy !== 0) {
       obj.driftPolicy = driftPolicyToJSON(message.driftPolicy);
     }
+    if (message.keepRemoved !== undefined) {
+      obj.keepRemoved = message.keepRemoved;
+    }
     return obj;
   },
 
@@ -538,6 +567,7 @@ export const Plan: MessageFns<Plan> = {
     message.handlers = object.handlers?.map((e) => Handler.fromPartial(e)) || [];
     message.probes = object.probes?.map((e) => ProbeSpec.fromPartial(e)) || [];
     message.driftPolicy = object.driftPolicy ?? 0;
+    message.keepRemoved = object.keepRemoved ?? undefined;
     return message;
   },
 };
@@ -1233,7 +1263,17 @@ export const Diff: MessageFns<Diff> = {
 };
 
 function createBaseTaskResult(): TaskResult {
-  return { id: "", kind: "", status: 0, diffs: [], warnings: [], errorCode: "", errorMessage: "", durationUs: 0 };
+  return {
+    id: "",
+    kind: "",
+    status: 0,
+    diffs: [],
+    warnings: [],
+    errorCode: "",
+    errorMessage: "",
+    durationUs: 0,
+    removal: undefined,
+  };
 }
 
 export const TaskResult: MessageFns<TaskResult> = {
@@ -1261,6 +1301,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     }
     if (message.durationUs !== 0) {
       writer.uint32(64).uint32(message.durationUs);
+    }
+    if (message.removal !== undefined) {
+      writer.uint32(160).bool(message.removal);
     }
     return writer;
   },
@@ -1342,6 +1385,14 @@ export const TaskResult: MessageFns<TaskResult> = {
             message.durationUs = reader.uint32();
             continue;
           }
+          case 20: {
+            if (tag !== 160) {
+              break;
+            }
+
+            message.removal = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1376,6 +1427,7 @@ export const TaskResult: MessageFns<TaskResult> = {
         : isSet(object.duration_us)
         ? globalThis.Number(object.duration_us)
         : 0,
+      removal: isSet(object.removal) ? globalThis.Boolean(object.removal) : undefined,
     };
   },
 
@@ -1405,6 +1457,9 @@ export const TaskResult: MessageFns<TaskResult> = {
     if (message.durationUs !== 0) {
       obj.durationUs = Math.round(message.durationUs);
     }
+    if (message.removal !== undefined) {
+      obj.removal = message.removal;
+    }
     return obj;
   },
 
@@ -1421,6 +1476,7 @@ export const TaskResult: MessageFns<TaskResult> = {
     message.errorCode = object.errorCode ?? "";
     message.errorMessage = object.errorMessage ?? "";
     message.durationUs = object.durationUs ?? 0;
+    message.removal = object.removal ?? undefined;
     return message;
   },
 };

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import { MountSpec } from "./mount.js";
+import { AptSourceSpec, KernelModuleSpec, PackageSpec, ServiceSpec, SwapSpec, SysctlSpec } from "./system.js";
 
 export const protobufPackage = "muster.agent.v1";
 
@@ -17,10 +18,18 @@ export interface Task {
   id: string;
   /** notify names handlers of the plan to run when this task changes the host. */
   notify: string[];
+  /** keep_when_removed leaves what this task made on the host once it leaves the plan. */
+  keepWhenRemoved?: boolean | undefined;
   file?: FileSpec | undefined;
   staticPod?: StaticPodSpec | undefined;
   certificate?: CertificateSpec | undefined;
   mount?: MountSpec | undefined;
+  package?: PackageSpec | undefined;
+  aptSource?: AptSourceSpec | undefined;
+  service?: ServiceSpec | undefined;
+  sysctl?: SysctlSpec | undefined;
+  kernelModule?: KernelModuleSpec | undefined;
+  swap?: SwapSpec | undefined;
 }
 
 /** FileSpec is a whole file: content, mode and ownership. */
@@ -33,6 +42,17 @@ export interface FileSpec {
   group: string;
   /** secret keeps the content out of diffs and logs. */
   secret: boolean;
+  /** check must accept the new bytes before they replace the file. */
+  check?: ConfigCheck | undefined;
+}
+
+/**
+ * ConfigCheck is a program that validates a config file, run without a shell against the
+ * complete temp file before the rename; a rejection keeps the old file and owes no handler.
+ */
+export interface ConfigCheck {
+  /** command has "{}" where the temp file's path goes: ["haproxy", "-c", "-f", "{}"]. */
+  command: string[];
 }
 
 /** StaticPodSpec is a Pod manifest the kubelet starts from its manifests folder. */
@@ -73,7 +93,21 @@ export interface Handler {
 }
 
 function createBaseTask(): Task {
-  return { id: "", notify: [], file: undefined, staticPod: undefined, certificate: undefined, mount: undefined };
+  return {
+    id: "",
+    notify: [],
+    keepWhenRemoved: undefined,
+    file: undefined,
+    staticPod: undefined,
+    certificate: undefined,
+    mount: undefined,
+    package: undefined,
+    aptSource: undefined,
+    service: undefined,
+    sysctl: undefined,
+    kernelModule: undefined,
+    swap: undefined,
+  };
 }
 
 export const Task: MessageFns<Task> = {
@@ -83,6 +117,9 @@ export const Task: MessageFns<Task> = {
     }
     for (const v of message.notify) {
       writer.uint32(18).string(v!);
+    }
+    if (message.keepWhenRemoved !== undefined) {
+      writer.uint32(24).bool(message.keepWhenRemoved);
     }
     if (message.file !== undefined) {
       FileSpec.encode(message.file, writer.uint32(82).fork()).join();
@@ -95,6 +132,24 @@ export const Task: MessageFns<Task> = {
     }
     if (message.mount !== undefined) {
       MountSpec.encode(message.mount, writer.uint32(106).fork()).join();
+    }
+    if (message.package !== undefined) {
+      PackageSpec.encode(message.package, writer.uint32(114).fork()).join();
+    }
+    if (message.aptSource !== undefined) {
+      AptSourceSpec.encode(message.aptSource, writer.uint32(122).fork()).join();
+    }
+    if (message.service !== undefined) {
+      ServiceSpec.encode(message.service, writer.uint32(130).fork()).join();
+    }
+    if (message.sysctl !== undefined) {
+      SysctlSpec.encode(message.sysctl, writer.uint32(138).fork()).join();
+    }
+    if (message.kernelModule !== undefined) {
+      KernelModuleSpec.encode(message.kernelModule, writer.uint32(146).fork()).join();
+    }
+    if (message.swap !== undefined) {
+      SwapSpec.encode(message.swap, writer.uint32(154).fork()).join();
     }
     return writer;
   },
@@ -126,6 +181,14 @@ export const Task: MessageFns<Task> = {
             }
 
             message.notify.push(reader.string());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.keepWhenRemoved = reader.bool();
             continue;
           }
           case 10: {
@@ -160,6 +223,54 @@ export const Task: MessageFns<Task> = {
             message.mount = MountSpec.decode(reader, reader.uint32());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.package = PackageSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.aptSource = AptSourceSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.service = ServiceSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 17: {
+            if (tag !== 138) {
+              break;
+            }
+
+            message.sysctl = SysctlSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 18: {
+            if (tag !== 146) {
+              break;
+            }
+
+            message.kernelModule = KernelModuleSpec.decode(reader, reader.uint32());
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.swap = SwapSpec.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -176,6 +287,11 @@ export const Task: MessageFns<Task> = {
     return {
       id: isSet(object.id) ? globalThis.String(object.id) : "",
       notify: globalThis.Array.isArray(object?.notify) ? object.notify.map((e: any) => globalThis.String(e)) : [],
+      keepWhenRemoved: isSet(object.keepWhenRemoved)
+        ? globalThis.Boolean(object.keepWhenRemoved)
+        : isSet(object.keep_when_removed)
+        ? globalThis.Boolean(object.keep_when_removed)
+        : undefined,
       file: isSet(object.file) ? FileSpec.fromJSON(object.file) : undefined,
       staticPod: isSet(object.staticPod)
         ? StaticPodSpec.fromJSON(object.staticPod)
@@ -184,6 +300,20 @@ export const Task: MessageFns<Task> = {
         : undefined,
       certificate: isSet(object.certificate) ? CertificateSpec.fromJSON(object.certificate) : undefined,
       mount: isSet(object.mount) ? MountSpec.fromJSON(object.mount) : undefined,
+      package: isSet(object.package) ? PackageSpec.fromJSON(object.package) : undefined,
+      aptSource: isSet(object.aptSource)
+        ? AptSourceSpec.fromJSON(object.aptSource)
+        : isSet(object.apt_source)
+        ? AptSourceSpec.fromJSON(object.apt_source)
+        : undefined,
+      service: isSet(object.service) ? ServiceSpec.fromJSON(object.service) : undefined,
+      sysctl: isSet(object.sysctl) ? SysctlSpec.fromJSON(object.sysctl) : undefined,
+      kernelModule: isSet(object.kernelModule)
+        ? KernelModuleSpec.fromJSON(object.kernelModule)
+        : isSet(object.kernel_module)
+        ? KernelModuleSpec.fromJSON(object.kernel_module)
+        : undefined,
+      swap: isSet(object.swap) ? SwapSpec.fromJSON(object.swap) : undefined,
     };
   },
 
@@ -194,6 +324,9 @@ export const Task: MessageFns<Task> = {
     }
     if (message.notify?.length) {
       obj.notify = message.notify;
+    }
+    if (message.keepWhenRemoved !== undefined) {
+      obj.keepWhenRemoved = message.keepWhenRemoved;
     }
     if (message.file !== undefined) {
       obj.file = FileSpec.toJSON(message.file);
@@ -207,6 +340,24 @@ export const Task: MessageFns<Task> = {
     if (message.mount !== undefined) {
       obj.mount = MountSpec.toJSON(message.mount);
     }
+    if (message.package !== undefined) {
+      obj.package = PackageSpec.toJSON(message.package);
+    }
+    if (message.aptSource !== undefined) {
+      obj.aptSource = AptSourceSpec.toJSON(message.aptSource);
+    }
+    if (message.service !== undefined) {
+      obj.service = ServiceSpec.toJSON(message.service);
+    }
+    if (message.sysctl !== undefined) {
+      obj.sysctl = SysctlSpec.toJSON(message.sysctl);
+    }
+    if (message.kernelModule !== undefined) {
+      obj.kernelModule = KernelModuleSpec.toJSON(message.kernelModule);
+    }
+    if (message.swap !== undefined) {
+      obj.swap = SwapSpec.toJSON(message.swap);
+    }
     return obj;
   },
 
@@ -217,6 +368,7 @@ export const Task: MessageFns<Task> = {
     const message = createBaseTask();
     message.id = object.id ?? "";
     message.notify = object.notify?.map((e) => e) || [];
+    message.keepWhenRemoved = object.keepWhenRemoved ?? undefined;
     message.file = (object.file !== undefined && object.file !== null) ? FileSpec.fromPartial(object.file) : undefined;
     message.staticPod = (object.staticPod !== undefined && object.staticPod !== null)
       ? StaticPodSpec.fromPartial(object.staticPod)
@@ -227,12 +379,28 @@ export const Task: MessageFns<Task> = {
     message.mount = (object.mount !== undefined && object.mount !== null)
       ? MountSpec.fromPartial(object.mount)
       : undefined;
+    message.package = (object.package !== undefined && object.package !== null)
+      ? PackageSpec.fromPartial(object.package)
+      : undefined;
+    message.aptSource = (object.aptSource !== undefined && object.aptSource !== null)
+      ? AptSourceSpec.fromPartial(object.aptSource)
+      : undefined;
+    message.service = (object.service !== undefined && object.service !== null)
+      ? ServiceSpec.fromPartial(object.service)
+      : undefined;
+    message.sysctl = (object.sysctl !== undefined && object.sysctl !== null)
+      ? SysctlSpec.fromPartial(object.sysctl)
+      : undefined;
+    message.kernelModule = (object.kernelModule !== undefined && object.kernelModule !== null)
+      ? KernelModuleSpec.fromPartial(object.kernelModule)
+      : undefined;
+    message.swap = (object.swap !== undefined && object.swap !== null) ? SwapSpec.fromPartial(object.swap) : undefined;
     return message;
   },
 };
 
 function createBaseFileSpec(): FileSpec {
-  return { path: "", content: Buffer.alloc(0), mode: 0, owner: "", group: "", secret: false };
+  return { path: "", content: Buffer.alloc(0), mode: 0, owner: "", group: "", secret: false, check: undefined };
 }
 
 export const FileSpec: MessageFns<FileSpec> = {
@@ -254,6 +422,9 @@ export const FileSpec: MessageFns<FileSpec> = {
     }
     if (message.secret !== false) {
       writer.uint32(48).bool(message.secret);
+    }
+    if (message.check !== undefined) {
+      ConfigCheck.encode(message.check, writer.uint32(58).fork()).join();
     }
     return writer;
   },
@@ -319,6 +490,14 @@ export const FileSpec: MessageFns<FileSpec> = {
             message.secret = reader.bool();
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.check = ConfigCheck.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -339,6 +518,7 @@ export const FileSpec: MessageFns<FileSpec> = {
       owner: isSet(object.owner) ? globalThis.String(object.owner) : "",
       group: isSet(object.group) ? globalThis.String(object.group) : "",
       secret: isSet(object.secret) ? globalThis.Boolean(object.secret) : false,
+      check: isSet(object.check) ? ConfigCheck.fromJSON(object.check) : undefined,
     };
   },
 
@@ -362,6 +542,9 @@ export const FileSpec: MessageFns<FileSpec> = {
     if (message.secret !== false) {
       obj.secret = message.secret;
     }
+    if (message.check !== undefined) {
+      obj.check = ConfigCheck.toJSON(message.check);
+    }
     return obj;
   },
 
@@ -376,6 +559,78 @@ export const FileSpec: MessageFns<FileSpec> = {
     message.owner = object.owner ?? "";
     message.group = object.group ?? "";
     message.secret = object.secret ?? false;
+    message.check = (object.check !== undefined && object.check !== null)
+      ? ConfigCheck.fromPartial(object.check)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseConfigCheck(): ConfigCheck {
+  return { command: [] };
+}
+
+export const ConfigCheck: MessageFns<ConfigCheck> = {
+  encode(message: ConfigCheck, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.command) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ConfigCheck {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseConfigCheck();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ConfigCheck {
+    return {
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+    };
+  },
+
+  toJSON(message: ConfigCheck): unknown {
+    const obj: any = {};
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ConfigCheck>, I>>(base?: I): ConfigCheck {
+    return ConfigCheck.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ConfigCheck>, I>>(object: I): ConfigCheck {
+    const message = createBaseConfigCheck();
+    message.command = object.command?.map((e) => e) || [];
     return message;
   },
 };
