@@ -89,7 +89,7 @@ test('waves: --by rack never puts two racks in one wave', () => {
 });
 
 test('waves: --by rack puts workers without the label in a group of their own', () => {
-  const list = nodes('w', 3, ['worker'], (i) => (i === 2 ? {} : { rack: 'a' }));
+  const list = nodes('w', 3, ['worker'], (i): Record<string, string> => (i === 2 ? {} : { rack: 'a' }));
   const p = planWaves(list, { batch: '10', by: 'rack' });
   assert.deepEqual(p.waves.map((w) => [w.nodes.length, w.label]), [[1, 'workers batch 1 (rack=(none))'], [2, 'workers batch 2 (rack=a)']]);
 });

@@ -1,3 +1,5 @@
+import { ControllerError } from '../errors.js';
+
 // Wave planning, pure: which nodes a rollout changes, in which order, how many at a time.
 // etcd members one at a time (the leader last), control-plane nodes one at a time, lb nodes one
 // at a time (the VIP holder last), then workers in batches.
@@ -41,23 +43,18 @@ export interface WavePlan {
 
 export type BatchStep = { count: number } | { percent: number };
 
-export class WaveError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'WaveError';
-  }
-}
+const invalid = (message: string) => new ControllerError('ROLLOUT_INVALID', message);
 
 // "1,5,25%" → [{count 1}, {count 5}, {percent 25}]; refuses zero, negatives, junk, >100%.
 export function parseBatch(text: string): BatchStep[] {
   const parts = text.split(',').map((p) => p.trim());
-  if (!text.trim() || parts.some((p) => !p)) throw new WaveError(`--batch "${text}": give N, N% or a list such as 1,5,25%`);
+  if (!text.trim() || parts.some((p) => !p)) throw invalid(`--batch "${text}": give N, N% or a list such as 1,5,25%`);
   return parts.map((p) => {
     const m = /^(\d+)(%?)$/.exec(p);
-    if (!m) throw new WaveError(`--batch "${text}": "${p}" is not a whole number or a percentage`);
+    if (!m) throw invalid(`--batch "${text}": "${p}" is not a whole number or a percentage`);
     const n = Number(m[1]);
-    if (n === 0) throw new WaveError(`--batch "${text}": a batch of 0 would never finish`);
-    if (m[2] && n > 100) throw new WaveError(`--batch "${text}": ${p} is more than all of them`);
+    if (n === 0) throw invalid(`--batch "${text}": a batch of 0 would never finish`);
+    if (m[2] && n > 100) throw invalid(`--batch "${text}": ${p} is more than all of them`);
     return m[2] ? { percent: n } : { count: n };
   });
 }
@@ -72,13 +69,13 @@ export function batchSize(steps: BatchStep[], i: number, total: number): number 
 export function planWaves(nodes: readonly WaveNode[], options: WaveOptions = {}): WavePlan {
   const seen = new Set<string>();
   for (const n of nodes) {
-    if (seen.has(n.name)) throw new WaveError(`node ${n.name} is listed twice`);
+    if (seen.has(n.name)) throw invalid(`node ${n.name} is listed twice`);
     seen.add(n.name);
     const unknown = n.roles.filter((r) => !(WAVE_ROLES as readonly string[]).includes(r));
-    if (unknown.length) throw new WaveError(`node ${n.name} has unknown role ${unknown.join(', ')}`);
-    if (!n.roles.length) throw new WaveError(`node ${n.name} has no role`);
+    if (unknown.length) throw invalid(`node ${n.name} has unknown role ${unknown.join(', ')}`);
+    if (!n.roles.length) throw invalid(`node ${n.name} has no role`);
   }
-  if (options.canary !== undefined && (!Number.isInteger(options.canary) || options.canary < 1)) throw new WaveError(`--canary ${options.canary}: give a whole number of workers, 1 or more`);
+  if (options.canary !== undefined && (!Number.isInteger(options.canary) || options.canary < 1)) throw invalid(`--canary ${options.canary}: give a whole number of workers, 1 or more`);
   const steps = parseBatch(options.batch ?? '1');
 
   // A node with several roles goes in its earliest wave only.

@@ -55,6 +55,12 @@ test('store: rollouts, waves, compare-and-swap on the revision, the journal in o
   assert.deepEqual([first.seq, second.seq], [1, 2]);
   assert.deepEqual((await s.entries('r1')).map((e) => e.step), ['dispatched', 'applied']);
   assert.deepEqual((await s.rollouts()).map((x) => x.id), ['r1']);
+
+  await s.setWait({ rolloutId: 'r1', node: 'e1', probe: 'etcd', lastError: 'connection refused', sinceMs: 13, updatedAtMs: 13 });
+  await s.setWait({ rolloutId: 'r1', node: 'e1', probe: 'etcd', lastError: 'raft index 10 behind', sinceMs: 13, updatedAtMs: 14 });
+  assert.deepEqual((await s.waits('r1')).map((w) => [w.node, w.probe, w.lastError, w.sinceMs]), [['e1', 'etcd', 'raft index 10 behind', 13]]);
+  await s.clearWait('r1', 'e1');
+  assert.deepEqual(await s.waits('r1'), []);
 });
 
 test('store: history with the operator, newest first, by node', async (t) => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { ControllerError } from '../errors.js';
-import type { HistoryEntry, JournalEntry, PlanRecord, RolloutRecord, Store, WaveRecord } from './store.js';
+import type { HistoryEntry, JournalEntry, OpenWait, PlanRecord, RolloutRecord, Store, WaveRecord } from './store.js';
 
 export const DB_FILE = 'muster.db';
 
@@ -30,6 +30,10 @@ export const MIGRATIONS: readonly string[] = [
      generation_before INTEGER NOT NULL, generation_after INTEGER NOT NULL, detail TEXT NOT NULL) STRICT;
    CREATE INDEX history_node ON history (node, seq);
    CREATE INDEX journal_node ON journal (rollout_id, node);`,
+  `CREATE TABLE waits (
+     rollout_id TEXT NOT NULL REFERENCES rollouts(id), node TEXT NOT NULL, probe TEXT NOT NULL,
+     last_error TEXT NOT NULL, since_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
+     PRIMARY KEY (rollout_id, node)) STRICT;`,
 ];
 
 export interface SqliteOptions {
@@ -146,6 +150,21 @@ export class SqliteStore implements Store {
       detail: String(r.detail),
       atMs: Number(r.at_ms),
     }));
+  }
+
+  async setWait(w: OpenWait): Promise<void> {
+    this.db.prepare(`INSERT INTO waits (rollout_id, node, probe, last_error, since_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT (rollout_id, node) DO UPDATE SET probe = excluded.probe, last_error = excluded.last_error, since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms`)
+      .run(w.rolloutId, w.node, w.probe, w.lastError, w.sinceMs, w.updatedAtMs);
+  }
+
+  async clearWait(rolloutId: string, node: string): Promise<void> {
+    this.db.prepare('DELETE FROM waits WHERE rollout_id = ? AND node = ?').run(rolloutId, node);
+  }
+
+  async waits(rolloutId: string): Promise<OpenWait[]> {
+    const rows = this.db.prepare('SELECT * FROM waits WHERE rollout_id = ? ORDER BY since_ms, node').all(rolloutId) as Row[];
+    return rows.map((r) => ({ rolloutId, node: String(r.node), probe: String(r.probe), lastError: String(r.last_error), sinceMs: Number(r.since_ms), updatedAtMs: Number(r.updated_at_ms) }));
   }
 
   async record(e: Omit<HistoryEntry, 'seq'>): Promise<HistoryEntry> {

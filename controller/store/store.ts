@@ -9,7 +9,8 @@ export type RolloutState = 'running' | 'paused' | 'aborted' | 'done' | 'failed';
 
 // Every step a node goes through in a rollout, written before the step takes effect
 // (dispatched before the Apply is sent, gating before the wait starts).
-export const JOURNAL_STEPS = ['dispatched', 'applied', 'gating', 'healthy', 'failed', 'skipped', 'hook'] as const;
+// 'hook' records a hook's command and output once it ran; 'paused' (node '') a canary pause.
+export const JOURNAL_STEPS = ['dispatched', 'applied', 'gating', 'healthy', 'failed', 'skipped', 'hook', 'paused'] as const;
 export type JournalStep = (typeof JOURNAL_STEPS)[number];
 
 export interface PlanRecord {
@@ -68,6 +69,16 @@ export interface JournalEntry {
   atMs: number;
 }
 
+// A gate still waiting: which node, which probe, its last error, since when (rollout status).
+export interface OpenWait {
+  rolloutId: string;
+  node: string;
+  probe: string;
+  lastError: string;
+  sinceMs: number;
+  updatedAtMs: number;
+}
+
 export type HistoryAction = 'plan' | 'apply' | 'rollout' | 'undo' | 'pause' | 'resume' | 'abort' | 'certs';
 
 export interface HistoryEntry {
@@ -104,6 +115,11 @@ export interface Store {
   // Appends a journal entry; durable when the promise resolves.
   journal(entry: Omit<JournalEntry, 'seq'>): Promise<JournalEntry>;
   entries(rolloutId: string): Promise<JournalEntry[]>;
+
+  // The open waits of a rollout, kept where another process (rollout status) can read them.
+  setWait(w: OpenWait): Promise<void>;
+  clearWait(rolloutId: string, node: string): Promise<void>;
+  waits(rolloutId: string): Promise<OpenWait[]>;
 
   record(entry: Omit<HistoryEntry, 'seq'>): Promise<HistoryEntry>;
   // Newest first; node filters to what touched that node.
