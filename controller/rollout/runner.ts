@@ -139,9 +139,9 @@ export class RolloutRunner {
   // start (ROLLOUT_REFUSED, nothing sent) when the first etcd member cannot be changed safely.
   async start(input: StartInput): Promise<RolloutRecord> {
     const operator = input.operator ?? currentOperator();
-    const records: { node: RolloutNodeInput; record: PlanRecord }[] = [];
     const begin = await this.prepare(input.nodes, input.options ?? {}, input.vipHolder, 'rollout', operator);
-    for (const node of input.nodes) records.push({ node, record: await this.store.savePlan(node.name, node.revision, node.plan, this.clock.now()) });
+    const saved = await this.store.savePlans(input.nodes.map((n) => ({ node: n.name, revision: n.revision, plan: n.plan })), this.clock.now());
+    const records = input.nodes.map((node, i) => ({ node, record: saved[i] }));
     return this.begin(begin, records, { specHash: input.specHash, operator, rollback: false });
   }
 
@@ -396,9 +396,7 @@ export class RolloutRunner {
       }
       await this.clock.sleep(poll);
       // Another process may abort; a pause lets the gates in flight finish.
-      const r = await this.store.rollout(run.r.id);
-      if (r?.state === 'aborted') {
-        run.r = r;
+      if ((await this.refresh(run)).state === 'aborted') {
         run.stopped = true;
         return 'aborted';
       }
@@ -451,7 +449,8 @@ export class RolloutRunner {
   }
 
   private async refresh(run: Run): Promise<RolloutRecord> {
-    run.r = (await this.store.rollout(run.r.id)) ?? run.r;
+    const now = await this.store.rolloutState(run.r.id);
+    if (now) run.r = { ...run.r, ...now };
     return run.r;
   }
 

@@ -13,17 +13,18 @@ function tempState(t: { after(fn: () => void): void }): string {
 }
 
 const operator = { user: 'ops', host: 'bastion' };
+const save = async (s: SqliteStore, node: string, revision: string, plan: Uint8Array, at: number) => (await s.savePlans([{ node, revision, plan }], at))[0];
 
 test('store: plans by generation; the same revision keeps its generation, a new one gets the next', async (t) => {
   const s = openStore(tempState(t));
   t.after(() => s.close());
-  const a = await s.savePlan('n1', 'rev-a', Uint8Array.of(1, 2, 3), 1);
+  const a = await save(s, 'n1', 'rev-a', Uint8Array.of(1, 2, 3), 1);
   assert.equal(a.generation, 1);
-  assert.equal((await s.savePlan('n1', 'rev-a', Uint8Array.of(1, 2, 3), 2)).generation, 1, 'unchanged plan, same generation');
-  const b = await s.savePlan('n1', 'rev-b', Uint8Array.of(4), 3);
+  assert.equal((await save(s, 'n1', 'rev-a', Uint8Array.of(1, 2, 3), 2)).generation, 1, 'unchanged plan, same generation');
+  const b = await save(s, 'n1', 'rev-b', Uint8Array.of(4), 3);
   assert.equal(b.generation, 2);
-  assert.equal((await s.savePlan('n2', 'rev-b', Uint8Array.of(4), 3)).generation, 1, 'generations count per node');
-  const back = await s.savePlan('n1', 'rev-a', Uint8Array.of(1, 2, 3), 4);
+  assert.equal((await save(s, 'n2', 'rev-b', Uint8Array.of(4), 3)).generation, 1, 'generations count per node');
+  const back = await save(s, 'n1', 'rev-a', Uint8Array.of(1, 2, 3), 4);
   assert.equal(back.generation, 3, 'going back to older content is a new generation: they only grow');
   assert.deepEqual([...(await s.plan('n1', 1))!.plan], [1, 2, 3], 'the plan bytes are kept for undo');
   assert.equal((await s.latestPlan('n1'))?.revision, 'rev-a');
@@ -48,6 +49,7 @@ test('store: rollouts, waves, compare-and-swap on the revision, the journal in o
   assert.equal(paused.revision, 2);
   await assert.rejects(s.updateRollout('r1', 1, { state: 'done' }, 30), { code: 'STORE_CONFLICT', message: /paused now/ });
   assert.equal((await s.rollout('r1'))?.state, 'paused');
+  assert.deepEqual(await s.rolloutState('r1'), { state: 'paused', reason: 'paused by ops', revision: 2, updatedAtMs: 20 });
   await assert.rejects(s.updateRollout('nope', 1, { state: 'done' }, 30), { code: 'ROLLOUT_NOT_FOUND' });
 
   const first = await s.journal({ rolloutId: 'r1', wave: 0, node: 'e1', step: 'dispatched', generation: 2, detail: '', atMs: 11 });
@@ -80,7 +82,7 @@ test('store: the database holds keys: 0600 in a 0700 folder, WAL mode', async (t
   const state = tempState(t);
   const s = openStore(state);
   t.after(() => s.close());
-  await s.savePlan('n1', 'r', Uint8Array.of(1), 1);
+  await save(s, 'n1', 'r', Uint8Array.of(1), 1);
   assert.equal(fs.statSync(state).mode & 0o777, 0o700);
   for (const f of [DB_FILE, `${DB_FILE}-wal`]) assert.equal(fs.statSync(path.join(state, f)).mode & 0o777, 0o600, f);
   assert.equal((s.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode, 'wal');
@@ -91,7 +93,7 @@ test('store: an old schema migrates once, keeping its data; a newer one is refus
   const file = path.join(state, DB_FILE);
   const old = new SqliteStore(file, { upTo: 1 });
   assert.equal(old.schemaVersion, 1);
-  await old.savePlan('n1', 'r', Uint8Array.of(7), 1);
+  await save(old, 'n1', 'r', Uint8Array.of(7), 1);
   await old.createRollout({ id: 'r1', specHash: 'h', options: {}, state: 'done', reason: '', operator, createdAtMs: 1 }, []);
   assert.throws(() => old.db.prepare('SELECT * FROM history').all(), /no such table/);
   old.close();
@@ -110,4 +112,19 @@ test('store: an old schema migrates once, keeping its data; a newer one is refus
   again.db.prepare('INSERT INTO schema_version (version, applied_at_ms) VALUES (?, 0)').run(MIGRATIONS.length + 1);
   again.close();
   assert.throws(() => new SqliteStore(file), { code: 'STORE_SCHEMA_NEWER' });
+});
+
+test('store: appends in the same turn share one commit; each resolves once durable, a bad one fails alone', async (t) => {
+  const state = tempState(t);
+  const s = openStore(state);
+  t.after(() => s.close());
+  await s.createRollout({ id: 'r1', specHash: 'h', options: {}, state: 'running', reason: '', operator, createdAtMs: 1 }, []);
+  const entry = (node: string, rolloutId = 'r1') => ({ rolloutId, wave: 0, node, step: 'dispatched' as const, generation: 1, detail: '', atMs: 1 });
+  const results = await Promise.allSettled([s.journal(entry('a')), s.journal(entry('b')), s.journal(entry('x', 'no-such-rollout')), s.journal(entry('c'))]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+  assert.match(String((results[2] as PromiseRejectedResult).reason), /FOREIGN KEY/);
+  // Another connection sees them: committed, not only in this one's cache.
+  const other = openStore(state);
+  assert.deepEqual((await other.entries('r1')).map((e) => [e.seq, e.node]), [[1, 'a'], [2, 'b'], [3, 'c']]);
+  other.close();
 });

@@ -47,6 +47,7 @@ type Row = Record<string, SQLInputValue>;
 // another muster process can pause a rollout while a runner works on it.
 export class SqliteStore implements Store {
   readonly db: DatabaseSync;
+  private pending: { op: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
 
   constructor(readonly file: string, options: SqliteOptions = {}) {
     // Plans hold keys: the folder 0700, the database and its WAL 0600 before SQLite opens them.
@@ -63,14 +64,16 @@ export class SqliteStore implements Store {
     return schemaVersion(this.db);
   }
 
-  async savePlan(node: string, revision: string, plan: Uint8Array, atMs: number): Promise<PlanRecord> {
-    return this.tx(() => {
-      const latest = this.latestPlanSync(node);
-      if (latest?.revision === revision) return latest;
-      const rec: PlanRecord = { node, generation: (latest?.generation ?? 0) + 1, revision, plan, createdAtMs: atMs };
-      this.db.prepare('INSERT INTO plans (node, generation, revision, plan, created_at_ms) VALUES (?, ?, ?, ?, ?)').run(node, rec.generation, revision, plan, atMs);
+  async savePlans(plans: { node: string; revision: string; plan: Uint8Array }[], atMs: number): Promise<PlanRecord[]> {
+    const latest = this.db.prepare('SELECT generation, revision FROM plans WHERE node = ? ORDER BY generation DESC LIMIT 1');
+    const insert = this.db.prepare('INSERT INTO plans (node, generation, revision, plan, created_at_ms) VALUES (?, ?, ?, ?, ?)');
+    return this.tx(() => plans.map(({ node, revision, plan }) => {
+      const last = latest.get(node) as Row | undefined;
+      if (last && last.revision === revision) return { node, generation: Number(last.generation), revision, plan, createdAtMs: atMs };
+      const rec: PlanRecord = { node, generation: Number(last?.generation ?? 0) + 1, revision, plan, createdAtMs: atMs };
+      insert.run(node, rec.generation, revision, plan, atMs);
       return rec;
-    });
+    }));
   }
 
   async plan(node: string, generation: number): Promise<PlanRecord | undefined> {
@@ -102,6 +105,11 @@ export class SqliteStore implements Store {
     return row && rolloutOf(row);
   }
 
+  async rolloutState(id: string): Promise<Pick<RolloutRecord, 'state' | 'reason' | 'revision' | 'updatedAtMs'> | undefined> {
+    const row = this.db.prepare('SELECT state, reason, revision, updated_at_ms FROM rollouts WHERE id = ?').get(id) as Row | undefined;
+    return row && { state: String(row.state) as RolloutRecord['state'], reason: String(row.reason), revision: Number(row.revision), updatedAtMs: Number(row.updated_at_ms) };
+  }
+
   async rollouts(limit = 100): Promise<RolloutRecord[]> {
     return (this.db.prepare('SELECT * FROM rollouts ORDER BY created_at_ms DESC, rowid DESC LIMIT ?').all(limit) as Row[]).map(rolloutOf);
   }
@@ -131,11 +139,13 @@ export class SqliteStore implements Store {
     });
   }
 
-  async journal(e: Omit<JournalEntry, 'seq'>): Promise<JournalEntry> {
-    const row = this.db.prepare(`INSERT INTO journal (rollout_id, seq, wave, node, step, generation, detail, at_ms)
-      SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ?, ?, ? FROM journal WHERE rollout_id = ? RETURNING seq`)
-      .get(e.rolloutId, e.wave, e.node, e.step, e.generation, e.detail, e.atMs, e.rolloutId) as Row;
-    return { ...e, seq: Number(row.seq) };
+  journal(e: Omit<JournalEntry, 'seq'>): Promise<JournalEntry> {
+    return this.grouped(() => {
+      const row = this.db.prepare(`INSERT INTO journal (rollout_id, seq, wave, node, step, generation, detail, at_ms)
+        SELECT ?, coalesce(max(seq), 0) + 1, ?, ?, ?, ?, ?, ? FROM journal WHERE rollout_id = ? RETURNING seq`)
+        .get(e.rolloutId, e.wave, e.node, e.step, e.generation, e.detail, e.atMs, e.rolloutId) as Row;
+      return { ...e, seq: Number(row.seq) };
+    });
   }
 
   async entries(rolloutId: string): Promise<JournalEntry[]> {
@@ -152,14 +162,14 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async setWait(w: OpenWait): Promise<void> {
-    this.db.prepare(`INSERT INTO waits (rollout_id, node, probe, last_error, since_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+  setWait(w: OpenWait): Promise<void> {
+    return this.grouped(() => void this.db.prepare(`INSERT INTO waits (rollout_id, node, probe, last_error, since_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (rollout_id, node) DO UPDATE SET probe = excluded.probe, last_error = excluded.last_error, since_ms = excluded.since_ms, updated_at_ms = excluded.updated_at_ms`)
-      .run(w.rolloutId, w.node, w.probe, w.lastError, w.sinceMs, w.updatedAtMs);
+      .run(w.rolloutId, w.node, w.probe, w.lastError, w.sinceMs, w.updatedAtMs));
   }
 
-  async clearWait(rolloutId: string, node: string): Promise<void> {
-    this.db.prepare('DELETE FROM waits WHERE rollout_id = ? AND node = ?').run(rolloutId, node);
+  clearWait(rolloutId: string, node: string): Promise<void> {
+    return this.grouped(() => void this.db.prepare('DELETE FROM waits WHERE rollout_id = ? AND node = ?').run(rolloutId, node));
   }
 
   async waits(rolloutId: string): Promise<OpenWait[]> {
@@ -167,11 +177,13 @@ export class SqliteStore implements Store {
     return rows.map((r) => ({ rolloutId, node: String(r.node), probe: String(r.probe), lastError: String(r.last_error), sinceMs: Number(r.since_ms), updatedAtMs: Number(r.updated_at_ms) }));
   }
 
-  async record(e: Omit<HistoryEntry, 'seq'>): Promise<HistoryEntry> {
-    const row = this.db.prepare(`INSERT INTO history (at_ms, user, host, action, subject, node, result, generation_before, generation_after, detail)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`)
-      .get(e.atMs, e.operator.user, e.operator.host, e.action, e.subject, e.node, e.result, e.generationBefore, e.generationAfter, e.detail) as Row;
-    return { ...e, seq: Number(row.seq) };
+  record(e: Omit<HistoryEntry, 'seq'>): Promise<HistoryEntry> {
+    return this.grouped(() => {
+      const row = this.db.prepare(`INSERT INTO history (at_ms, user, host, action, subject, node, result, generation_before, generation_after, detail)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`)
+        .get(e.atMs, e.operator.user, e.operator.host, e.action, e.subject, e.node, e.result, e.generationBefore, e.generationAfter, e.detail) as Row;
+      return { ...e, seq: Number(row.seq) };
+    });
   }
 
   async history(filter: { node?: string; limit?: number } = {}): Promise<HistoryEntry[]> {
@@ -195,6 +207,41 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.db.isOpen) this.db.close();
+  }
+
+  // Group commit: appends made in the same turn of the event loop (a batch of nodes writing
+  // their step) share one transaction and one fsync. Each still resolves only once committed,
+  // and each runs in its own savepoint, so one failing append does not undo the others.
+  private grouped<T>(op: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ op, resolve: resolve as (v: unknown) => void, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const results: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+      for (const { op } of batch) {
+        this.db.exec('SAVEPOINT op');
+        try {
+          results.push({ ok: true, value: op() });
+          this.db.exec('RELEASE op');
+        } catch (err) {
+          this.db.exec('ROLLBACK TO op; RELEASE op');
+          results.push({ ok: false, value: err });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (err) {
+      if (this.db.isOpen && this.db.isTransaction) this.db.exec('ROLLBACK');
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => (results[i].ok ? p.resolve(results[i].value) : p.reject(results[i].value)));
   }
 
   private latestPlanSync(node: string): PlanRecord | undefined {

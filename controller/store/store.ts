@@ -96,9 +96,9 @@ export interface HistoryEntry {
 }
 
 export interface Store {
-  // Records a node's plan: the same revision as its latest plan keeps that generation, a new
-  // one gets the next generation. Returns the record as stored.
-  savePlan(node: string, revision: string, plan: Uint8Array, atMs: number): Promise<PlanRecord>;
+  // Records nodes' plans in one transaction: the same revision as a node's latest plan keeps
+  // that generation, a new one gets the next generation. Returns the records as stored.
+  savePlans(plans: { node: string; revision: string; plan: Uint8Array }[], atMs: number): Promise<PlanRecord[]>;
   plan(node: string, generation: number): Promise<PlanRecord | undefined>;
   latestPlan(node: string): Promise<PlanRecord | undefined>;
   // Generations of a node's plans, newest first (without the bytes).
@@ -106,6 +106,8 @@ export interface Store {
 
   createRollout(r: Omit<RolloutRecord, 'revision' | 'updatedAtMs'>, waves: Omit<WaveRecord, 'rolloutId'>[]): Promise<RolloutRecord>;
   rollout(id: string): Promise<RolloutRecord | undefined>;
+  // Only the state: what a runner reads before every dispatch (another process may pause).
+  rolloutState(id: string): Promise<Pick<RolloutRecord, 'state' | 'reason' | 'revision' | 'updatedAtMs'> | undefined>;
   // Newest first.
   rollouts(limit?: number): Promise<RolloutRecord[]>;
   waves(rolloutId: string): Promise<WaveRecord[]>;

@@ -76,7 +76,7 @@ export class SimFleet implements Dispatcher, HealthSource {
   // Records every node's current plan in the store as the controller would have, so a rollout's
   // plans come next (generation 2 over the nodes' 1).
   async seed(store: Store): Promise<void> {
-    for (const n of this.nodes.values()) await store.savePlan(n.name, n.revision, Buffer.from(n.revision), this.clock.now());
+    await store.savePlans([...this.nodes.values()].map((n) => ({ node: n.name, revision: n.revision, plan: Buffer.from(n.revision) })), this.clock.now());
   }
 
   applies(node?: string): ApplyCall[] {
@@ -160,7 +160,7 @@ export function tempStore(t: { after(fn: () => void): void }): { store: SqliteSt
 // A store that dies at its k-th write (journal, history, rollout update, wait) as a process
 // killed there would: that write and every later call throw.
 export function dyingStore(inner: Store, k: number): Store & { writes: number; dead: boolean } {
-  const writes = new Set(['journal', 'record', 'updateRollout', 'setWait', 'clearWait', 'createRollout', 'savePlan']);
+  const writes = new Set(['journal', 'record', 'updateRollout', 'setWait', 'clearWait', 'createRollout', 'savePlans']);
   const state = { writes: 0, dead: false };
   return new Proxy(inner, {
     get(target, prop, receiver) {
