@@ -381,7 +381,8 @@ export class RolloutRunner {
           if (open) await this.store.clearWait(run.r.id, node);
           return c;
         }
-        wait = { probe: 'soak', lastError: `healthy for ${now - healthySince} of ${soak} ms` };
+        // Constant while it holds, so a long soak writes its wait once.
+        wait = { probe: 'soak', lastError: `passing since ${new Date(healthySince).toISOString()}; soak ${soak} ms` };
       } else {
         healthySince = undefined;
         wait = { probe: c.probe, lastError: c.error };
