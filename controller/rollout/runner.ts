@@ -322,11 +322,11 @@ export class RolloutRunner {
       } else if (at === 'gating') {
         const gate = await this.gate(run, wave.role as WaveRole, node, roles, generation);
         if (gate === 'aborted') return;
-        if (!gate.ok) return this.fail(run, node, `gate: ${gate.probe}: ${gate.error}`, step);
+        if (!gate.ok) return this.fail(run, node, `gate: ${gate.probe}: ${gate.error}`, step, generation);
         if (hooks.after?.length) {
           const out = await this.hooks.run(hooks.after, { MUSTER_NODE: node, MUSTER_ROLLOUT: run.r.id }, hooks.timeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
           await step('hook', `after: ${hooks.after.join(' ')}: ${out.ok ? 'ok' : 'failed'}${out.output ? `\n${out.output}` : ''}`);
-          if (!out.ok) return this.fail(run, node, `the after hook failed: ${out.output}`, step);
+          if (!out.ok) return this.fail(run, node, `the after hook failed: ${out.output}`, step, generation);
         }
         run.progress.set(node, 'passed');
       } else if (at === 'passed') {
@@ -347,11 +347,13 @@ export class RolloutRunner {
     return this.ports.dispatcher.dispatch({ node, mode, plan: record.plan, revision: record.revision, generation, rollback: run.opts.rollback });
   }
 
-  private async fail(run: Run, node: string, error: string, step: (s: JournalStep, d: string) => Promise<JournalEntry>): Promise<void> {
+  // applied: the generation the node holds now when the failure came after its apply.
+  private async fail(run: Run, node: string, error: string, step: (s: JournalStep, d: string) => Promise<JournalEntry>, applied?: number): Promise<void> {
     await step('failed', error);
     run.progress.set(node, 'failed');
     run.failed.set(node, error);
-    await this.history(run.opts.rollback ? 'undo' : 'rollout', run.r.id, node, 'failed', run.opts.before[node] ?? 0, 0, run.r.operator, error);
+    const before = run.opts.before[node] ?? 0;
+    await this.history(run.opts.rollback ? 'undo' : 'rollout', run.r.id, node, 'failed', before, applied ?? before, run.r.operator, error);
     const roles = run.opts.topology[node].roles;
     const critical = roles.find((r) => r === 'etcd' || r === 'control-plane');
     if (critical) return this.pause(run, `${critical} node ${node} failed: ${error}`);

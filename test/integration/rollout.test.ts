@@ -100,6 +100,8 @@ test('rollout over real agents: a failed gate spends the budget of 0; the rollou
   assert.equal(await onHost('n3'), 'one\n', 'n3 untouched');
   const s = await rolloutStatus(store, r.id);
   assert.match(s.failed[0].error, /gate: kubelet: no pass within 3000 ms \(worker gate timeout\): .*500/);
+  const n2 = (await store.history({ node: 'n2' }))[0];
+  assert.deepEqual([n2.result, n2.generationBefore, n2.generationAfter], ['failed', 1, 2], 'applied, then the gate failed');
   sick.delete('n2');
 
   // An older plan sent without the rollback flag: the agent refuses it and the host stays.
