@@ -49,7 +49,7 @@ test('gates: control plane on /readyz and static pods, lb on the VIP, workers on
   const node = (probes: Record<string, ProbeView>, staticPods?: NodeHealth['staticPods']): NodeHealth => ({ reachable: true, generation: 0, revision: '', probes, staticPods });
   const pods = { 'kube-apiserver': { manifestHash: 'x', runningHash: 'x' } };
   assert.equal(checkGate(['control-plane'], node({ 'kube-apiserver': ok, 'static-pods': ok }, pods), ctx).ok, true);
-  assert.deepEqual(checkGate(['control-plane'], node({ 'kube-apiserver': bad('GET /readyz: 500 [-]etcd failed') , 'static-pods': ok }, pods), ctx).probe, 'kube-apiserver');
+  assert.deepEqual(checkGate(['control-plane'], node({ 'kube-apiserver': bad('GET /readyz: 500 [-]etcd failed'), 'static-pods': ok }, pods), ctx).probe, 'kube-apiserver');
   assert.match(checkGate(['control-plane'], node({ 'static-pods': ok }, pods), ctx).error, /reports no kube-apiserver probe/);
   assert.equal(checkGate(['lb'], node({ 'kube-apiserver-vip': ok }), ctx).ok, true);
   assert.equal(checkGate(['lb'], node({ 'kube-apiserver-vip': bad('GET https://10.0.0.100:6443/readyz: timeout') }), ctx).probe, 'kube-apiserver-vip');

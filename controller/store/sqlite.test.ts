@@ -128,3 +128,15 @@ test('store: appends in the same turn share one commit; each resolves once durab
   assert.deepEqual((await other.entries('r1')).map((e) => [e.seq, e.node]), [[1, 'a'], [2, 'b'], [3, 'c']]);
   other.close();
 });
+
+test('store: closing writes the appends still waiting for their group commit', async (t) => {
+  const state = tempState(t);
+  const s = openStore(state);
+  await s.createRollout({ id: 'r1', specHash: 'h', options: {}, state: 'running', reason: '', operator, createdAtMs: 1 }, []);
+  const pending = s.journal({ rolloutId: 'r1', wave: 0, node: 'a', step: 'dispatched', generation: 1, detail: '', atMs: 1 });
+  s.close();
+  assert.equal((await pending).seq, 1);
+  const again = openStore(state);
+  t.after(() => again.close());
+  assert.equal((await again.entries('r1')).length, 1);
+});

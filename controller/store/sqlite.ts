@@ -206,7 +206,10 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    if (this.db.isOpen) this.db.close();
+    if (!this.db.isOpen) return;
+    // Appends still waiting for their group commit are written, not dropped.
+    if (this.pending.length) this.flush();
+    this.db.close();
   }
 
   // Group commit: appends made in the same turn of the event loop (a batch of nodes writing
@@ -221,6 +224,7 @@ export class SqliteStore implements Store {
 
   private flush(): void {
     const batch = this.pending;
+    if (!batch.length) return;
     this.pending = [];
     const results: { ok: boolean; value: unknown }[] = [];
     try {
