@@ -3,7 +3,8 @@ import os from 'node:os';
 import { test } from 'node:test';
 import { dyingStore, FakeClock, SimFleet, tempStore } from '../../test/helpers/rollout-fleet.js';
 import type { Store } from '../store/store.js';
-import { abortRollout, pauseRollout, rolloutStatus, RolloutRunner, type RolloutOptions } from './runner.js';
+import { abortRollout, pauseRollout, rolloutStatus } from './control.js';
+import { RolloutRunner, type RolloutOptions } from './runner.js';
 
 const quick: RolloutOptions = { soakMs: { etcd: 2_000, 'control-plane': 1_000, lb: 0, worker: 0 }, pollMs: 500 };
 
