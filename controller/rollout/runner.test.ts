@@ -343,3 +343,23 @@ test('rollout: killed in the middle of every apply (sent, the agent applied it, 
     }
   }
 });
+
+test('rollout: malformed options are refused before anything is recorded or sent', async (t) => {
+  const { store } = tempStore(t);
+  const { fleet } = haFleet(2);
+  const bad: [RolloutOptions, RegExp][] = [
+    [{ batch: '0' }, /--batch "0"/],
+    [{ maxFailed: 'lots' }, /--max-failed "lots"/],
+    [{ canary: -1 }, /--canary -1/],
+    [{ pollMs: 0 }, /pollMs 0/],
+    [{ soakMs: { etcd: -5 } }, /soakMs.etcd -5/],
+    [{ gateTimeoutMs: { database: 5 } as RolloutOptions['gateTimeoutMs'] }, /unknown role database/],
+    [{ hooks: { before: [''] } }, /hooks.before/],
+  ];
+  for (const [options, message] of bad) {
+    await assert.rejects(runner(store, fleet).start({ specHash: 'h', nodes: fleet.plans('v2'), options }), { code: 'ROLLOUT_INVALID', message }, String(message));
+  }
+  assert.deepEqual(await store.rollouts(), []);
+  assert.deepEqual(await store.generations('m1'), [], 'no plan recorded either');
+  assert.deepEqual(fleet.calls, []);
+});

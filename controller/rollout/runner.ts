@@ -190,6 +190,7 @@ export class RolloutRunner {
   // --- starting ---
 
   private async prepare(nodes: RolloutNodeInput[], options: RolloutOptions, vipHolder: string | undefined, action: HistoryAction, operator: Operator, others: { name: string; roles: string[]; labels: Record<string, string> }[] = []) {
+    checkTimes(options);
     const healths = new Map(await Promise.all(nodes.map(async (n) => [n.name, await this.healthOf(n.name)] as const)));
     const etcdMembers = [...nodes, ...others].filter((n) => n.roles.includes('etcd')).map((n) => n.name).sort();
     const members = await this.healthMap(etcdMembers, healths);
@@ -475,6 +476,25 @@ export class RolloutRunner {
 
   private async healthMap(nodes: string[], known: ReadonlyMap<string, NodeHealth> = new Map()): Promise<Map<string, NodeHealth>> {
     return new Map(await Promise.all(nodes.map(async (n) => [n, known.get(n) ?? (await this.healthOf(n))] as const)));
+  }
+}
+
+// Times are whole milliseconds, none negative; a poll of 0 would spin.
+function checkTimes(o: RolloutOptions): void {
+  const times: [string, number | undefined][] = [
+    ['canaryWaitMs', o.canaryWaitMs], ['pollMs', o.pollMs], ['etcdRaftLag', o.etcdRaftLag], ['hooks.timeoutMs', o.hooks?.timeoutMs],
+    ...Object.entries(o.soakMs ?? {}).map(([r, v]): [string, number] => [`soakMs.${r}`, v]),
+    ...Object.entries(o.gateTimeoutMs ?? {}).map(([r, v]): [string, number] => [`gateTimeoutMs.${r}`, v]),
+  ];
+  for (const [name, v] of times) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 0)) throw new ControllerError('ROLLOUT_INVALID', `${name} ${v}: give a whole number of milliseconds, 0 or more`);
+  }
+  if (o.pollMs === 0) throw new ControllerError('ROLLOUT_INVALID', 'pollMs 0: give at least 1 ms between health polls');
+  for (const r of [...Object.keys(o.soakMs ?? {}), ...Object.keys(o.gateTimeoutMs ?? {})]) {
+    if (!(WAVE_ROLES as readonly string[]).includes(r)) throw new ControllerError('ROLLOUT_INVALID', `soak or gate timeout for unknown role ${r}`);
+  }
+  for (const [name, argv] of [['before', o.hooks?.before], ['after', o.hooks?.after]] as const) {
+    if (argv && (!Array.isArray(argv) || argv.some((a) => typeof a !== 'string') || (argv.length > 0 && !argv[0]))) throw new ControllerError('ROLLOUT_INVALID', `hooks.${name}: give the command as a list of strings, the program first`);
   }
 }
 
