@@ -14,6 +14,7 @@ export const agentErrors = {
   CERT_EXPIRED: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The certificate has expired (or is not valid yet).' },
   UNKNOWN_OWNER: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'An owner or group name does not exist on the host.' },
   NOT_CONVERGED: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'A task applied without error but the host still differs from the spec.' },
+  STALE_GENERATION: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The plan\'s generation is lower than the one the agent applied and the request is not a rollback; nothing was changed.' },
   APPLY_IN_PROGRESS: { grpc: GrpcStatus.ABORTED, http: 409, summary: 'Another apply is running on this agent; retry when it ends.' },
   SHUTTING_DOWN: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The agent is stopping; the task in flight finished and the rest did not run.' },
   EXEC_FAILED: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'A command exited non-zero.' },

@@ -171,7 +171,7 @@ export class Engine {
     } else if (stopped || this.stopping) {
       this.owed.report([], TaskStatus.TASK_STATUS_SKIPPED, 'owed: runs at the end of the next apply that gets through every task', emit);
     } else {
-      await this.owed.runAll(emit);
+      await this.owed.runAll(emit, plan.handlers);
     }
     return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY && !keepState ? plan : undefined);
   }

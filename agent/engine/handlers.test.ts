@@ -78,3 +78,28 @@ test('handlers: notifying a handler the plan does not define is a plan error', a
   assert.equal(results[0].errorCode, 'INVALID_PLAN');
   assert.match(results[0].errorMessage, /notifies nope/);
 });
+
+test('handlers: an owed handler runs the command the current plan gives it, once the spec fixes it', async (t) => {
+  const { h, handlers, reloads } = await setup(t);
+  const tasks = [file('a', '/etc/haproxy/haproxy.cfg', 'a')];
+  const broken = [{ id: 'reload', command: ['sh', '-c', 'exit 3'], timeoutMs: 5000 }];
+  const first = await h.run(tasks, ApplyMode.APPLY_MODE_APPLY, broken);
+  assert.equal(first.results.at(-1)?.status, TaskStatus.TASK_STATUS_FAILED, 'the bad reload fails and stays owed');
+  const fixed = await h.run(tasks, ApplyMode.APPLY_MODE_APPLY, handlers);
+  assert.equal(fixed.results.find((r) => r.id === 'a')?.status, TaskStatus.TASK_STATUS_OK);
+  assert.equal(fixed.results.at(-1)?.status, TaskStatus.TASK_STATUS_CHANGED, 'the fixed command ran');
+  assert.equal(await reloads(), 1);
+  const after = await h.run(tasks, ApplyMode.APPLY_MODE_APPLY, handlers);
+  assert.equal(after.results.length, 1, 'paid: nothing owed any more');
+});
+
+test('handlers: an owed id that left the plan runs the command it was recorded with', async (t) => {
+  const { h, handlers, reloads } = await setup(t);
+  await fs.mkdir(h.real('/etc/kubernetes'), { recursive: true });
+  await fs.writeFile(h.real('/etc/kubernetes/blocker'), 'x');
+  await h.run([file('a', '/etc/haproxy/haproxy.cfg', 'a'), file('b', '/etc/kubernetes/blocker/x', 'b', [])], ApplyMode.APPLY_MODE_APPLY, handlers);
+  assert.equal(await reloads(), 0, 'owed, not run: the plan stopped');
+  const { results } = await h.run([file('a', '/etc/haproxy/haproxy.cfg', 'a', [])], ApplyMode.APPLY_MODE_APPLY, []);
+  assert.equal(results.at(-1)?.status, TaskStatus.TASK_STATUS_CHANGED);
+  assert.equal(await reloads(), 1);
+});

@@ -40,10 +40,14 @@ export class OwedHandlers {
     await this.save();
   }
 
-  // Runs every owed handler once, in the order owed; each one that succeeds is paid.
-  async runAll(emit: (r: TaskResult) => void): Promise<boolean> {
+  // Runs every owed handler once, in the order owed; each one that succeeds is paid. An owed id
+  // runs the command the current plan gives it (a bad command fixed in the spec must not run
+  // forever); the recorded command only when the id has left the plan.
+  async runAll(emit: (r: TaskResult) => void, current: Handler[] = []): Promise<boolean> {
     let ok = true;
-    for (const h of [...this.owed.values()]) {
+    const byId = new Map(current.map((h) => [h.id, h]));
+    for (const owed of [...this.owed.values()]) {
+      const h = byId.get(owed.id) ?? owed;
       const started = performance.now();
       const result = TaskResult.fromPartial({ id: `handler:${h.id}`, kind: 'handler' });
       try {

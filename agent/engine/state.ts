@@ -10,44 +10,91 @@ export interface AgentState {
   lastResult?: ApplySummary;
 }
 
+interface Meta {
+  revision: string;
+  appliedAtMs: number;
+  lastResult?: unknown;
+  // generation of the last plan applied with one (ApplyRequest.generation); 0 when none.
+  generation?: number;
+}
+
 // The last applied plan lives in the state folder, so the agent can keep its node
-// converged while the controller is away. The plan holds keys: 0600, folder 0700.
+// converged while the controller is away; the one before it stays beside it (plan.previous.pb)
+// for an operator or an undo to look at. Plans hold keys: 0600, folder 0700.
 export class StateStore {
+  private meta: Meta = { revision: '', appliedAtMs: 0 };
+
   constructor(private readonly host: Host) {}
+
+  // The generation the agent last applied; a lower one is refused unless it is a rollback.
+  get generation(): number {
+    return this.meta.generation ?? 0;
+  }
 
   async load(): Promise<AgentState> {
     const empty: AgentState = { revision: '', appliedAtMs: 0 };
-    let meta: { revision: string; appliedAtMs: number; lastResult?: unknown };
     try {
-      meta = JSON.parse(await fs.readFile(this.host.statePath('status.json'), 'utf8'));
+      this.meta = JSON.parse(await fs.readFile(this.host.statePath('status.json'), 'utf8')) as Meta;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return empty;
       throw err;
     }
-    let plan: Plan | undefined;
-    try {
-      plan = Plan.decode(await fs.readFile(this.host.statePath('plan.pb')));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const plan = await this.readPlan('plan.pb');
     return {
       plan,
-      revision: meta.revision,
-      appliedAtMs: meta.appliedAtMs,
-      lastResult: meta.lastResult ? ApplySummary.fromJSON(meta.lastResult) : undefined,
+      revision: this.meta.revision,
+      appliedAtMs: this.meta.appliedAtMs,
+      lastResult: this.meta.lastResult ? ApplySummary.fromJSON(this.meta.lastResult) : undefined,
     };
+  }
+
+  // The plan applied before the current one, if any.
+  previousPlan(): Promise<Plan | undefined> {
+    return this.readPlan('plan.previous.pb');
   }
 
   async save(state: AgentState): Promise<void> {
     await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
     if (state.plan) {
-      await writeFileAtomic(this.host.statePath('plan.pb'), Buffer.from(Plan.encode(state.plan).finish()), { mode: 0o600 });
+      const file = this.host.statePath('plan.pb');
+      // A new revision pushes the current plan to plan.previous.pb; the same one again does not.
+      if (this.meta.revision && this.meta.revision !== state.plan.revision) {
+        // Copied, not renamed: a crash before the new plan lands still leaves plan.pb in place.
+        const current = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return undefined;
+          throw err;
+        });
+        if (current) await writeFileAtomic(this.host.statePath('plan.previous.pb'), current, { mode: 0o600 });
+      }
+      await writeFileAtomic(file, Buffer.from(Plan.encode(state.plan).finish()), { mode: 0o600 });
     }
-    const meta = {
+    this.meta = {
       revision: state.revision,
       appliedAtMs: state.appliedAtMs,
       lastResult: state.lastResult ? ApplySummary.toJSON(state.lastResult) : undefined,
+      generation: this.meta.generation,
     };
-    await writeFileAtomic(this.host.statePath('status.json'), Buffer.from(JSON.stringify(meta, null, 2) + '\n'), { mode: 0o600 });
+    await this.writeMeta();
+  }
+
+  // Records the generation of the plan just applied (after the engine saved that plan).
+  async setGeneration(generation: number): Promise<void> {
+    if (generation === this.generation) return;
+    this.meta = { ...this.meta, generation };
+    await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
+    await this.writeMeta();
+  }
+
+  private async writeMeta(): Promise<void> {
+    await writeFileAtomic(this.host.statePath('status.json'), Buffer.from(JSON.stringify(this.meta, null, 2) + '\n'), { mode: 0o600 });
+  }
+
+  private async readPlan(name: string): Promise<Plan | undefined> {
+    try {
+      return Plan.decode(await fs.readFile(this.host.statePath(name)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return undefined;
+    }
   }
 }

@@ -4,6 +4,7 @@ import {
   AgentServiceService,
   ApplyMode,
   type AgentServiceServer,
+  type ApplyRequest,
 } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { Engine } from '../engine/engine.js';
 import { AgentError, agentErrors, toAgentError } from '../errors.js';
@@ -32,6 +33,13 @@ function refuse(call: Parameters<typeof peerIdentity>[0], allowed: Role[], metho
   return statusOf(new AgentError('PERMISSION_DENIED', `${method} needs a ${allowed.join(' or ')} certificate; ${peer.name || 'the caller'} has role ${peer.roles.join(',') || 'none'}`));
 }
 
+// A plan older than the one applied is refused unless the request is a rollback; generation
+// 0 (a plain apply) carries no order and is never refused for it.
+export function staleGeneration(req: ApplyRequest, applied: number): AgentError | undefined {
+  if (!req.generation || req.rollback || req.generation >= applied) return undefined;
+  return new AgentError('STALE_GENERATION', `plan generation ${req.generation} is older than generation ${applied} applied on this node; only a rollback may send it`);
+}
+
 export function agentService(deps: ServiceDeps): AgentServiceServer {
   const { engine, log } = deps;
   return {
@@ -45,9 +53,19 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
       if (plan.node !== deps.name) {
         return void call.emit('error', statusOf(new AgentError('INVALID_PLAN', `the plan is for node ${plan.node}, this agent is ${deps.name}`)));
       }
+      const stale = staleGeneration(call.request, engine.state.generation);
+      if (stale) {
+        log.warn({ generation: call.request.generation, applied: engine.state.generation }, stale.message);
+        return void call.emit('error', statusOf(stale));
+      }
       // Once started, the plan runs to its end even if the caller goes away: no half-applied plan.
       engine
         .run(plan, { mode, onResult: (task) => call.cancelled || call.write({ task }) })
+        .then(async (summary) => {
+          // The engine took the plan as the node's desired state: so is its generation.
+          if (mode === ApplyMode.APPLY_MODE_APPLY && call.request.generation) await engine.state.setGeneration(call.request.generation);
+          return summary;
+        })
         .then((summary) => {
           if (!call.cancelled) {
             call.write({ summary });

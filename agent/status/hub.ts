@@ -72,6 +72,7 @@ export class StatusHub {
       driftRepaired: this.driftRepaired,
       lastDrift: this.lastDrift,
       mounts: this.mounts,
+      generation: this.engine.state.generation,
     });
   }
 

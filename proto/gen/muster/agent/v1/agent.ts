@@ -260,7 +260,15 @@ export interface EtcdProbe {
 
 export interface ApplyRequest {
   mode: ApplyMode;
-  plan?: Plan | undefined;
+  plan?:
+    | Plan
+    | undefined;
+  /** generation only grows per node (a rollout sets it); 0 means unset: no ordering check. */
+  generation?:
+    | number
+    | undefined;
+  /** rollback lets a generation lower than the applied one through (rollout undo). */
+  rollback?: boolean | undefined;
 }
 
 export interface ApplyResponse {
@@ -351,6 +359,8 @@ export interface NodeStatus {
   driftRepaired: number;
   lastDrift?: DriftEvent | undefined;
   mounts: MountStatus[];
+  /** generation of the last plan applied with one; 0 when none carried one. */
+  generation: number;
 }
 
 export interface ProbeStatus {
@@ -988,7 +998,7 @@ export const EtcdProbe: MessageFns<EtcdProbe> = {
 };
 
 function createBaseApplyRequest(): ApplyRequest {
-  return { mode: 0, plan: undefined };
+  return { mode: 0, plan: undefined, generation: undefined, rollback: undefined };
 }
 
 export const ApplyRequest: MessageFns<ApplyRequest> = {
@@ -998,6 +1008,12 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     }
     if (message.plan !== undefined) {
       Plan.encode(message.plan, writer.uint32(18).fork()).join();
+    }
+    if (message.generation !== undefined) {
+      writer.uint32(24).uint64(message.generation);
+    }
+    if (message.rollback !== undefined) {
+      writer.uint32(32).bool(message.rollback);
     }
     return writer;
   },
@@ -1031,6 +1047,22 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
             message.plan = Plan.decode(reader, reader.uint32());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rollback = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1047,6 +1079,8 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     return {
       mode: isSet(object.mode) ? applyModeFromJSON(object.mode) : 0,
       plan: isSet(object.plan) ? Plan.fromJSON(object.plan) : undefined,
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : undefined,
+      rollback: isSet(object.rollback) ? globalThis.Boolean(object.rollback) : undefined,
     };
   },
 
@@ -1058,6 +1092,12 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     if (message.plan !== undefined) {
       obj.plan = Plan.toJSON(message.plan);
     }
+    if (message.generation !== undefined) {
+      obj.generation = Math.round(message.generation);
+    }
+    if (message.rollback !== undefined) {
+      obj.rollback = message.rollback;
+    }
     return obj;
   },
 
@@ -1068,6 +1108,8 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     const message = createBaseApplyRequest();
     message.mode = object.mode ?? 0;
     message.plan = (object.plan !== undefined && object.plan !== null) ? Plan.fromPartial(object.plan) : undefined;
+    message.generation = object.generation ?? undefined;
+    message.rollback = object.rollback ?? undefined;
     return message;
   },
 };
@@ -2147,6 +2189,7 @@ function createBaseNodeStatus(): NodeStatus {
     driftRepaired: 0,
     lastDrift: undefined,
     mounts: [],
+    generation: 0,
   };
 }
 
@@ -2196,6 +2239,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     }
     for (const v of message.mounts) {
       MountStatus.encode(v!, writer.uint32(122).fork()).join();
+    }
+    if (message.generation !== 0) {
+      writer.uint32(128).uint64(message.generation);
     }
     return writer;
   },
@@ -2333,6 +2379,14 @@ export const NodeStatus: MessageFns<NodeStatus> = {
             message.mounts.push(MountStatus.decode(reader, reader.uint32()));
             continue;
           }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.generation = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2404,6 +2458,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
       mounts: globalThis.Array.isArray(object?.mounts)
         ? object.mounts.map((e: any) => MountStatus.fromJSON(e))
         : [],
+      generation: isSet(object.generation) ? globalThis.Number(object.generation) : 0,
     };
   },
 
@@ -2454,6 +2509,9 @@ export const NodeStatus: MessageFns<NodeStatus> = {
     if (message.mounts?.length) {
       obj.mounts = message.mounts.map((e) => MountStatus.toJSON(e));
     }
+    if (message.generation !== 0) {
+      obj.generation = Math.round(message.generation);
+    }
     return obj;
   },
 
@@ -2481,6 +2539,7 @@ export const NodeStatus: MessageFns<NodeStatus> = {
       ? DriftEvent.fromPartial(object.lastDrift)
       : undefined;
     message.mounts = object.mounts?.map((e) => MountStatus.fromPartial(e)) || [];
+    message.generation = object.generation ?? 0;
     return message;
   },
 };

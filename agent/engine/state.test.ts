@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { test } from 'node:test';
+import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { tempHost } from '../../test/helpers/host.js';
+import { StateStore } from './state.js';
+
+const plan = (revision: string) => Plan.fromPartial({ node: 'n1', revision, tasks: [] });
+const state = (revision: string) => ({ plan: plan(revision), revision, appliedAtMs: 1 });
+
+test('state: the plan before the current one is kept; the same plan again does not push it out', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const s = new StateStore(h.host);
+  await s.load();
+  await s.save(state('a'));
+  assert.equal(await s.previousPlan(), undefined, 'nothing before the first');
+  await s.save(state('b'));
+  assert.equal((await s.previousPlan())?.revision, 'a');
+  await s.save(state('b'));
+  assert.equal((await s.previousPlan())?.revision, 'a', 'applying b again keeps a as the previous plan');
+  for (const f of ['plan.pb', 'plan.previous.pb', 'status.json']) assert.equal((await fs.stat(h.host.statePath(f))).mode & 0o777, 0o600, f);
+});
+
+test('state: the applied generation survives a restart and a save of the next plan', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const s = new StateStore(h.host);
+  await s.load();
+  assert.equal(s.generation, 0);
+  await s.save(state('a'));
+  await s.setGeneration(7);
+  await s.save(state('b'));
+  const again = new StateStore(h.host);
+  const loaded = await again.load();
+  assert.equal(again.generation, 7);
+  assert.equal(loaded.revision, 'b');
+  assert.equal((await again.previousPlan())?.revision, 'a');
+});
