@@ -11,6 +11,10 @@ export const controllerErrors = {
   ROLLOUT_REFUSED: { exit: 1, http: 409, summary: 'A rollout cannot start or go on safely (an etcd member unhealthy, quorum cannot lose one member); the reason is named and nothing was sent.' },
   ROLLOUT_INVALID: { exit: 1, http: 400, summary: 'A rollout option is malformed (--batch, --canary, --max-failed, --by); the option and what to give are named.' },
   ROLLOUT_NOT_FOUND: { exit: 1, http: 404, summary: 'No rollout with that id, or no earlier generation to undo to.' },
+  ROLLOUT_LOCKED: { exit: 1, http: 409, summary: 'Another muster process is driving a rollout from this state folder; its pid, host and user are named. A lock left by a dead process on the same host is taken over.' },
+  ROLLOUT_FAILED: { exit: 1, http: 200, summary: 'The rollout ended failed (nodes failed within the budget) or was aborted; the nodes and errors are named.' },
+  ROLLOUT_PAUSED: { exit: 3, http: 200, summary: 'Not an error: the rollout paused (canary, error budget spent, an etcd or control-plane failure, or an operator); "muster rollout resume" goes on.' },
+  CONFIRMATION_REQUIRED: { exit: 1, http: 400, summary: 'muster rollout asks before changing nodes; without a terminal to answer, give --yes.' },
   CHANGES_PENDING: { exit: 2, http: 200, summary: 'Not an error: muster plan found something to change.' },
 } as const;
 

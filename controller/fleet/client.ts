@@ -72,12 +72,13 @@ export class AgentClient {
     });
   }
 
-  apply(plan: Plan, mode: ApplyMode, options: { timeoutMs: number; onTask?: (r: TaskResult) => void }): Promise<ApplyOutcome> {
+  // generation (0: unset) lets the agent refuse an older plan unless rollback is set (undo only).
+  apply(plan: Plan, mode: ApplyMode, options: { timeoutMs: number; onTask?: (r: TaskResult) => void; generation?: number; rollback?: boolean }): Promise<ApplyOutcome> {
     const started = performance.now();
     return new Promise((resolve) => {
       const results: TaskResult[] = [];
       let summary: ApplySummary | undefined;
-      const call = this.client.apply({ mode, plan }, { deadline: Date.now() + options.timeoutMs });
+      const call = this.client.apply({ mode, plan, generation: options.generation || undefined, rollback: options.rollback || undefined }, { deadline: Date.now() + options.timeoutMs });
       const done = (error?: string) =>
         resolve({ node: this.node.name, results, summary, error, durationMs: performance.now() - started });
       call.on('data', (ev) => {

@@ -24,6 +24,8 @@ export interface FleetRunOptions {
   timeoutMs: number;
   onTask?: (node: string, result: TaskResult) => void;
   onNode?: (outcome: ApplyOutcome) => void;
+  // Each node's plan generation (from the store), sent so the agent refuses an older one.
+  generations?: ReadonlyMap<string, number>;
 }
 
 // One client per node for the life of a command; fan-out is bounded by the concurrency limit.
@@ -51,6 +53,7 @@ export class Fleet {
       if (!node) throw new Error(`plan for ${plan.node}, which is not in the inventory`);
       const outcome = await this.client(node).apply(plan, options.mode, {
         timeoutMs: options.timeoutMs,
+        generation: options.generations?.get(node.name),
         onTask: options.onTask && ((r) => options.onTask!(node.name, r)),
       });
       options.onNode?.(outcome);

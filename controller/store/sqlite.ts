@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
 import { ControllerError } from '../errors.js';
-import type { HistoryEntry, JournalEntry, OpenWait, PlanRecord, RolloutRecord, Store, WaveRecord } from './store.js';
+import type { HistoryEntry, JournalEntry, LockHolder, OpenWait, PlanRecord, RolloutRecord, Store, WaveRecord } from './store.js';
 
 export const DB_FILE = 'muster.db';
 
@@ -34,6 +34,9 @@ export const MIGRATIONS: readonly string[] = [
      rollout_id TEXT NOT NULL REFERENCES rollouts(id), node TEXT NOT NULL, probe TEXT NOT NULL,
      last_error TEXT NOT NULL, since_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
      PRIMARY KEY (rollout_id, node)) STRICT;`,
+  `CREATE TABLE locks (
+     name TEXT PRIMARY KEY, pid INTEGER NOT NULL, host TEXT NOT NULL, user TEXT NOT NULL,
+     since_ms INTEGER NOT NULL, purpose TEXT NOT NULL) STRICT;`,
 ];
 
 export interface SqliteOptions {
@@ -203,6 +206,23 @@ export class SqliteStore implements Store {
       generationAfter: Number(r.generation_after),
       detail: String(r.detail),
     }));
+  }
+
+  async acquireLock(name: string, holder: LockHolder, isStale: (h: LockHolder) => boolean): Promise<LockHolder | undefined> {
+    return this.tx(() => {
+      const row = this.db.prepare('SELECT * FROM locks WHERE name = ?').get(name) as Row | undefined;
+      if (row) {
+        const current: LockHolder = { pid: Number(row.pid), host: String(row.host), user: String(row.user), sinceMs: Number(row.since_ms), purpose: String(row.purpose) };
+        if (!isStale(current)) return current;
+      }
+      this.db.prepare('INSERT OR REPLACE INTO locks (name, pid, host, user, since_ms, purpose) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(name, holder.pid, holder.host, holder.user, holder.sinceMs, holder.purpose);
+      return undefined;
+    });
+  }
+
+  async releaseLock(name: string, holder: LockHolder): Promise<void> {
+    this.tx(() => this.db.prepare('DELETE FROM locks WHERE name = ? AND pid = ? AND host = ?').run(name, holder.pid, holder.host));
   }
 
   close(): void {

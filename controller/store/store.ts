@@ -127,7 +127,23 @@ export interface Store {
   // Newest first; node filters to what touched that node.
   history(filter?: { node?: string; limit?: number }): Promise<HistoryEntry[]>;
 
+  // A named lock (one runner per rollout): takes it and returns undefined, or returns the
+  // holder when another has it. isStale says whether a holder may be replaced (a dead pid on
+  // this host); the etcd backing will use a lease instead.
+  acquireLock(name: string, holder: LockHolder, isStale: (h: LockHolder) => boolean): Promise<LockHolder | undefined>;
+  // Releases the lock if `holder` still holds it.
+  releaseLock(name: string, holder: LockHolder): Promise<void>;
+
   close(): void;
+}
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  user: string;
+  sinceMs: number;
+  // What the holder is doing, for the refusal message ("rollout 20261201-...").
+  purpose: string;
 }
 
 // Who is at the keyboard, for the history.

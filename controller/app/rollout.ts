@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { ApplyMode, Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { ControllerError } from '../errors.js';
+import type { ApplyOutcome } from '../fleet/client.js';
+import { Fleet } from '../fleet/fleet.js';
+import { loadInventory, type Inventory } from '../inputs/inventory.js';
+import { readFleetCredentials } from '../pki/fleet.js';
+import { healthOf, outcomeOf } from '../rollout/adapters.js';
+import { abortRollout, pauseRollout, rolloutStatus, type RolloutStatus } from '../rollout/control.js';
+import { etcdLeader } from '../rollout/gates.js';
+import { takeRolloutLock } from '../rollout/lock.js';
+import type { Dispatcher, HealthSource, NodeHealth } from '../rollout/ports.js';
+import { RolloutRunner, type RolloutNodeInput, type RolloutOptions } from '../rollout/runner.js';
+import { planWaves, type WavePlan } from '../rollout/waves.js';
+import { openStore } from '../store/sqlite.js';
+import type { JournalEntry, OpenWait, RolloutRecord, RolloutState, Store } from '../store/store.js';
+import { savePlanGenerations } from './history.js';
+import { buildPlanSet, type InputFiles, type PlanSet } from './plan-set.js';
+
+// `muster rollout` and its subcommands: the plan set, checked on every agent, then the
+// RolloutRunner over the fleet (Apply with generation and rollback; GetStatus for the gates),
+// holding the rollout lock of the state folder while it drives.
+
+export interface FleetCallOptions {
+  state: string;
+  inventory: string;
+  // Deadline of each Apply (and of each GetStatus, at most 10 s).
+  timeoutMs: number;
+}
+
+export interface Progress {
+  onEntry?: (e: JournalEntry) => void;
+  onWait?: (w: OpenWait) => void;
+}
+
+// The runner's ports over real agents: Apply for the dispatcher, one GetStatus per node per poll for the gates.
+export function fleetPorts(fleet: Fleet, inv: Inventory, timeoutMs: number): Dispatcher & HealthSource {
+  const byName = new Map(inv.nodes.map((n) => [n.name, n]));
+  const node = (name: string) => {
+    const n = byName.get(name);
+    if (!n) throw new ControllerError('UNKNOWN_NODE', `${name} is part of the rollout but not in the inventory ${inv.file}`);
+    return n;
+  };
+  return {
+    async dispatch(req) {
+      const mode = req.mode === 'check' ? ApplyMode.APPLY_MODE_CHECK : ApplyMode.APPLY_MODE_APPLY;
+      return outcomeOf(await fleet.client(node(req.node)).apply(Plan.decode(req.plan), mode, { timeoutMs, generation: req.generation, rollback: req.rollback }));
+    },
+    async health(name) {
+      try {
+        return healthOf((await fleet.client(node(name)).status(Math.min(timeoutMs, 10_000))).status);
+      } catch (err) {
+        return healthOf(undefined, (err as Error).message);
+      }
+    },
+  };
+}
+
+export interface RolloutPreview {
+  planSet: PlanSet;
+  // Check mode on every node, as `muster plan` shows it.
+  outcomes: ApplyOutcome[];
+  waves: WavePlan;
+  nodes: RolloutNodeInput[];
+  fleet: Fleet;
+  ports: Dispatcher & HealthSource;
+  close(): void;
+}
+
+export interface PreviewOptions extends InputFiles, FleetCallOptions {
+  concurrency: number;
+  rollout: RolloutOptions;
+  // Nothing is kept: certificates are issued in memory only, as plan does.
+  dryRun?: boolean;
+}
+
+// The plans, their diff (check mode on every agent) and the waves the rollout would run.
+export async function previewRollout(o: PreviewOptions): Promise<RolloutPreview> {
+  const planSet = await buildPlanSet({ ...o, persist: !o.dryRun });
+  const fleet = new Fleet(planSet.inv.nodes, await readFleetCredentials(o.state));
+  try {
+    const ports = fleetPorts(fleet, planSet.inv, o.timeoutMs);
+    const outcomes = await fleet.run(planSet.plans, { mode: ApplyMode.APPLY_MODE_CHECK, concurrency: o.concurrency, timeoutMs: o.timeoutMs });
+    const byName = new Map(planSet.inv.nodes.map((n) => [n.name, n]));
+    const nodes: RolloutNodeInput[] = planSet.plans.map((p) => ({ name: p.node, roles: [...byName.get(p.node)!.roles], labels: { ...byName.get(p.node)!.labels }, plan: Plan.encode(p).finish(), revision: p.revision }));
+    const healths = new Map<string, NodeHealth>(await Promise.all(nodes.map(async (n) => [n.name, await ports.health(n.name)] as const)));
+    const members = new Map([...healths].filter(([n]) => byName.get(n)!.roles.includes('etcd')));
+    const waves = planWaves(nodes.map((n) => ({ name: n.name, roles: n.roles, labels: n.labels, changed: healths.get(n.name)!.revision !== n.revision })), { ...o.rollout, etcdLeader: etcdLeader(members)?.node });
+    return { planSet, outcomes, waves, nodes, fleet, ports, close: () => fleet.close() };
+  } catch (err) {
+    fleet.close();
+    throw err;
+  }
+}
+
+// What a rollout's content is: every node's revision.
+export function specHash(nodes: readonly RolloutNodeInput[]): string {
+  return createHash('sha256').update(nodes.map((n) => `${n.name}:${n.revision}`).sort().join('\n')).digest('hex').slice(0, 16);
+}
+
+// Starts the previewed rollout and drives it until it is done, failed, paused or aborted.
+export async function startRollout(p: RolloutPreview, o: { state: string; rollout: RolloutOptions } & Progress): Promise<RolloutRecord> {
+  return withRunner(o.state, 'a new rollout', p.ports, o, async (store, runner) => {
+    await savePlanGenerations(store, p.planSet.plans, (x) => Plan.encode(x).finish());
+    return runner.start({ specHash: specHash(p.nodes), nodes: p.nodes, options: o.rollout });
+  });
+}
+
+// Goes on with a paused rollout, or one whose controller died (taken up from its journal).
+export async function resumeRollout(o: FleetCallOptions & Progress & { id?: string }): Promise<RolloutRecord> {
+  const id = await withStore(o.state, (s) => pickRollout(s, o.id, ['running', 'paused']));
+  return withFleet(o, (ports) => withRunner(o.state, `rollout ${id}`, ports, o, (_s, runner) => runner.resume(id)));
+}
+
+// Rolls a rollout's earlier plans back out with its waves and gates (the rollback flag set); a
+// rollout still paused or running (its controller dead) is aborted first so it cannot be resumed over the undo.
+export async function undoRollout(o: FleetCallOptions & Progress & { id?: string; toGeneration?: number }): Promise<RolloutRecord> {
+  const id = await withStore(o.state, (s) => pickRollout(s, o.id));
+  return withFleet(o, (ports) => withRunner(o.state, `the undo of rollout ${id}`, ports, o, async (store, runner) => {
+    const r = (await store.rollout(id))!;
+    if (r.state === 'running' || r.state === 'paused') await abortRollout(store, id, 'undone by "muster rollout undo"');
+    return runner.undo(id, { toGeneration: o.toGeneration });
+  }));
+}
+
+export async function controlRollout(o: { state: string; id?: string; reason?: string }, action: 'pause' | 'abort'): Promise<RolloutRecord> {
+  return withStore(o.state, async (store) => {
+    const id = await pickRollout(store, o.id, action === 'pause' ? ['running'] : ['running', 'paused']);
+    return (action === 'pause' ? pauseRollout : abortRollout)(store, id, o.reason ?? '');
+  });
+}
+
+export async function statusOfRollout(o: { state: string; id?: string }): Promise<RolloutStatus> {
+  return withStore(o.state, async (store) => rolloutStatus(store, await pickRollout(store, o.id)));
+}
+
+// The rollout named, or else the newest in one of the states (any state when none are given).
+export async function pickRollout(store: Store, id: string | undefined, states?: RolloutState[]): Promise<string> {
+  if (id) {
+    if (!(await store.rollout(id))) throw new ControllerError('ROLLOUT_NOT_FOUND', `no rollout ${id} in this state folder (see "muster history")`);
+    return id;
+  }
+  const r = (await store.rollouts(100)).find((x) => !states || states.includes(x.state));
+  if (!r) throw new ControllerError('ROLLOUT_NOT_FOUND', states ? `no ${states.join(' or ')} rollout in this state folder: give its id (see "muster history")` : 'no rollout in this state folder yet');
+  return r.id;
+}
+
+async function withStore<T>(state: string, fn: (s: Store) => Promise<T>): Promise<T> {
+  const store = openStore(state);
+  try {
+    return await fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+async function withFleet<T>(o: FleetCallOptions, fn: (ports: Dispatcher & HealthSource) => Promise<T>): Promise<T> {
+  const inv = await loadInventory(o.inventory);
+  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  try {
+    return await fn(fleetPorts(fleet, inv, o.timeoutMs));
+  } finally {
+    fleet.close();
+  }
+}
+
+// Runs fn with a runner over the ports while this process holds the rollout lock.
+async function withRunner<T>(state: string, purpose: string, ports: Dispatcher & HealthSource, progress: Progress, fn: (s: Store, r: RolloutRunner) => Promise<T>): Promise<T> {
+  return withStore(state, async (store) => {
+    const release = await takeRolloutLock(store, purpose);
+    try {
+      const runner = new RolloutRunner({ store: seeWaits(store, progress.onWait), dispatcher: ports, health: ports, onEntry: progress.onEntry });
+      return await fn(store, runner);
+    } finally {
+      await release();
+    }
+  });
+}
+
+// The store as the runner sees it, with every wait it opens shown as it happens.
+function seeWaits(store: Store, onWait?: (w: OpenWait) => void): Store {
+  if (!onWait) return store;
+  return new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'setWait') return (w: OpenWait) => (onWait(w), target.setWait(w));
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
