@@ -1,5 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { ControllerError, controllerErrors } from '../errors.js';
+import { parseDuration, parseRoleDurations } from './duration.js';
 import { EXIT, stdoutIo, type GlobalOptions, type Io } from './io.js';
 
 // Every command is registered here with its flags only; its implementation (and the modules it
@@ -49,6 +50,58 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .action(lazy(() => import('./commands/plan.js')));
   withRun(program.command('apply').description('converge every node, with a concurrency limit and live progress'))
     .action(lazy(() => import('./commands/apply.js')));
+  // Rollouts: `muster rollout` starts one; its subcommands act on one by id (default: the latest).
+  const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+  const rollout = withRun(program.command('rollout').description('change the fleet in health-gated waves: etcd one by one (leader last), control plane, lb, then worker batches; exit 0 done, 1 failed or aborted, 3 paused'))
+    .option('--batch <n|n%|ramp>', 'workers at a time: 5, 10%, or a ramp 1,5,25% (the last repeats)')
+    .option('--by <label>', 'never change two values of this node label at once (rack)')
+    .option('--canary <n>', 'pause after the first n workers until "muster rollout resume"', positiveInt)
+    .option('--canary-wait <duration>', 'instead of pausing, go on once the canary stayed healthy this long (5m)', parseDuration)
+    .option('--max-failed <n|n%>', 'error budget over the whole rollout: nodes that may fail before it pauses', '0')
+    .option('--soak <durations>', 'how long a node must stay healthy: 30s, or per role etcd=30s,worker=0', parseRoleDurations)
+    .option('--gate-timeout <durations>', 'how long a node may take to pass its gates: 5m, or per role etcd=5m,worker=2m', parseRoleDurations)
+    .option('--poll <duration>', 'between health polls of a gate', parseDuration)
+    .option('--hook-before <cmd>', 'shell command run before each node (MUSTER_NODE, MUSTER_ROLLOUT set): kubectl drain "$MUSTER_NODE"')
+    .option('--hook-after <cmd>', 'shell command run after each node passed its gates: kubectl uncordon "$MUSTER_NODE"')
+    .option('--hook-timeout <duration>', 'a hook is killed after this long', parseDuration)
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .option('--dry-run', 'show the plans and the waves; send and keep nothing')
+    .action(lazy(() => import('./commands/rollout.js')));
+  // The rollout command parses its own options (--timeout, --yes) wherever they stand, before
+  // a subcommand sees them: subcommands get them merged in rather than declaring them again.
+  const sub = (load: () => Promise<Impl>, args: string[]) => (...given: unknown[]) =>
+    lazy(load, args)(...given.slice(0, args.length), { ...rollout.opts(), ...(given[args.length] as object) }, ...given.slice(args.length + 1));
+  rollout
+    .command('status [id]')
+    .description('wave, node, step, since; every open wait with its probe and last error')
+    .addOption(output())
+    .option('-w, --watch', 'print again on every change until the rollout stops running (exit as the rollout ends)')
+    .option('--interval <duration>', 'between reads with --watch', parseDuration, 1000)
+    .action(sub(() => import('./commands/rollout-status.js'), ['id']));
+  for (const [name, what] of [['pause', 'stop dispatching (the nodes in flight finish their step)'], ['abort', 'stop for good: nothing more is dispatched and it cannot be resumed']] as const) {
+    rollout
+      .command(`${name} [id]`)
+      .description(`${what}; id defaults to the running one`)
+      .option('--reason <text>', 'recorded in the history')
+      .action(sub(() => import(`./commands/rollout-${name}.js`) as Promise<Impl>, ['id']));
+  }
+  rollout
+    .command('resume [id]')
+    .description('go on with a paused rollout, or one whose controller died (continued from the journal); --timeout as for rollout')
+    .action(sub(() => import('./commands/rollout-resume.js'), ['id']));
+  rollout
+    .command('undo [id]')
+    .description('roll the nodes a rollout changed back to their earlier plans, with the same waves and gates; --yes and --timeout as for rollout')
+    .option('--to-generation <g>', 'send this generation to every node instead', positiveInt)
+    .action(sub(() => import('./commands/rollout-undo.js'), ['id']));
+  program
+    .command('history')
+    .description('plans, applies, rollouts, undos and certificate actions: who, when, result, generation before and after')
+    .option('--node <name>', 'only what touched this node')
+    .option('--limit <k>', 'the newest k entries', positiveInt, 50)
+    .addOption(output())
+    .action(lazy(() => import('./commands/history.js')));
+
   program
     .command('status')
     .description('the fleet: reachable, revision, ready, probes, drift repairs, soonest certificate expiry')
