@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ApplyMode, Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ControllerError } from '../errors.js';
 import type { ApplyOutcome } from '../fleet/client.js';
@@ -20,6 +21,8 @@ import { buildPlanSet, type InputFiles, type PlanSet } from './plan-set.js';
 // `muster rollout` and its subcommands: the plan set, checked on every agent, then the
 // RolloutRunner over the fleet (Apply with generation and rollback; GetStatus for the gates),
 // holding the rollout lock of the state folder while it drives.
+
+const IN_PROGRESS_RETRY_MS = 500;
 
 export interface FleetCallOptions {
   state: string;
@@ -44,7 +47,13 @@ export function fleetPorts(fleet: Fleet, inv: Inventory, timeoutMs: number): Dis
   return {
     async dispatch(req) {
       const mode = req.mode === 'check' ? ApplyMode.APPLY_MODE_CHECK : ApplyMode.APPLY_MODE_APPLY;
-      return outcomeOf(await fleet.client(node(req.node)).apply(Plan.decode(req.plan), mode, { timeoutMs, generation: req.generation, rollback: req.rollback }));
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const out = await fleet.client(node(req.node)).apply(Plan.decode(req.plan), mode, { timeoutMs, generation: req.generation, rollback: req.rollback });
+        // After a controller crash the agent may still be running the apply sent before it: wait for that one to end.
+        if (!out.error?.includes('APPLY_IN_PROGRESS') || Date.now() + IN_PROGRESS_RETRY_MS > deadline) return outcomeOf(out);
+        await delay(IN_PROGRESS_RETRY_MS);
+      }
     },
     async health(name) {
       try {

@@ -88,12 +88,24 @@ const handlerSpec = z
   })
   .strict();
 
+// An HTTP health check the agents run and report in their status: rollout gates read it
+// (a worker's gate needs a probe named kubelet).
+const probeSpec = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be lower-case letters, digits or "-"'),
+    http: z.object({ url: z.string().min(1), insecure: z.boolean().default(false) }).strict(),
+    intervalSeconds: z.number().int().min(1).max(3600).default(10),
+    timeoutSeconds: z.number().int().min(1).max(60).default(2),
+  })
+  .strict();
+
 export const taskFileSchema = z
   .object({
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
     handlers: z.array(handlerSpec).default([]),
     // drift: what agents do when a managed file changes behind their back.
     drift: z.enum(['enforce', 'report']).default('enforce'),
+    probes: z.array(probeSpec).default([]),
     tasks: z.array(taskSpec).min(1, 'the task file lists no tasks'),
   })
   .strict();
@@ -107,6 +119,7 @@ export interface TaskFile {
   tasks: TaskDef[];
   handlers: { id: string; command: string[]; timeoutMs: number }[];
   driftPolicy: DriftPolicy;
+  probes: z.output<typeof probeSpec>[];
   // where each task starts, for errors found later (substitution)
   positions: { line: number; column: number }[];
   // contents of contentFile/manifestFile references, read once at load
@@ -146,5 +159,6 @@ export async function loadTaskFile(file: string): Promise<TaskFile> {
     tasks: value.tasks,
     handlers: value.handlers.map((h) => ({ id: h.id, command: h.command, timeoutMs: h.timeoutSeconds * 1000 })),
     driftPolicy: value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE,
+    probes: value.probes,
     positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
 }

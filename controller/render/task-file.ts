@@ -27,7 +27,13 @@ export function renderTaskFile(inv: Inventory, tf: TaskFile): Rendered {
       }
     }
     const used = new Set(tf.tasks.filter((d) => selects(d, node)).flatMap((d) => d.notify));
-    drafts.push({ node: node.name, tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes: [], driftPolicy: tf.driftPolicy });
+    const probes = tf.probes.map((p) => ({
+      name: p.name,
+      intervalMs: p.intervalSeconds * 1000,
+      timeoutMs: p.timeoutSeconds * 1000,
+      http: { url: substitute(p.http.url, vars, `probe ${p.name}`), insecure: p.http.insecure, caPath: '', certPath: '', keyPath: '' },
+    }));
+    drafts.push({ node: node.name, tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes, driftPolicy: tf.driftPolicy });
   }
   if (problems.length) {
     // One problem per task and message, not one per node.
