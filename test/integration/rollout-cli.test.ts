@@ -124,9 +124,15 @@ test('rollout: --dry-run shows the waves and keeps nothing', async () => {
 
 let firstRollout = '';
 test('rollout: four workers in batches of two, each step printed, then status and history tell it', async () => {
-  const out = await muster(['rollout', '-t', await tasks('one'), '--batch', '2', '--yes', ...fast]);
+  const log = path.join(f.dir, 'hooks.log');
+  const hooks = ['--hook-before', `echo "drain $MUSTER_NODE" >> ${log}`, '--hook-after', `echo "uncordon $MUSTER_NODE" >> ${log}; echo uncordoned`];
+  const out = await muster(['rollout', '-t', await tasks('one'), '--batch', '2', '--yes', ...fast, ...hooks]);
   assert.equal(out.code, 0, out.stdout + out.stderr);
   assert.deepEqual(await hosts(), names.map(() => 'one\n'));
+  const hooked = (await fs.readFile(log, 'utf8')).trim().split('\n');
+  assert.deepEqual(hooked.filter((l) => l.endsWith('r3')), ['drain r3', 'uncordon r3'], 'each node drained before and uncordoned after');
+  assert.equal(hooked.length, 8);
+  assert.match(out.stdout, /r4: hook: after: \/bin\/sh -c echo .*: ok\n {6}uncordoned\n/, 'the hook\'s output is in the journal');
   for (const n of names) {
     for (const step of ['dispatched: apply', 'applied: 1 changed', 'gating', 'healthy: gates passed']) assert.match(out.stdout, new RegExp(`wave \\d ${n}: ${step}`));
   }
@@ -189,6 +195,8 @@ test('rollout: --canary 1 pauses after the first worker (exit 3) until "muster r
   const status = await muster(['rollout', 'status']);
   assert.match(status.stdout, /: paused: canary/);
   assert.match(status.stdout, /^r2\s+1\s+pending/m);
+  const watch = await muster(['rollout', 'status', '-w']);
+  assert.equal(watch.code, 3, 'status -w of a paused rollout ends at once, exit 3');
   const resume = await muster(['rollout', 'resume']);
   assert.equal(resume.code, 0, resume.stdout + resume.stderr);
   assert.doesNotMatch(resume.stdout, /r1: dispatched/, 'the canary is not applied again');
