@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import * as esbuild from 'esbuild';
+import { build, options, programs, repo } from '../../scripts/build.js';
+
+const exec = promisify(execFile);
+let metas: Awaited<ReturnType<typeof build>>;
+let tmp: string;
+
+before(async () => {
+  metas = await build({ write: false });
+  tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-build-'));
+});
+after(() => fs.rm(tmp, { recursive: true, force: true }));
+
+const testOnly = /(\.test\.ts$|^test\/|\/fixtures\/|manifests\/testing\.ts$)/;
+
+for (const name of ['agent', 'cli'] as const) {
+  test(`build: the ${name} bundle holds no test helper, fixture or test`, () => {
+    const inputs = Object.keys(metas[name].inputs);
+    assert.ok(inputs.includes(programs[name].entry), `the metafile lists ${programs[name].entry}`);
+    assert.deepEqual(inputs.filter((f) => testOnly.test(f)), []);
+  });
+}
+
+test('build: the test-helper check can fail (an entry that imports one shows it)', async () => {
+  const entry = path.join(tmp, 'uses-testing.ts');
+  await fs.writeFile(entry, `export * from '${path.join(repo, 'controller/render/cluster/manifests/testing.ts')}';\n`);
+  const r = await esbuild.build({ ...options({ ...programs.cli, entry }, tmp), write: false });
+  assert.ok(Object.keys(r.metafile!.inputs).some((f) => testOnly.test(f)));
+});
+
+// Modules reached only through import() must not load with the CLI's entry.
+function staticClosure(meta: esbuild.Metafile, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const walk = (f: string) => {
+    if (seen.has(f) || !meta.inputs[f]) return;
+    seen.add(f);
+    for (const i of meta.inputs[f].imports) if (i.kind !== 'dynamic-import' && !i.external) walk(i.path);
+  };
+  walk(entry);
+  return seen;
+}
+
+test('build: the CLI entry chunk carries only what its static imports reach', () => {
+  const meta = metas.cli;
+  const entryOut = Object.values(meta.outputs).find((o) => o.entryPoint === programs.cli.entry)!;
+  const closure = staticClosure(meta, programs.cli.entry);
+  assert.deepEqual(Object.keys(entryOut.inputs).filter((f) => !closure.has(f)), []);
+});
+
+test('build: a dynamic import() in the CLI becomes a chunk of its own, loaded on use', async () => {
+  await fs.writeFile(path.join(tmp, 'heavy.ts'), 'export const heavy = "loaded";\n');
+  await fs.writeFile(path.join(tmp, 'entry.ts'), 'console.log((await import("./heavy.ts")).heavy);\n');
+  const r = await esbuild.build({ ...options({ ...programs.cli, entry: path.join(tmp, 'entry.ts') }, tmp), write: true });
+  const outs = Object.entries(r.metafile!.outputs).filter(([f]) => f.endsWith('.js'));
+  assert.equal(outs.length, 2, outs.map(([f]) => f).join(', '));
+  const [entryFile, entryOut] = outs.find(([, o]) => o.entryPoint)!;
+  assert.ok(!Object.keys(entryOut.inputs).some((f) => f.endsWith('heavy.ts')), 'heavy.ts is not in the entry chunk');
+  await fs.writeFile(path.join(tmp, 'dist', 'package.json'), '{ "type": "module" }\n');
+  const { stdout } = await exec(process.execPath, [path.resolve(repo, entryFile)]);
+  assert.equal(stdout, 'loaded\n');
+});
+
+test('build: the bundles run from a copy with no node_modules and no sources beside them', async () => {
+  const out = path.join(tmp, 'copy');
+  await build({ outRoot: out });
+  const dist = path.join(out, 'dist');
+  assert.match((await exec(process.execPath, [path.join(dist, programs.agent.outdir.replace('dist/', ''), 'main.js'), '--version'], { cwd: tmp })).stdout, /^\d+\.\d+\.\d+/);
+  assert.match((await exec(process.execPath, [path.join(dist, 'cli', 'muster.js'), '--help'], { cwd: tmp })).stdout, /^Usage: muster /);
+  const agent = await fs.readFile(path.join(dist, 'agent', 'main.js'), 'utf8');
+  assert.doesNotMatch(agent, /require\d*\("kubernetes-models/, 'static-pod\'s Pod schema is bundled, not required from node_modules');
+});
