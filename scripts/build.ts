@@ -50,6 +50,8 @@ export function options(p: Program, outRoot = repo): esbuild.BuildOptions {
     chunkNames: 'chunks/[name]-[hash]',
     // CommonJS dependencies call require() for node's own modules: give the ESM bundle one.
     banner: { js: "import { createRequire as __musterRequire } from 'node:module'; const require = __musterRequire(import.meta.url);" },
+    // ajv-formats asks for node's deprecated punycode module; the same code from npm, without the warning.
+    alias: { punycode: 'punycode/' },
     legalComments: 'none',
     metafile: true,
     logLevel: 'warning',

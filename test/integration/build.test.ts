@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { build, options, programs, repo } from '../../scripts/build.js';
+import { buildPackages } from '../../scripts/package.js';
 
 const exec = promisify(execFile);
 let metas: Awaited<ReturnType<typeof build>>;
@@ -72,7 +73,16 @@ test('build: the bundles run from a copy with no node_modules and no sources bes
   await build({ outRoot: out });
   const dist = path.join(out, 'dist');
   assert.match((await exec(process.execPath, [path.join(dist, programs.agent.outdir.replace('dist/', ''), 'main.js'), '--version'], { cwd: tmp })).stdout, /^\d+\.\d+\.\d+/);
-  assert.match((await exec(process.execPath, [path.join(dist, 'cli', 'muster.js'), '--help'], { cwd: tmp })).stdout, /^Usage: muster /);
+  const help = await exec(process.execPath, [path.join(dist, 'cli', 'muster.js'), '--help'], { cwd: tmp });
+  assert.match(help.stdout, /^Usage: muster /);
+  assert.equal(help.stderr, '', 'no warning (such as the deprecated punycode built-in) on start');
   const agent = await fs.readFile(path.join(dist, 'agent', 'main.js'), 'utf8');
   assert.doesNotMatch(agent, /require\d*\("kubernetes-models/, 'static-pod\'s Pod schema is bundled, not required from node_modules');
+});
+
+test('package: a bad version or package name is refused before anything is built', async () => {
+  await assert.rejects(buildPackages({ version: 'v1.0', out: tmp }), /--version "v1\.0" is not a Debian version/);
+  await assert.rejects(buildPackages({ version: '1.0 beta', out: tmp }), /is not a Debian version/);
+  await assert.rejects(buildPackages({ only: 'kubelet', out: tmp }), /--only kubelet: no such package \(musterd or muster\)/);
+  assert.deepEqual((await fs.readdir(tmp)).filter((f) => f.endsWith('.deb')), []);
 });

@@ -7,6 +7,8 @@ packages=(
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
   systemd                          # systemd-analyze verify of generated units
+  # packaging: the .debs (dpkg-deb, strip from binutils), lintian, a Debian 12 tree to install into
+  dpkg-dev binutils lintian debootstrap
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
