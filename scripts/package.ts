@@ -73,7 +73,7 @@ function copyright(spec: Spec, meta: Metafile): string {
     ' On Debian systems the complete text of the Apache License, Version 2.0, is in',
     ' /usr/share/common-licenses/Apache-2.0.',
     '',
-    `/usr/lib/${spec.name}/${spec.bundle === 'agent' ? 'main.js' : 'muster.js and chunks/'} also contains these npm packages,`,
+    `/usr/lib/${spec.name}/${spec.bundle === 'agent' ? 'main.js' : 'muster.js'} and chunks/ also contain these npm packages,`,
     'each under its own license as named (the licenses\' full texts are in /usr/share/common-licenses',
     'for Apache-2.0 and BSD; MIT and ISC are short permissive licenses kept with each package):',
     indent(bundledPackages(meta).join('\n')),
@@ -158,8 +158,9 @@ export async function buildPackages(opts: { version?: string; out?: string; only
     return chosen.map((spec) => {
       const root = stage(spec, version, work, metas[spec.bundle], work);
       const deb = path.join(out, `${spec.name}_${version}_amd64.deb`);
-      // gzip: xz takes a minute per package for the 108 MB runtime, gzip seconds.
-      sh('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z9', '--build', root, deb]);
+      // gzip -6: xz takes a minute per package for the 108 MB runtime, gzip -9 four times as long
+      // as -6 for 0.5 % less.
+      sh('dpkg-deb', ['--root-owner-group', '-Zgzip', '-z6', '--build', root, deb]);
       return deb;
     });
   } finally {

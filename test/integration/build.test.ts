@@ -48,11 +48,19 @@ function staticClosure(meta: esbuild.Metafile, entry: string): Set<string> {
   return seen;
 }
 
-test('build: the CLI entry chunk carries only what its static imports reach', () => {
-  const meta = metas.cli;
-  const entryOut = Object.values(meta.outputs).find((o) => o.entryPoint === programs.cli.entry)!;
-  const closure = staticClosure(meta, programs.cli.entry);
-  assert.deepEqual(Object.keys(entryOut.inputs).filter((f) => !closure.has(f)), []);
+for (const name of ['agent', 'cli'] as const) {
+  test(`build: the ${name} entry chunk carries only what its static imports reach`, () => {
+    const meta = metas[name];
+    const entryOut = Object.values(meta.outputs).find((o) => o.entryPoint === programs[name].entry)!;
+    const closure = staticClosure(meta, programs[name].entry);
+    assert.deepEqual(Object.keys(entryOut.inputs).filter((f) => !closure.has(f)), []);
+  });
+}
+
+test('build: the agent loads systeminformation (facts, an import()) from a chunk of its own', () => {
+  const entryOut = Object.values(metas.agent.outputs).find((o) => o.entryPoint === programs.agent.entry)!;
+  assert.ok(Object.keys(metas.agent.inputs).some((f) => f.startsWith('node_modules/systeminformation/')), 'bundled');
+  assert.ok(!Object.keys(entryOut.inputs).some((f) => f.startsWith('node_modules/systeminformation/')), 'not in the entry chunk');
 });
 
 test('build: a dynamic import() in the CLI becomes a chunk of its own, loaded on use', async () => {
