@@ -8,7 +8,7 @@ packages=(
   openssl                          # openssl verify of issued certificates
   systemd                          # systemd-analyze verify of generated units
   # packaging: the .debs (dpkg-deb, strip from binutils), lintian, a Debian 12 tree to install into
-  dpkg-dev binutils lintian debootstrap
+  dpkg-dev binutils lintian debootstrap strace   # strace: the system calls the agent makes vs the unit's filter
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
