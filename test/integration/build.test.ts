@@ -88,6 +88,33 @@ test('build: the bundles run from a copy with no node_modules and no sources bes
   assert.doesNotMatch(agent, /require\d*\("kubernetes-models/, 'static-pod\'s Pod schema is bundled, not required from node_modules');
 });
 
+test('build: bin/ runs a fresh bundle and refuses one older than a source it was built from', async () => {
+  const copy = path.join(tmp, 'copy');
+  await fs.cp(path.join(repo, 'bin'), path.join(copy, 'bin'), { recursive: true });
+  // A stand-in source list, so the test can age and touch the sources without editing the tree's.
+  await fs.writeFile(path.join(copy, 'dist', 'sources.json'), JSON.stringify({ cli: ['src/a.ts'], agent: ['src/a.ts'] }));
+  await fs.mkdir(path.join(copy, 'src'));
+  const past = new Date(Date.now() - 3_600_000);
+  for (const f of ['src/a.ts', 'package-lock.json']) {
+    await fs.writeFile(path.join(copy, f), '');
+    await fs.utimes(path.join(copy, f), past, past);
+  }
+  const run = (bin: string, arg: string) => exec(process.execPath, [path.join(copy, 'bin', bin), arg]).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => e);
+  assert.match((await run('muster.js', '--help')).stdout, /^Usage: muster /);
+  assert.match((await run('musterd.js', '--version')).stdout, /^\d+\.\d+\.\d+/);
+
+  const future = new Date(Date.now() + 3_600_000);
+  await fs.utimes(path.join(copy, 'src/a.ts'), future, future);
+  const stale = await run('muster.js', '--help');
+  assert.equal(stale.code, 1);
+  assert.equal(stale.stdout, '');
+  assert.equal(stale.stderr, 'src/a.ts changed after the build in dist/: run `npm run build` (about a second) and try again\n');
+  await fs.rm(path.join(copy, 'src/a.ts'));
+  assert.match((await run('musterd.js', '--version')).stderr, /^src\/a\.ts changed after the build/);
+  await fs.rm(path.join(copy, 'dist', 'cli', 'muster.js'));
+  assert.match((await run('muster.js', '--help')).stderr, /^no build of cli\/muster\.js in dist\//);
+});
+
 test('package: a bad version or package name is refused before anything is built', async () => {
   await assert.rejects(buildPackages({ version: 'v1.0', out: tmp }), /--version "v1\.0" is not a Debian version/);
   await assert.rejects(buildPackages({ version: '1.0 beta', out: tmp }), /is not a Debian version/);
