@@ -10,6 +10,8 @@ packages=(
   systemd                          # systemd-analyze verify of generated units; systemctl for the service kind
   apt-utils gpg                    # the package kind: a signed local repository (apt-ftparchive, gpg; dpkg-deb is dpkg)
   kmod procps                      # kernel-module (modprobe) and sysctl -p
+  # packaging: the .debs (dpkg-deb, strip from binutils), lintian, a Debian 12 tree to install into
+  dpkg-dev binutils lintian debootstrap strace   # strace: the system calls the agent makes vs the unit's filter
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
