@@ -6,7 +6,8 @@ packages=(
   etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
-  systemd                          # systemd-analyze verify of generated units
+  systemd                          # systemd-analyze verify of generated units; journald for the log priorities
+  prometheus                       # promtool check metrics on the agent's and the controller's /metrics
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
