@@ -1,6 +1,10 @@
-import http from 'node:http';
+import type { Server } from 'node:http';
 import { NodeStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { AgentMetrics } from './metrics.js';
+
+// Not `import http from 'node:http'`: on Node 24 that evaluates http's lazy WebSocket getters,
+// which load undici into every agent (11 MiB of RSS, docs/benchmarks.md).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface HttpDeps {
   name: string;
@@ -38,8 +42,8 @@ async function route(deps: HttpDeps, pathname: string): Promise<Reply | undefine
   }
 }
 
-export function buildHttp(deps: HttpDeps): http.Server {
-  return http.createServer((req, res) => {
+export function buildHttp(deps: HttpDeps): Server {
+  return createServer((req, res) => {
     // Nothing here reads a request body: drop it rather than buffer it.
     req.resume();
     const pathname = (req.url ?? '/').split('?', 1)[0];
@@ -55,7 +59,7 @@ export function buildHttp(deps: HttpDeps): http.Server {
 }
 
 // Listens and resolves with the port (the given one, or the one the kernel chose for 0).
-export function listen(server: http.Server, host: string, port: number): Promise<number> {
+export function listen(server: Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -67,7 +71,7 @@ export function listen(server: http.Server, host: string, port: number): Promise
 }
 
 // Stops accepting and ends idle keep-alive connections, so a stop does not wait on a scraper.
-export function close(server: http.Server): Promise<void> {
+export function close(server: Server): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
