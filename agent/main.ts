@@ -1,12 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { startAgent } from './agent.js';
 import { loadConfig, splitHostPort } from './config.js';
 import { agentLogger } from './log.js';
 import { AGENT_VERSION } from './status/hub.js';
-
-// Not an ESM import of node:util: its namespace would load util's lazy parts (about 3 MiB).
-const { parseArgs } = process.getBuiltinModule('node:util');
 
 const DEFAULT_CONFIG = '/etc/muster/musterd.yaml';
 
