@@ -1,6 +1,6 @@
 // Drift repair latency and the agent's idle footprint, on one real musterd process.
 //   npm run build && npm run bench:drift [-- --edits 100 --idle-seconds 60 --agent dist/agent/main.js]
-// --agent: the built agent to run (the tsc output by default; a bundle when there is one).
+// --agent: the built agent to run (default dist/agent/main.js, what `npm run build` makes).
 // Latency: an outside edit (or deletion) of a managed file, until the agent has put the planned
 // bytes back (seen from outside, polling every millisecond), p50 and p99; and the agent's own
 // event-to-fsync time from its drift events. Idle: RSS and CPU of the process over a quiet minute.
