@@ -104,7 +104,7 @@ async function main_() {
     }
     const b = procStats(agent.pid!);
     const cpuPct = ((b.cpuTicks - a.cpuTicks) / hz / ((Date.now() - t0) / 1000)) * 100;
-    console.log(`idle over ${IDLE_S} s: RSS ${(b.rssKiB / 1024).toFixed(1)} MiB (peak ${(peak / 1024).toFixed(1)} MiB), CPU ${cpuPct.toFixed(2)} % of one core`);
+    console.log(`idle over ${IDLE_S} s on Node ${process.version}: RSS ${(b.rssKiB / 1024).toFixed(1)} MiB (peak ${(peak / 1024).toFixed(1)} MiB), CPU ${cpuPct.toFixed(2)} % of one core`);
     console.log(JSON.stringify({ edits: EDITS, editP50: pct(edits, 50), editP99: pct(edits, 99), deleteP50: pct(deletions, 50), deleteP99: pct(deletions, 99), idleRssMiB: b.rssKiB / 1024, idleCpuPct: cpuPct }));
   } finally {
     agent.kill('SIGTERM');
