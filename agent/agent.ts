@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { FastifyInstance } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
 import { pino, type Logger } from 'pino';
 import { Engine } from './engine/engine.js';
 import { FactsCache } from './facts/facts.js';
@@ -9,7 +9,7 @@ import { localChecks } from './probes/local.js';
 import { ProbeRunner } from './probes/probes.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
 import { Health } from './server/health.js';
-import { buildHttp } from './server/http.js';
+import { buildHttp, close as closeHttp, listen as listenHttp } from './server/http.js';
 import { AgentMetrics } from './server/metrics.js';
 import { StatusHub } from './status/hub.js';
 import { DriftWatcher, type DriftOptions } from './watch/drift.js';
@@ -91,13 +91,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   serving = true;
   hub.changed();
 
-  let http: FastifyInstance | undefined;
+  let http: HttpServer | undefined;
   let httpPort: number | undefined;
   if (o.http && metrics) {
     http = buildHttp({ name: o.name, status: () => hub.current(), metrics });
-    await http.listen({ host: o.http.host, port: o.http.port });
-    const addr = http.server.address();
-    httpPort = typeof addr === 'object' && addr ? addr.port : o.http.port;
+    httpPort = await listenHttp(http, o.http.host, o.http.port);
   }
   log.info({ grpcPort, httpPort, root: o.root, revision: engine.status.revision || undefined }, 'agent started');
 
@@ -126,7 +124,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
           resolve();
         });
       });
-      await http?.close();
+      if (http) await closeHttp(http);
       log.info('agent stopped');
     },
   };

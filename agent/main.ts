@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import { loadConfig, splitHostPort } from './config.js';
+import { agentLogger } from './log.js';
 import { AGENT_VERSION } from './status/hub.js';
 
 const DEFAULT_CONFIG = '/etc/muster/musterd.yaml';
@@ -70,7 +70,8 @@ try {
   fail((err as Error).message);
 }
 
-const log = pino({ level: config.logLevel, base: { svc: 'musterd' } });
+// JSON lines on stdout; under systemd each carries its priority for journald.
+const log = agentLogger(config.logLevel);
 const read = (f: string) => fs.readFileSync(path.resolve(f));
 let agent: Awaited<ReturnType<typeof startAgent>>;
 try {

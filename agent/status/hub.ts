@@ -9,10 +9,11 @@ import {
   type Plan,
   type WatchStatusResponse,
 } from '../../proto/gen/muster/agent/v1/agent.js';
+import { VERSION } from '../../common/version.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProbeRunner } from '../probes/probes.js';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = VERSION;
 
 export type Listener = (event: WatchStatusResponse) => void;
 
