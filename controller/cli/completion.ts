@@ -56,13 +56,13 @@ ${choiceCases(ls)}
     *'|--output'|*'|-o') echo 'table wide json yaml' ;;
   esac
 }
-_muster_in() { local w; for w in $2; do [ "$w" = "$1" ] && return 0; done; return 1; }
+_muster_in() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
 # The command path typed so far (e.g. "certs renew") and whether the last word wants a value.
 _muster_walk() {
   _muster_path=''; _muster_value=''
   local i w skip=''
   for ((i = 2; i <= $#; i++)); do
-    w="\${@:i:1}"
+    eval "w=\\\${$i}"
     if [ -n "$skip" ]; then skip=''; [ "$i" -eq $# ] && _muster_value="$prevflag"; continue; fi
     [ "$i" -eq $# ] && break
     if _muster_in "$w" "$(_muster_value_flags "$_muster_path") $(_muster_value_flags '')"; then skip=1; prevflag="$w"; continue; fi

@@ -7,6 +7,7 @@ packages=(
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
   systemd                          # systemd-analyze verify of generated units
+  zsh                              # muster completion zsh, run by a real zsh
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
