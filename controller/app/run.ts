@@ -2,7 +2,7 @@ import { ApplyMode, type Plan, type TaskResult } from '../../proto/gen/muster/ag
 import type { ApplyOutcome } from '../fleet/client.js';
 import { Fleet } from '../fleet/fleet.js';
 import { readFleetCredentials } from '../pki/fleet.js';
-import { loadInventory } from '../inputs/inventory.js';
+import { loadInventory, type Inventory } from '../inputs/inventory.js';
 import { selectNodes } from './limit.js';
 import { buildPlanSet, type InputFiles, type PlanSet } from './plan-set.js';
 
@@ -48,30 +48,48 @@ export function countOutcomes(outcomes: ApplyOutcome[]): OutcomeCounts {
   return counts;
 }
 
-async function run(o: RunOptions, mode: ApplyMode): Promise<RunReport> {
-  // A bad --limit fails before anything is rendered or issued.
-  if (o.limit !== undefined) selectNodes((await loadInventory(o.inventory)).nodes, o.limit);
-  // Check mode changes nothing anywhere: not on the agents, not in the state folder.
-  const planSet = await buildPlanSet({ ...o, persist: mode === ApplyMode.APPLY_MODE_APPLY });
-  const fleet = new Fleet(planSet.inv.nodes, await readFleetCredentials(o.state));
-  const chosen = new Set(selectNodes(planSet.inv.nodes, o.limit).map((n) => n.name));
-  const sent = planSet.plans.filter((p) => chosen.has(p.node));
-  o.onStart?.(planSet, sent);
+export interface SendOptions {
+  state: string;
+  inv: Inventory;
+  plans: Plan[];
+  mode: 'check' | 'apply';
+  concurrency: number;
+  timeoutMs: number;
+  onTask?: (node: string, result: TaskResult) => void;
+  onNode?: (outcome: ApplyOutcome) => void;
+}
+
+// Sends plans already built to their agents (one wave of a rollout, or a whole plan/apply).
+export async function sendPlans(o: SendOptions): Promise<{ outcomes: ApplyOutcome[]; counts: OutcomeCounts; durationMs: number }> {
+  const fleet = new Fleet(o.inv.nodes, await readFleetCredentials(o.state));
   const started = performance.now();
   try {
-    const outcomes = await fleet.run(sent, { mode, concurrency: o.concurrency, timeoutMs: o.timeoutMs, onTask: o.onTask, onNode: o.onNode });
-    return { planSet, sent, outcomes, counts: countOutcomes(outcomes), durationMs: performance.now() - started };
+    const mode = o.mode === 'apply' ? ApplyMode.APPLY_MODE_APPLY : ApplyMode.APPLY_MODE_CHECK;
+    const outcomes = await fleet.run(o.plans, { mode, concurrency: o.concurrency, timeoutMs: o.timeoutMs, onTask: o.onTask, onNode: o.onNode });
+    return { outcomes, counts: countOutcomes(outcomes), durationMs: performance.now() - started };
   } finally {
     fleet.close();
   }
 }
 
+async function run(o: RunOptions, mode: 'check' | 'apply'): Promise<RunReport> {
+  // A bad --limit fails before anything is rendered or issued.
+  if (o.limit !== undefined) selectNodes((await loadInventory(o.inventory)).nodes, o.limit);
+  // Check mode changes nothing anywhere: not on the agents, not in the state folder.
+  const planSet = await buildPlanSet({ ...o, persist: mode === 'apply' });
+  const chosen = new Set(selectNodes(planSet.inv.nodes, o.limit).map((n) => n.name));
+  const sent = planSet.plans.filter((p) => chosen.has(p.node));
+  o.onStart?.(planSet, sent);
+  const result = await sendPlans({ ...o, inv: planSet.inv, plans: sent, mode });
+  return { planSet, sent, ...result };
+}
+
 // Check mode on every agent: what would change, per node and task.
 export function plan(o: RunOptions): Promise<RunReport> {
-  return run(o, ApplyMode.APPLY_MODE_CHECK);
+  return run(o, 'check');
 }
 
 // Converges every node, with a concurrency limit; certificates issued are kept in the state folder.
 export function apply(o: RunOptions): Promise<RunReport> {
-  return run(o, ApplyMode.APPLY_MODE_APPLY);
+  return run(o, 'apply');
 }

@@ -122,7 +122,7 @@ export function reportJson(command: 'plan' | 'apply', r: RunReport, startedAt: n
     command,
     startedAt: iso(startedAt),
     durationMs: Math.round(r.durationMs),
-    summary: { nodes: r.counts.total, inventoryNodes: r.planSet.plans.length, ...r.counts, total: undefined },
+    summary: (({ total, ...byOutcome }) => ({ nodes: total, inventoryNodes: r.planSet.plans.length, ...byOutcome }))(r.counts),
     certificates: r.planSet.persisted ? { issued: r.planSet.issued } : { issuedInMemory: r.planSet.issued },
     nodes: r.outcomes.map((o) => outcomeJson(o, showDiffs)),
   };
