@@ -55,7 +55,7 @@ export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registr
   app.get('/v1/fleet', async (req) => {
     const all = views();
     if ((req.query as { format?: string }).format === 'table') {
-      const rows = all.map(viewRow);
+      const rows = all.map((v) => viewRow(v));
       return [VIEW_HEADERS, ...rows].map((r) => r.join('\t')).join('\n') + '\n';
     }
     return {

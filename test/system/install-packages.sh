@@ -13,6 +13,7 @@ packages=(
   # packaging: the .debs (dpkg-deb, strip from binutils), lintian, a Debian 12 tree to install into
   dpkg-dev binutils lintian debootstrap strace   # strace: the system calls the agent makes vs the unit's filter
   prometheus                       # promtool check metrics on the agent's and the controller's /metrics
+  zsh                              # muster completion zsh, run by a real zsh
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
