@@ -185,7 +185,8 @@ export class Engine {
       if (this.stopping) return true;
       const result = await runTask(r.bound, mode, ctx);
       result.removal = true;
-      emit(result);
+      // Already gone (a removal retried, a host cleaned by hand): nothing to report.
+      if (result.status !== TaskStatus.TASK_STATUS_OK) emit(result);
       if (result.status === TaskStatus.TASK_STATUS_FAILED) return true;
       if (mode === ApplyMode.APPLY_MODE_APPLY) await this.pruner.done(r);
     }

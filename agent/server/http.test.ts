@@ -62,9 +62,10 @@ test('http: /healthz, /readyz with the reason when not ready, /status, /metrics'
   assert.match(probeMetrics, /muster_agent_probe_state\{probe="kubelet",state="healthy"\} 0/);
   probeStatuses = [];
 
-  // A task that fails while applying leaves the node short of its plan: not ready.
+  // A task that fails while applying leaves the node short of its plan: not ready. (a stays in
+  // the plan: a file that left it would be removed first, and b would then go through.)
   const bad = Task.fromPartial({ id: 'b', file: { path: '/etc/kubernetes/a/under-a-file', content: Buffer.from('x') } });
-  await engine.run(Plan.fromPartial({ node: 'n1', revision: 'rev2', tasks: [bad] }), { mode: 2 });
+  await engine.run(Plan.fromPartial({ node: 'n1', revision: 'rev2', tasks: [ok, bad] }), { mode: 2 });
   const notReady = await app.inject('/readyz');
   assert.equal(notReady.statusCode, 503);
   assert.match(notReady.json().reason, /the last apply \(revision rev2\) failed at task b/);

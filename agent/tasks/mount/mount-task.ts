@@ -170,5 +170,5 @@ export const mountTask: Task<MountSpec, Observed> = {
   watchPaths: (spec) => managedFiles(resolveMount(spec)),
   // A mount that leaves the plan goes the way state absent goes: unmounted, detached, unpersisted.
   removal: (spec, kept) =>
-    kept(`file:${targetOf(spec)}`) ? undefined : { task: mountTask as Task<unknown, unknown>, spec: { ...spec, state: MountState.MOUNT_STATE_ABSENT } },
+    kept(`file:${targetOf(spec)}`) || spec.state === MountState.MOUNT_STATE_ABSENT ? undefined : { task: mountTask as Task<unknown, unknown>, spec: { ...spec, state: MountState.MOUNT_STATE_ABSENT } },
 };
