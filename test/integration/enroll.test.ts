@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { startEnrollServer, type EnrollServer } from '../../controller/enroll/se
 import { createToken, listTokens } from '../../controller/enroll/tokens.js';
 import { AgentClient, checkAgentIdentity } from '../../controller/fleet/client.js';
 import { readFleetCredentials } from '../../controller/pki/fleet.js';
-import { freePort, makeFleet, type TestFleet } from '../helpers/fleet.js';
+import { freePort, makeFleet, repoRoot, waitForPort, type TestFleet } from '../helpers/fleet.js';
 import { silent } from '../helpers/host.js';
 
 // The real path end to end on loopback: a fresh agent root with only a token and a CA hash.
@@ -184,5 +185,30 @@ test('enroll: an agent whose certificate is past two thirds of its life renews i
     r2.close();
   } finally {
     await agent.stop();
+  }
+});
+
+test('enroll: "musterd join --controller --token --ca-cert-hash" as a real process joins and serves', async () => {
+  const { token } = await createToken(enrollment.tokens, { node: 'n3' });
+  const root = path.join(f.dir, 'spawned');
+  const paths = { ca: path.join(root, 'pki/ca.crt'), cert: path.join(root, 'pki/agent.crt'), key: path.join(root, 'pki/agent.key') };
+  fs.mkdirSync(root, { recursive: true });
+  const port = await freePort();
+  const p = spawn(process.execPath, [
+    path.join(repoRoot, 'bin/musterd.js'), 'join',
+    '--controller', controllerAddr(), '--token', token, '--ca-cert-hash', server.caCertHash,
+    '--name', 'n3', '--listen', `127.0.0.1:${port}`, '--http', 'off', '--root', root,
+    '--tls-ca', paths.ca, '--tls-cert', paths.cert, '--tls-key', paths.key, '--log-level', 'warn',
+  ], { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    await waitForPort('127.0.0.1', port, 30_000);
+    assert.match(new X509Certificate(fs.readFileSync(paths.cert)).subject, /CN=n3/);
+    const client = await controllerClient('n3', port);
+    assert.equal((await client.status()).status?.node, 'n3');
+    client.close();
+    assert.ok((await enrollment.node('n3'))?.facts.macs.length, 'the real machine facts were recorded');
+  } finally {
+    p.kill('SIGTERM');
+    await new Promise((r) => p.once('exit', r));
   }
 });
