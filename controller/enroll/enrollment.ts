@@ -62,6 +62,8 @@ export interface EnrolledNode {
   facts: NodeFacts;
   enrolledAt: string;
   renewedAt?: string;
+  // earlier certificates not expired yet: a revocation takes them too.
+  earlier?: { serial: string; notAfter: string }[];
 }
 
 export type JoinResult = { status: 'issued'; certPem: string; caPem: string; node: EnrolledNode } | { status: 'pending'; message: string };
@@ -165,7 +167,7 @@ export class Enrollment {
       ipAddresses: allowed.ipAddresses,
       facts,
       enrolledAt: prior?.enrolledAt ?? now,
-      ...(prior ? { renewedAt: now } : {}),
+      ...(prior ? { renewedAt: now, earlier: [...(prior.earlier ?? []), { serial: prior.serial, notAfter: prior.notAfter }].filter((c) => Date.parse(c.notAfter) > Date.now()) } : {}),
     };
     await writeFileAtomic(this.nodeFile(allowed.name, 'crt'), certPem, { mode: 0o644 });
     await writeFileAtomic(this.nodeFile(allowed.name, 'json'), JSON.stringify(node, null, 2) + '\n', { mode: 0o600 });
@@ -249,7 +251,8 @@ export class Enrollment {
     const rows = (await listFleetCerts(this.o.stateDir)).filter((r) => r.name === name && r.role !== 'ca');
     if (!rows.length) throw new ControllerError('NO_CERTIFICATE', `no fleet certificate was issued to ${name}`);
     const now = new Date().toISOString();
-    const { added } = await this.revocations.add(rows.map((r) => ({ serial: r.serial, name, role: r.role, revokedAt: now, notAfter: r.notAfter.toISOString() })));
+    const earlier = ((await this.node(name))?.earlier ?? []).map((c) => ({ serial: c.serial, name, role: ROLE_AGENT, revokedAt: now, notAfter: c.notAfter }));
+    const { added } = await this.revocations.add([...rows.map((r) => ({ serial: r.serial, name, role: r.role, revokedAt: now, notAfter: r.notAfter.toISOString() })), ...earlier]);
     return added;
   }
 }
