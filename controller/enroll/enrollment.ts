@@ -8,6 +8,7 @@ import { inspectCertificate, signCertificate, type CertPair } from '../pki/certs
 import { ROLE_AGENT, ROLE_READER, fleetStore } from '../pki/fleet.js';
 import { checkCsrFor, parseCsr, type ParsedCsr } from './csr.js';
 import { FileLock, readJson } from './lock.js';
+import { bundleFile } from './rotation.js';
 import { RevocationList, normalSerial, type Revoked } from './revocations.js';
 import { FileTokenStore, checkScope, checkToken, consumeToken, findToken, type TokenStore } from './tokens.js';
 
@@ -95,10 +96,20 @@ export class Enrollment {
 
   // The CA that signs and the bundle members trust (the bundle holds two during a CA rotation).
   async trust(): Promise<{ ca: CertPair; bundle: string }> {
+    // Read at most once a second: a burst of joins shares one read; a rotation shows within a second.
+    if (this.trustCache && Date.now() - this.trustCache.at < 1000) return this.trustCache.value;
+    const value = await this.readTrust();
+    this.trustCache = { at: Date.now(), value };
+    return value;
+  }
+
+  private trustCache?: { at: number; value: { ca: CertPair; bundle: string } };
+
+  private async readTrust(): Promise<{ ca: CertPair; bundle: string }> {
     const store = fleetStore(this.o.stateDir);
     const ca = await store.read('ca');
     if (!ca) throw new ControllerError('NO_CREDENTIALS', `no fleet CA in ${store.dir}: run "muster init" first`);
-    const bundle = await fs.readFile(path.join(store.dir, 'ca-bundle.crt'), 'utf8').catch(() => ca.certPem);
+    const bundle = await fs.readFile(bundleFile(this.o.stateDir), 'utf8').catch(() => ca.certPem);
     return { ca, bundle };
   }
 
@@ -240,7 +251,8 @@ export class Enrollment {
     });
   }
 
-  private dropPending(name: string): Promise<void> {
+  private async dropPending(name: string): Promise<void> {
+    if (!(await this.listAll()).some((r) => r.name === name && r.state !== 'denied')) return;
     return this.changePending((all) => ({ all: all.filter((r) => r.name !== name || r.state === 'denied'), out: undefined }));
   }
 

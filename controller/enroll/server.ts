@@ -20,6 +20,8 @@ export interface EnrollServerOptions {
   // bootstrap tokens cannot be guessed one request at a time.
   maxRefusalsPerMinute?: number;
   log?: { warn(o: object, msg: string): void; info(o: object, msg: string): void };
+  // How often the revocation list and the CA bundle are re-read (5 s).
+  reloadMs?: number;
 }
 
 export interface EnrollServer {
@@ -85,17 +87,22 @@ export async function startEnrollServer(o: EnrollServerOptions): Promise<EnrollS
   const { enrollment } = o;
   await enrollment.init();
   const store = fleetStore(enrollment.o.stateDir);
-  const { ca, bundle } = await enrollment.trust();
-  const server = await store.ensureIssued('enroll-server', ca, {
-    commonName: 'muster-controller',
-    organizationalUnits: [ROLE_CONTROLLER],
-    dnsNames: o.dnsNames ?? ['localhost'],
-    ipAddresses: o.ipAddresses ?? ['127.0.0.1'],
-    // serverAuth only: this key sits on the listening side and must never act as the controller's client.
-    usages: ['server'],
-  });
-  // The chain carries the CA so a joining agent can compare its hash before sending anything.
-  const tls = new MemoryCertificateProvider({ ca: Buffer.from(bundle), cert: Buffer.from(server.certPem + ca.certPem), key: Buffer.from(server.keyPem) });
+  const material = async () => {
+    const { ca, bundle } = await enrollment.trust();
+    const server = await store.ensureIssued('enroll-server', ca, {
+      commonName: 'muster-controller',
+      organizationalUnits: [ROLE_CONTROLLER],
+      dnsNames: o.dnsNames ?? ['localhost'],
+      ipAddresses: o.ipAddresses ?? ['127.0.0.1'],
+      // serverAuth only: this key sits on the listening side and must never act as the controller's client.
+      usages: ['server'],
+    });
+    // The chain carries the CA so a joining agent can compare its hash before sending anything.
+    return { ca: Buffer.from(bundle), cert: Buffer.from(server.certPem + ca.certPem), key: Buffer.from(server.keyPem), caPem: ca.certPem };
+  };
+  const first = await material();
+  const tls = new MemoryCertificateProvider(first);
+  let signingCa = first.caPem;
   const gate = new Gate(o.maxConcurrent ?? 64, o.maxQueued ?? 4096);
   const refusals = new Map<string, { count: number; since: number }>();
   const maxRefusals = o.maxRefusalsPerMinute ?? 20;
@@ -155,12 +162,21 @@ export async function startEnrollServer(o: EnrollServerOptions): Promise<EnrollS
   const port = await new Promise<number>((resolve, reject) =>
     grpcServer.bindAsync(`${o.listen.host}:${o.listen.port}`, creds, (err, p) => (err ? reject(err) : resolve(p))),
   );
-  // Revocations made by another process (`muster nodes revoke`) reach this one within seconds.
-  const reload = setInterval(() => void enrollment.revocations.load().catch(() => undefined), 5_000);
+  // Revocations and CA rotation steps made by another process (`muster nodes revoke`) reach
+  // this one within seconds.
+  const reload = setInterval(() => {
+    void enrollment.revocations.load().catch(() => undefined);
+    void material().then((m) => {
+      if (m.ca.equals(tls.current.ca) && m.caPem === signingCa) return;
+      signingCa = m.caPem;
+      tls.set(m);
+      o.log?.info({}, 'fleet CA bundle changed: serving with the new one');
+    }, () => undefined);
+  }, o.reloadMs ?? 5_000);
   reload.unref();
   return {
     port,
-    caCertHash: caCertHash(ca.certPem),
+    caCertHash: caCertHash(first.caPem),
     async stop() {
       clearInterval(reload);
       await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));

@@ -64,14 +64,47 @@ export class FileTokenStore implements TokenStore {
     return out!;
   }
 
+  // Changes that arrive while a write is under way go out together in the next one (a group
+  // commit): a thousand joins at once cost a few writes, not a thousand, and each still sees
+  // the result of the ones before it.
+  private queued: { fn: (tokens: TokenRecord[]) => TokenRecord[]; done: (err?: unknown) => void }[] = [];
+  private flushing = false;
+
   private change(fn: (tokens: TokenRecord[]) => TokenRecord[]): Promise<void> {
-    return this.lock.run(async () => {
-      await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
-      const now = Date.now();
-      // Expired tokens are dropped on the next change: they can never be used again.
-      const tokens = fn(await this.list()).filter((t) => Date.parse(t.expiresAt) > now);
-      await writeFileAtomic(this.file, JSON.stringify({ tokens }, null, 2) + '\n', { mode: 0o600 });
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ fn, done: (err) => (err === undefined ? resolve() : reject(err)) });
+      if (!this.flushing) void this.flush();
     });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    while (this.queued.length) {
+      const batch = this.queued.splice(0);
+      const outcomes: unknown[] = [];
+      try {
+        await this.lock.run(async () => {
+          await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o700 });
+          let tokens = await this.list();
+          for (const op of batch) {
+            try {
+              tokens = op.fn(tokens);
+              outcomes.push(undefined);
+            } catch (err) {
+              outcomes.push(err);
+            }
+          }
+          const now = Date.now();
+          // Expired tokens are dropped on the next change: they can never be used again.
+          tokens = tokens.filter((t) => Date.parse(t.expiresAt) > now);
+          await writeFileAtomic(this.file, JSON.stringify({ tokens }, null, 2) + '\n', { mode: 0o600 });
+        });
+        batch.forEach((op, i) => op.done(outcomes[i]));
+      } catch (err) {
+        for (const op of batch) op.done(err);
+      }
+    }
+    this.flushing = false;
   }
 }
 

@@ -12,6 +12,8 @@ import { joinFleet } from '../../agent/join/join.js';
 import { enrollClient } from '../../agent/join/client.js';
 import { Enrollment, issueReader, listFleetCerts } from '../../controller/enroll/enrollment.js';
 import { refuseRevoked } from '../../controller/enroll/revocations.js';
+import { bundleFile, rotateCa } from '../../controller/enroll/rotation.js';
+import { splitPemBundle } from '../../common/ca-hash.js';
 import { startEnrollServer, type EnrollServer } from '../../controller/enroll/server.js';
 import { createToken, listTokens } from '../../controller/enroll/tokens.js';
 import { AgentClient, checkAgentIdentity } from '../../controller/fleet/client.js';
@@ -33,7 +35,7 @@ const tlsPaths = (name: string) => {
 before(async () => {
   f = await makeFleet(3);
   enrollment = new Enrollment({ stateDir: f.state, nodes: () => f.inventory.nodes });
-  server = await startEnrollServer({ enrollment, listen: { host: '127.0.0.1', port: 0 } });
+  server = await startEnrollServer({ enrollment, listen: { host: '127.0.0.1', port: 0 }, reloadMs: 200 });
 });
 after(async () => {
   await server.stop();
@@ -210,5 +212,49 @@ test('enroll: "musterd join --controller --token --ca-cert-hash" as a real proce
   } finally {
     p.kill('SIGTERM');
     await new Promise((r) => p.once('exit', r));
+  }
+});
+
+test('enroll: a CA rotation keeps the fleet talking through each step of dual trust', async () => {
+  const { token } = await createToken(enrollment.tokens, { node: 'n2' });
+  const paths = tlsPaths('n2');
+  fs.rmSync(paths.cert);
+  const port = await freePort();
+  const agent = await startJoinedAgent({ name: 'n2', root: f.nodeRoot('n2'), listen: { host: '127.0.0.1', port }, http: false, drift: false, tlsPaths: paths, join: { controller: controllerAddr(), token, caCertHash: server.caCertHash }, facts, log: silent });
+  const settle = () => new Promise((r) => setTimeout(r, 1500)); // the service re-reads the CA (cached for a second)
+  const status = async () => {
+    const c = await readFleetCredentials(f.state);
+    const bundle = fs.existsSync(bundleFile(f.state)) ? fs.readFileSync(bundleFile(f.state)) : Buffer.from(c.ca.certPem);
+    const client = new AgentClient({ ...f.inventory.nodes[1], agentPort: port }, grpc.credentials.createSsl(bundle, Buffer.from(c.controller.keyPem), Buffer.from(c.controller.certPem), { checkServerIdentity: checkAgentIdentity }));
+    try {
+      return (await client.status()).status?.node;
+    } finally {
+      client.close();
+    }
+  };
+  const cas = () => splitPemBundle(fs.readFileSync(paths.ca, 'utf8')).map((p) => new X509Certificate(p));
+  try {
+    const oldCa = cas()[0];
+    await rotateCa(f.state, 'start');
+    await settle();
+    await agent.lifecycle.refreshTrust();
+    assert.equal(cas().length, 2, 'the agent trusts old and new');
+    assert.equal(await status(), 'n2');
+
+    await rotateCa(f.state, 'switch');
+    await settle();
+    await agent.lifecycle.refreshTrust();
+    const cert = new X509Certificate(fs.readFileSync(paths.cert));
+    assert.ok(cert.checkIssued(cas()[0]) && !cert.checkIssued(oldCa), 'the agent renewed from the new CA');
+    assert.equal(await status(), 'n2', 'the controller with its new certificate reaches the agent');
+
+    await rotateCa(f.state, 'finish');
+    await settle();
+    await agent.lifecycle.refreshTrust();
+    assert.equal(cas().length, 1);
+    assert.ok(!cas()[0].publicKey.equals(oldCa.publicKey), 'the old CA is dropped');
+    assert.equal(await status(), 'n2');
+  } finally {
+    await agent.stop();
   }
 });
