@@ -1,5 +1,5 @@
 // 1,000 nodes joining at once, and the controller's responsiveness meanwhile.
-//   npx tsx test/bench/enroll.ts [-- --nodes 1000]
+//   npm run bench:enroll [-- --nodes 1000]
 // The enrollment service runs in this process with a status prober (GetTrust with the
 // controller's certificate every 20 ms); the joining nodes run in a child process, each with its
 // own TLS connections: the pin check, then Join over gRPC. Node keys and CSRs are made in the

@@ -258,3 +258,21 @@ test('enroll: a CA rotation keeps the fleet talking through each step of dual tr
     await agent.stop();
   }
 });
+
+test('enroll: an oversized request is refused, and an address that keeps failing is refused for a minute (last: it blocks loopback)', async () => {
+  const ca = fs.readFileSync(path.join(f.state, 'pki/fleet/ca.crt'));
+  const c = enrollClient(controllerAddr(), { ca });
+  try {
+    await assert.rejects(c.join({ token: 'x', csrPem: 'x'.repeat(100_000), facts }), /RESOURCE_EXHAUSTED|larger than max/i);
+    const { token } = await createToken(enrollment.tokens, { node: 'n3' });
+    const { csrPem } = await makeKeyAndCsr({ name: 'n3' });
+    const answers: string[] = [];
+    for (let i = 0; i < 25; i++) answers.push(await c.join({ token: 'abcdef.0123456789abcdef', csrPem, facts }).then(() => 'ok', (e: Error) => e.message));
+    assert.ok(answers.slice(0, 5).every((a) => a.includes('TOKEN_INVALID')));
+    assert.ok(answers.slice(-3).every((a) => a.includes('RATE_LIMITED')), answers.slice(-3).join('\n'));
+    // Even the right token is refused from there for now.
+    await assert.rejects(c.join({ token, csrPem, facts }), /RATE_LIMITED/);
+  } finally {
+    c.close();
+  }
+});
