@@ -9,6 +9,9 @@ export function caCertHash(cert: string | Buffer | X509Certificate): string {
   return 'sha256:' + createHash('sha256').update(x.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
+// Serials compared upper-case without leading zeros: tls and X509Certificate print them differently.
+export const normalSerial = (s: string) => s.toUpperCase().replace(/^0+(?=.)/, '');
+
 // Every certificate of a PEM bundle (a CA rotation trusts two).
 export function splitPemBundle(pem: string): string[] {
   return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((b) => b + '\n') ?? [];

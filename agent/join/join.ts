@@ -1,3 +1,4 @@
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -64,7 +65,14 @@ export async function joinFleet(o: JoinOptions): Promise<{ certPem: string; caPe
   const deadline = Date.now() + (o.waitMs ?? 3_600_000);
   try {
     for (;;) {
-      const res = await client.join({ token: o.token, csrPem, facts });
+      const res = await client.join({ token: o.token, csrPem, facts }).catch(async (err: Error & { cause?: { code?: number } }) => {
+        // Busy (RATE_LIMITED) or unreachable for a moment: wait 1-5 s and ask again; a refusal is final.
+        const code = err.cause?.code;
+        if ((code !== grpcStatus.RESOURCE_EXHAUSTED && code !== grpcStatus.UNAVAILABLE) || Date.now() > deadline || /too many refused/.test(err.message)) throw err;
+        await new Promise((r) => setTimeout(r, 1000 + Math.random() * 4000));
+        return undefined;
+      });
+      if (!res) continue;
       if (res.status === JoinStatus.JOIN_STATUS_ISSUED) {
         const cert = new X509Certificate(res.certPem);
         if (!cert.checkPrivateKey((await import('node:crypto')).createPrivateKey(keyPem))) throw new Error('the controller returned a certificate for another key');

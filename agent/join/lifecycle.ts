@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import type { MemoryCertificateProvider } from '../../common/cert-provider.js';
-import { splitPemBundle } from '../../common/ca-hash.js';
+import { normalSerial, splitPemBundle } from '../../common/ca-hash.js';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { enrollClient } from './client.js';
 import { writeCredentials, type TlsPaths } from './join.js';
@@ -11,11 +11,11 @@ export class RevokedSerials {
   private serials = new Set<string>();
   version = 0;
   has(serial: string): boolean {
-    return this.serials.has(serial.toUpperCase().replace(/^0+(?=.)/, ''));
+    return this.serials.has(normalSerial(serial));
   }
   set(version: number, serials: string[]): void {
     this.version = version;
-    this.serials = new Set(serials.map((s) => s.toUpperCase().replace(/^0+(?=.)/, '')));
+    this.serials = new Set(serials.map(normalSerial));
   }
 }
 

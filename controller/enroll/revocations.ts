@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { writeFileAtomic } from '../../common/atomic-write.js';
+import { normalSerial } from '../../common/ca-hash.js';
 import { FileLock, readJson } from './lock.js';
 
 export interface Revoked {
@@ -16,8 +17,7 @@ interface RevocationFile {
   revoked: Revoked[];
 }
 
-// Serials are compared upper-case, without leading zeros, as tls and X509Certificate differ.
-export const normalSerial = (s: string) => s.toUpperCase().replace(/^0+(?=.)/, '');
+export { normalSerial };
 
 // The fleet's revocation list: <state>/enroll/revoked.json, read once and kept in memory by
 // the enrollment service, which hands it to agents (GetRevocations).
