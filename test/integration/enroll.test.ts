@@ -259,6 +259,25 @@ test('enroll: a CA rotation keeps the fleet talking through each step of dual tr
   }
 });
 
+test('enroll: with the approval policy an unknown machine waits, polling, until an operator approves it', async () => {
+  const queue = new Enrollment({ stateDir: f.state, nodes: () => f.inventory.nodes, policy: 'approve-unknown' });
+  const s2 = await startEnrollServer({ enrollment: queue, listen: { host: '127.0.0.1', port: 0 } });
+  try {
+    const { token } = await createToken(queue.tokens, {});
+    const paths = tlsPaths('newbie');
+    const joining = joinFleet({ controller: `127.0.0.1:${s2.port}`, token, caCertHash: s2.caCertHash, name: 'newbie', tls: paths, facts, pollMs: 50 });
+    while (!(await queue.listPending()).some((p) => p.name === 'newbie')) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fs.existsSync(paths.cert), false, 'nothing written while it waits');
+    await queue.approve('newbie');
+    await joining;
+    const cert = new X509Certificate(fs.readFileSync(paths.cert));
+    assert.match(cert.subject, /CN=newbie/);
+    assert.equal(cert.subjectAltName, 'DNS:newbie');
+  } finally {
+    await s2.stop();
+  }
+});
+
 test('enroll: an oversized request is refused, and an address that keeps failing is refused for a minute (last: it blocks loopback)', async () => {
   const ca = fs.readFileSync(path.join(f.state, 'pki/fleet/ca.crt'));
   const c = enrollClient(controllerAddr(), { ca });
