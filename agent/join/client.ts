@@ -10,6 +10,9 @@ export function parseController(s: string): { host: string; port: number } {
   return { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
+// Every enrollment server certificate carries this DNS name.
+export const CONTROLLER_NAME = 'muster-controller';
+
 // Only the controller's enrollment certificate is accepted: the fleet CA also signs agents.
 function checkController(host: string, cert: PeerCertificate): Error | undefined {
   const ou = cert.subject?.OU;
@@ -32,7 +35,9 @@ export function enrollClient(controller: string, tls: { ca: Buffer; cert?: Buffe
   new X509Certificate(tls.ca); // a damaged CA fails here, naming no call
   const creds = grpc.credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null, { checkServerIdentity: checkController });
   const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
-  const client = new EnrollServiceClient(target, creds, { 'grpc.enable_retries': 0 });
+  // TLS names the controller by its role name, not by IP (RFC 6066 has no IP server names);
+  // the pin step already checked the certificate for the address dialled.
+  const client = new EnrollServiceClient(target, creds, { 'grpc.enable_retries': 0, 'grpc.ssl_target_name_override': CONTROLLER_NAME, 'grpc.default_authority': CONTROLLER_NAME });
   const unary = <Req, Res>(fn: (r: Req, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r: Res) => void) => unknown, req: Req) =>
     new Promise<Res>((resolve, reject) =>
       fn.call(client, req, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>

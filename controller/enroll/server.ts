@@ -92,7 +92,8 @@ export async function startEnrollServer(o: EnrollServerOptions): Promise<EnrollS
     const server = await store.ensureIssued('enroll-server', ca, {
       commonName: 'muster-controller',
       organizationalUnits: [ROLE_CONTROLLER],
-      dnsNames: o.dnsNames ?? ['localhost'],
+      // muster-controller: the name joining agents check on their second connection (agent/join/client.ts).
+      dnsNames: [...new Set(['muster-controller', ...(o.dnsNames ?? ['localhost'])])],
       ipAddresses: o.ipAddresses ?? ['127.0.0.1'],
       // serverAuth only: this key sits on the listening side and must never act as the controller's client.
       usages: ['server'],

@@ -66,7 +66,7 @@ async function main() {
   const server = await startEnrollServer({ enrollment, listen: { host: '127.0.0.1', port: 0 } });
   const { token } = await createToken(enrollment.tokens, { labels: { pool: 'bench' }, uses: N });
   const creds = await readFleetCredentials(state);
-  const prober = new EnrollServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(creds.ca.certPem), Buffer.from(creds.controller.keyPem), Buffer.from(creds.controller.certPem)));
+  const prober = new EnrollServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createSsl(Buffer.from(creds.ca.certPem), Buffer.from(creds.controller.keyPem), Buffer.from(creds.controller.certPem)), { 'grpc.ssl_target_name_override': 'muster-controller' });
   const probe = () => new Promise<number>((resolve, reject) => {
     const t = performance.now();
     prober.getTrust({}, (err) => (err ? reject(err) : resolve(performance.now() - t)));
