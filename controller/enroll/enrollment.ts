@@ -8,7 +8,7 @@ import { inspectCertificate, signCertificate, type CertPair } from '../pki/certs
 import { ROLE_AGENT, ROLE_READER, fleetStore } from '../pki/fleet.js';
 import { checkCsrFor, parseCsr, type ParsedCsr } from './csr.js';
 import { FileLock, readJson } from './lock.js';
-import { bundleFile } from './rotation.js';
+import { readTrust } from './rotation.js';
 import { RevocationList, normalSerial, type Revoked } from './revocations.js';
 import { FileTokenStore, checkScope, checkToken, consumeToken, findToken, type TokenStore } from './tokens.js';
 
@@ -98,20 +98,12 @@ export class Enrollment {
   async trust(): Promise<{ ca: CertPair; bundle: string }> {
     // Read at most once a second: a burst of joins shares one read; a rotation shows within a second.
     if (this.trustCache && Date.now() - this.trustCache.at < 1000) return this.trustCache.value;
-    const value = await this.readTrust();
+    const value = await readTrust(this.o.stateDir);
     this.trustCache = { at: Date.now(), value };
     return value;
   }
 
   private trustCache?: { at: number; value: { ca: CertPair; bundle: string } };
-
-  private async readTrust(): Promise<{ ca: CertPair; bundle: string }> {
-    const store = fleetStore(this.o.stateDir);
-    const ca = await store.read('ca');
-    if (!ca) throw new ControllerError('NO_CREDENTIALS', `no fleet CA in ${store.dir}: run "muster init" first`);
-    const bundle = await fs.readFile(bundleFile(this.o.stateDir), 'utf8').catch(() => ca.certPem);
-    return { ca, bundle };
-  }
 
   // Join: every check runs before anything is written; the token use is taken last, so a
   // refused request leaves the token as it was.

@@ -7,7 +7,7 @@ import path from 'node:path';
 
 export { Enrollment, issueReader, listFleetCerts, renewControllerIfDue, type ApprovalPolicy, type EnrollNode, type FleetCertRow } from './enrollment.js';
 export { refuseRevoked, RevocationList } from './revocations.js';
-export { bundleFile, rotateCa, type RotationStep } from './rotation.js';
+export { bundleFile, readTrust, rotateCa, type RotationStep } from './rotation.js';
 export { startEnrollServer, type EnrollServer, type EnrollServerOptions } from './server.js';
 export { FileTokenStore, createToken, deleteToken, listTokens, type TokenStore } from './tokens.js';
 

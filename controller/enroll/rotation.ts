@@ -3,8 +3,18 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { ControllerError } from '../errors.js';
-import { createCA } from '../pki/certs.js';
+import { createCA, type CertPair } from '../pki/certs.js';
 import { fleetStore } from '../pki/fleet.js';
+
+// The signing CA and the bundle to trust: what the controller's channels to agents must trust
+// too (createSsl's root certificates), or agents renewed from a new CA are refused.
+export async function readTrust(stateDir: string): Promise<{ ca: CertPair; bundle: string }> {
+  const store = fleetStore(stateDir);
+  const ca = await store.read('ca');
+  if (!ca) throw new ControllerError('NO_CREDENTIALS', `no fleet CA in ${store.dir}: run "muster init" first`);
+  const bundle = await fs.readFile(bundleFile(stateDir), 'utf8').catch(() => ca.certPem);
+  return { ca, bundle };
+}
 
 export type RotationStep = 'start' | 'switch' | 'finish';
 
