@@ -152,26 +152,24 @@ test('enroll: an agent whose certificate is past two thirds of its life renews i
   const port = await freePort();
   const agent = await startJoinedAgent({ name: 'n2', root: f.nodeRoot('n2'), listen: { host: '127.0.0.1', port }, http: false, drift: false, tlsPaths: paths, join: { controller: controllerAddr() }, log: silent });
   try {
+    // What the running server presents at a handshake, as the controller sees it.
+    const c = await readFleetCredentials(f.state);
+    const presented = () => new Promise<string>((resolve, reject) => {
+      const s = tlsConnect({ host: '127.0.0.1', port, ca: c.ca.certPem, cert: c.controller.certPem, key: c.controller.keyPem, servername: 'n2', ALPNProtocols: ['h2'] }, () => {
+        resolve(s.getPeerCertificate().serialNumber);
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
     const deadline = Date.now() + 10_000;
-    while (new X509Certificate(fs.readFileSync(paths.cert)).serialNumber === first.serialNumber && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await presented()) === first.serialNumber && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const renewed = new X509Certificate(fs.readFileSync(paths.cert));
     assert.notEqual(renewed.serialNumber, first.serialNumber, 'renewed within 10 s');
+    assert.equal(await presented(), renewed.serialNumber, 'the server presents the certificate on disk');
     assert.ok(Date.parse(renewed.validTo) > Date.parse(first.validTo) + 86_400_000, 'the new certificate has the full validity');
-    // The running server presents the new certificate: the controller sees its serial.
     const client = await controllerClient('n2', port);
     assert.equal((await client.status()).status?.node, 'n2');
     client.close();
-    const presented = await new Promise<string>((resolve, reject) => {
-      const creds = readFleetCredentials(f.state);
-      creds.then((c) => {
-        const s = tlsConnect({ host: '127.0.0.1', port, ca: c.ca.certPem, cert: c.controller.certPem, key: c.controller.keyPem, servername: 'n2', ALPNProtocols: ['h2'] }, () => {
-          resolve(s.getPeerCertificate().serialNumber);
-          s.destroy();
-        });
-        s.on('error', reject);
-      }, reject);
-    });
-    assert.equal(presented, renewed.serialNumber);
 
     // A reader certificate reads status until it is revoked; the agent then refuses it per call.
     const reader = await issueReader(f.state, 'monitoring');
@@ -221,7 +219,15 @@ test('enroll: a CA rotation keeps the fleet talking through each step of dual tr
   fs.rmSync(paths.cert);
   const port = await freePort();
   const agent = await startJoinedAgent({ name: 'n2', root: f.nodeRoot('n2'), listen: { host: '127.0.0.1', port }, http: false, drift: false, tlsPaths: paths, join: { controller: controllerAddr(), token, caCertHash: server.caCertHash }, facts, log: silent });
-  const settle = () => new Promise((r) => setTimeout(r, 1500)); // the service re-reads the CA (cached for a second)
+  // The service re-reads the CA within a second or so; the agent asks (GetTrust) until it sees the step.
+  const until = async (done: () => boolean) => {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      await agent.lifecycle.refreshTrust().catch(() => undefined);
+      if (done() || Date.now() > deadline) return;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
   const status = async () => {
     const c = await readFleetCredentials(f.state);
     const bundle = fs.existsSync(bundleFile(f.state)) ? fs.readFileSync(bundleFile(f.state)) : Buffer.from(c.ca.certPem);
@@ -236,21 +242,18 @@ test('enroll: a CA rotation keeps the fleet talking through each step of dual tr
   try {
     const oldCa = cas()[0];
     await rotateCa(f.state, 'start');
-    await settle();
-    await agent.lifecycle.refreshTrust();
+    await until(() => cas().length === 2);
     assert.equal(cas().length, 2, 'the agent trusts old and new');
     assert.equal(await status(), 'n2');
 
     await rotateCa(f.state, 'switch');
-    await settle();
-    await agent.lifecycle.refreshTrust();
+    await until(() => !new X509Certificate(fs.readFileSync(paths.cert)).checkIssued(oldCa));
     const cert = new X509Certificate(fs.readFileSync(paths.cert));
     assert.ok(cert.checkIssued(cas()[0]) && !cert.checkIssued(oldCa), 'the agent renewed from the new CA');
     assert.equal(await status(), 'n2', 'the controller with its new certificate reaches the agent');
 
     await rotateCa(f.state, 'finish');
-    await settle();
-    await agent.lifecycle.refreshTrust();
+    await until(() => cas().length === 1);
     assert.equal(cas().length, 1);
     assert.ok(!cas()[0].publicKey.equals(oldCa.publicKey), 'the old CA is dropped');
     assert.equal(await status(), 'n2');
