@@ -2,6 +2,7 @@
 import { caCertHash } from '../../common/ca-hash.js';
 import { fleetStore } from '../pki/fleet.js';
 import { ControllerError } from '../errors.js';
+import { RevocationList } from './revocations.js';
 import { FileTokenStore, createToken, type CreateTokenOptions } from './tokens.js';
 import path from 'node:path';
 
@@ -12,6 +13,13 @@ export { startEnrollServer, type EnrollServer, type EnrollServerOptions } from '
 export { FileTokenStore, createToken, deleteToken, listTokens, type TokenStore } from './tokens.js';
 
 export const DEFAULT_ENROLL_PORT = 7450;
+
+// The revocation list as it is now, for the controller's channels (refuseRevoked).
+export async function loadRevocations(stateDir: string): Promise<RevocationList> {
+  const list = new RevocationList(path.join(stateDir, 'enroll'));
+  await list.load();
+  return list;
+}
 
 export function tokenStore(stateDir: string): FileTokenStore {
   return new FileTokenStore(path.join(stateDir, 'enroll'));
