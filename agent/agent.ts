@@ -24,6 +24,10 @@ export interface AgentOptions {
   // http serves /healthz, /readyz, /status and /metrics; false leaves it off (the fleet simulator).
   http: { host: string; port: number } | false;
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  // credentials replace tls when set: agent/join's renewable ones.
+  credentials?: grpc.ServerCredentials;
+  // revoked serials refused on every call (agent/join keeps them fresh).
+  revoked?: { has(serial: string): boolean };
   log?: Logger;
   // drift: false turns off watching and probes (the fleet simulator measures applies alone).
   drift?: DriftOptions | false;
@@ -80,11 +84,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
-  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log }));
+  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log, revoked: o.revoked }));
   const health = new Health({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
   health.addToServer(server);
   // true: a client certificate signed by the fleet CA is required.
-  const creds = grpc.ServerCredentials.createSsl(o.tls.ca, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], true);
+  const creds = o.credentials ?? grpc.ServerCredentials.createSsl(o.tls.ca, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], true);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${o.listen.host}:${o.listen.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
   );

@@ -14,6 +14,19 @@ export const controllerErrors = {
   ROLLOUT_INVALID: { exit: 1, http: 400, summary: 'A rollout option is malformed (--batch, --canary, --max-failed, --by); the option and what to give are named.' },
   ROLLOUT_NOT_FOUND: { exit: 1, http: 404, summary: 'No rollout with that id, or no earlier generation to undo to.' },
   CHANGES_PENDING: { exit: 2, http: 200, summary: 'Not an error: muster plan found something to change.' },
+  TOKEN_INVALID: { exit: 1, http: 401, summary: 'The bootstrap token is malformed, unknown or its secret is wrong; nothing was issued.' },
+  TOKEN_EXPIRED: { exit: 1, http: 401, summary: 'The bootstrap token has expired; nothing was issued.' },
+  TOKEN_USED: { exit: 1, http: 401, summary: 'The bootstrap token has no uses left; nothing was issued.' },
+  TOKEN_SCOPE: { exit: 1, http: 403, summary: 'The bootstrap token is scoped to another node name or to labels this node lacks; nothing was issued.' },
+  CSR_INVALID: { exit: 1, http: 400, summary: 'The certificate request does not parse, its signature does not verify or its key is not ECDSA P-256 or RSA; nothing was issued.' },
+  CSR_NOT_ALLOWED: { exit: 1, http: 403, summary: 'The certificate request names another node, a role other than agent, or names and addresses the inventory does not give the node; nothing was issued.' },
+  ENROLL_UNKNOWN_NODE: { exit: 1, http: 403, summary: 'The joining node is not in the inventory and the approval policy is off; nothing was issued.' },
+  ENROLL_DENIED: { exit: 1, http: 403, summary: 'An operator denied this node\'s join request; nothing was issued.' },
+  CERT_REVOKED: { exit: 1, http: 403, summary: 'The caller\'s fleet certificate is on the revocation list.' },
+  NOT_AUTHENTICATED: { exit: 1, http: 401, summary: 'The call needs a fleet certificate with the right role (Renew: the agent\'s own).' },
+  RATE_LIMITED: { exit: 1, http: 429, summary: 'Too many join requests at once from this address or in total; retry after a moment.' },
+  NO_PENDING: { exit: 1, http: 404, summary: 'No join request is waiting for this node name.' },
+  NO_CERTIFICATE: { exit: 1, http: 404, summary: 'No fleet certificate was issued to this name (nothing to revoke).' },
 } as const;
 
 export type ControllerErrorCode = keyof typeof controllerErrors;

@@ -66,7 +66,7 @@ function keyIdentifier(spki: forge.asn1.Asn1): string {
 }
 
 function spkiOf(key: KeyObject): forge.asn1.Asn1 {
-  const der = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const der = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
   return asn1.fromDer(der.toString('binary'));
 }
 
@@ -188,3 +188,22 @@ function pemBody(pem: string): string {
   return forge.pem.decode(pem)[0].body;
 }
 
+// Signs a certificate for a public key made elsewhere (a node's CSR): the key never comes here.
+export function signCertificate(ca: CertPair, subjectKey: KeyObject, req: IssueRequest): string {
+  const caKey = createPrivateKey(ca.keyPem);
+  const caSubject = ((asn1.fromDer(pemBody(ca.certPem)).value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[])[5];
+  const { from, to } = validity(req.validityDays ?? DEFAULT_CERT_DAYS, req.notBefore, req.notAfter);
+  const subject: forge.pki.CertificateField[] = [
+    ...(req.organizations ?? []).map((value) => ({ name: 'organizationName', value })),
+    ...(req.organizationalUnits ?? []).map((value) => ({ shortName: 'OU', value })),
+    { name: 'commonName', value: req.commonName },
+  ];
+  const altNames = [...(req.dnsNames ?? []).map((value) => ({ type: 2, value })), ...(req.ipAddresses ?? []).map((ip) => ({ type: 7, ip }))];
+  const extensions: object[] = [
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: subjectKey.asymmetricKeyType === 'rsa', critical: true },
+    { name: 'extKeyUsage', serverAuth: req.usages.includes('server'), clientAuth: req.usages.includes('client') },
+    ...(altNames.length ? [{ name: 'subjectAltName', altNames }] : []),
+  ];
+  return build({ subject, issuer: caSubject, from, to, extensions, subjectKey, issuerKey: caKey, issuerKeyId: keyIdentifier(spkiOf(caKey)) });
+}
