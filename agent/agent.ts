@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import type { Plan } from '../proto/gen/muster/agent/v1/agent.js';
 import { Engine } from './engine/engine.js';
 import { FactsCache } from './facts/facts.js';
 import { Host } from './host/host.js';
@@ -34,6 +35,8 @@ export interface Agent {
   engine: Engine;
   hub: StatusHub;
   drift?: DriftWatcher;
+  // resolves once the start-up reconcile of the saved plan has ended
+  converged: Promise<void>;
   grpcPort: number;
   httpPort?: number;
   // stop lets the task in flight finish, then closes both servers.
@@ -54,6 +57,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     summary: (s) => {
       metrics?.summary(s);
       hub.changed();
+      // What a run changed, the probes see now rather than at their next interval.
+      if (s.changed > 0 && o.drift !== false) void probes.runAll().then(() => hub.changed());
     },
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
@@ -70,13 +75,6 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       metrics?.drift(e);
       hub.drift(e);
     }, o.drift);
-    // Keep the node converged from the plan on disk, controller or not.
-    const plan = engine.status.plan;
-    if (plan) {
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
-      await drift.follow(plan);
-      await drift.reconcile('all');
-    }
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
@@ -101,11 +99,33 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   }
   log.info({ grpcPort, httpPort, root: o.root, revision: engine.status.revision || undefined }, 'agent started');
 
+  // Serve first, converge after: the node stays reachable (and says "converging") while the plan
+  // on disk is replayed, controller or not.
+  const plan = engine.status.plan;
+  const converged = drift && plan ? converge(plan, drift) : Promise.resolve();
+  async function converge(p: Plan, w: DriftWatcher): Promise<void> {
+    hub.converging = p.revision;
+    hub.changed();
+    try {
+      await w.follow(p);
+      probes.set(p.probes, localChecks(p, host, log, (m) => (hub.mounts = m)));
+      await w.reconcile('all');
+      // The probes look again at what the reconcile repaired, not 30 s later.
+      await probes.runAll();
+    } catch (err) {
+      log.error({ err }, 'start-up reconcile failed');
+    } finally {
+      hub.converging = undefined;
+      hub.changed();
+    }
+  }
+
   return {
     name: o.name,
     engine,
     hub,
     drift,
+    converged,
     grpcPort,
     httpPort,
     async stop() {
@@ -116,6 +136,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       hub.close();
       await drift?.close();
       await engine.drain();
+      await converged;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();

@@ -25,6 +25,8 @@ export const agentErrors = {
   STORAGE_UNREACHABLE: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The storage server (NFS, iSCSI portal, Ceph monitors, GlusterFS) does not answer.' },
   EXPORT_NOT_FOUND: { grpc: GrpcStatus.NOT_FOUND, http: 404, summary: 'The server answers but has no such export, iSCSI target or RBD image.' },
   PERSISTENCE_CONFLICT: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The mount point is already persisted outside muster (an fstab line or a unit muster did not write).' },
+  NOT_REGULAR_FILE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'A FIFO, device, socket or folder sits where a managed file belongs; refused without opening it, nothing changed.' },
+  PLAN_TOO_LARGE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The plan has more tasks than the agent takes in one plan (MAX_PLAN_TASKS); nothing was changed.' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
 } as const;

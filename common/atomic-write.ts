@@ -7,6 +7,8 @@ export interface WriteOptions {
   mode: number;
   uid?: number;
   gid?: number;
+  // false: the folder must exist (a pinned folder, /proc/self/fd/N); default true makes it
+  makeDir?: boolean;
 }
 
 // Marks the temp files of an atomic write; dot-named, so the kubelet never loads one.
@@ -17,13 +19,14 @@ export const TEMP_MARK = '.muster-tmp-';
 export async function writeFileAtomic(file: string, content: string | Buffer, options: WriteOptions): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
-  const flags = fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY;
+  // O_NOFOLLOW: the random name cannot be a planted link, and O_EXCL refuses one anyway.
+  const flags = fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY | fsc.O_NOFOLLOW;
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(tmp, flags, 0o600);
   } catch (err) {
     // The folder is made only when missing: most writes land in one that exists.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || options.makeDir === false) throw err;
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
     fh = await fs.open(tmp, flags, 0o600);
   }

@@ -151,8 +151,8 @@ const fuseAttachment: Attachment<FuseMapped> = {
   },
   async up(m, st, ctx) {
     const s = rbdSrc(m);
+    await ctx.host.mkdir(fuseDir(m.target));
     const dir = await ctx.host.resolve(fuseDir(m.target));
-    await fs.mkdir(dir, { recursive: true });
     if (!st.mounted) await runArgv(ctx, rbd.fuse(s.pool, s.image, await client(m, s, ctx), dir), { timeoutMs: 60_000 });
     const file = path.join(dir, s.image);
     const deadline = Date.now() + m.deviceTimeoutMs;
@@ -166,7 +166,7 @@ const fuseAttachment: Attachment<FuseMapped> = {
     const dir = await ctx.host.resolve(fuseDir(m.target));
     if (st.loop) await runArgv(ctx, losetupDetachCmd(st.loop));
     if (st.mounted) await runArgv(ctx, umountCmd(dir));
-    await fs.rmdir(dir).catch(() => undefined);
+    await ctx.host.rmdir(fuseDir(m.target)).catch(() => undefined);
   },
   device: (_m, st) => st.loop,
 };

@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import type { MountSpec } from '../../../proto/gen/muster/agent/v1/mount.js';
 import { AgentError } from '../../errors.js';
 import type { Host } from '../../host/host.js';
@@ -136,7 +135,7 @@ async function apply(m: Mount, o: Observed, ctx: TaskContext): Promise<void> {
   if (o.mount && mountChanges.length) await unmount(ctx, m.target, o.realTarget);
   if (mountNeeded) {
     if (device) await ensureFilesystem(m, ctx, device);
-    await fs.mkdir(await ctx.host.resolve(m.target), { recursive: true });
+    await ctx.host.mkdir(m.target);
     await m.driver.mount(m, ctx, o.realTarget, device);
   }
   // Persistence last: a failed step above leaves the boot entry as it was.
