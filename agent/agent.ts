@@ -5,6 +5,7 @@ import type { Plan } from '../proto/gen/muster/agent/v1/agent.js';
 import { Engine } from './engine/engine.js';
 import { FactsCache } from './facts/facts.js';
 import { Host } from './host/host.js';
+import { linuxKernel, type Kernel } from './host/kernel.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
 import { localChecks } from './probes/local.js';
 import { ProbeRunner } from './probes/probes.js';
@@ -28,6 +29,8 @@ export interface AgentOptions {
   log?: Logger;
   // drift: false turns off watching and probes (the fleet simulator measures applies alone).
   drift?: DriftOptions | false;
+  // what the kernel says; the real one unless a test gives a fake
+  kernel?: Kernel;
 }
 
 export interface Agent {
@@ -52,6 +55,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let metrics: AgentMetrics | undefined;
   let drift: DriftWatcher | undefined;
   const probes = new ProbeRunner(host, log, () => hub.changed());
+  const kernel = o.kernel ?? linuxKernel;
   const engine = new Engine(host, log, {
     task: (r) => metrics?.task(r),
     summary: (s) => {
@@ -63,10 +67,10 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
       if (o.drift === false) return;
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m), kernel));
       void drift?.follow(plan);
     },
-  });
+  }, kernel);
   const hub = new StatusHub(o.name, engine, probes, startedAtMs, () => serving);
   await engine.init();
   if (o.http) metrics = new AgentMetrics(() => hub.current());
@@ -108,7 +112,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     hub.changed();
     try {
       await w.follow(p);
-      probes.set(p.probes, localChecks(p, host, log, (m) => (hub.mounts = m)));
+      probes.set(p.probes, localChecks(p, host, log, (m) => (hub.mounts = m), kernel));
       await w.reconcile('all');
       // The probes look again at what the reconcile repaired, not 30 s later.
       await probes.runAll();

@@ -8,6 +8,7 @@ import {
 } from '../../proto/gen/muster/agent/v1/agent.js';
 import { AgentError, toAgentError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { linuxKernel, type Kernel } from '../host/kernel.js';
 import { bind, type BoundTask } from '../tasks/index.js';
 import type { Handler } from '../../proto/gen/muster/agent/v1/tasks.js';
 import type { Problem, TaskContext } from '../tasks/task.js';
@@ -46,7 +47,7 @@ export class Engine {
   private stopping = false;
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}) {
+  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}, private readonly kernel: Kernel = linuxKernel) {
     this.state = new StateStore(host);
     this.owed = new OwedHandlers(host);
   }
@@ -152,7 +153,7 @@ export class Engine {
       return this.finish(summary, started, undefined);
     }
 
-    const ctx: TaskContext = { host: this.host, log: this.log };
+    const ctx: TaskContext = { host: this.host, log: this.log, kernel: this.kernel };
     const handlers = new Map(plan.handlers.map((h) => [h.id, h]));
     const wouldNotify = new Map<string, Handler>();
     let stopped = false;
