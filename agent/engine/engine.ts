@@ -35,7 +35,7 @@ export const MAX_PLAN_TASKS = 10_000;
 
 // The longest the engine runs tasks without giving the event loop a turn: tasks whose host I/O
 // is synchronous would otherwise keep other clients' status calls waiting for the whole plan.
-const YIELD_EVERY_MS = 10;
+const YIELD_EVERY_MS = 2;
 
 // Runs plans: validate everything → per task observe, diff, (check: report) apply,
 // observe and diff again, verify. One run at a time per agent.
