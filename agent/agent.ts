@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
 import type { Plan } from '../proto/gen/muster/agent/v1/agent.js';
 import { Engine } from './engine/engine.js';
+import { AgentError } from './errors.js';
 import { FactsCache } from './facts/facts.js';
 import { Host } from './host/host.js';
 import { linuxKernel, type Kernel } from './host/kernel.js';
@@ -117,7 +118,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       // The probes look again at what the reconcile repaired, not 30 s later.
       await probes.runAll();
     } catch (err) {
-      log.error({ err }, 'start-up reconcile failed');
+      // A stop during the replay ends it on purpose.
+      if (!(err instanceof AgentError && err.code === 'SHUTTING_DOWN')) log.error({ err }, 'start-up reconcile failed');
     } finally {
       hub.converging = undefined;
       hub.changed();
