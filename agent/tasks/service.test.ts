@@ -1,3 +1,4 @@
+import { FakeKernel } from '../host/kernel.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -93,7 +94,7 @@ test('service: the live half runs daemon-reload, then start or stop, as systemd 
   t.after(h.cleanup);
   const standins = useStandins();
   standins.rootFor(h.real);
-  const ctx = { host: h.host, log: silent };
+  const ctx = { host: h.host, log: silent, kernel: new FakeKernel() };
   const start = { name: 'haproxy', enablement: ServiceEnablement.SERVICE_ENABLEMENT_ENABLED, state: ServiceRunState.SERVICE_RUN_STATE_STARTED };
   await serviceTask.apply(start, { enablement: 'enabled', live: { loadState: 'loaded', activeState: 'inactive', needDaemonReload: true } }, ctx);
   const stop = { ...start, state: ServiceRunState.SERVICE_RUN_STATE_STOPPED };

@@ -162,6 +162,8 @@ test('live: with no controller at all, a restarted agent repairs from the plan o
     log: silent,
     drift: { debounceMs: 10, recheckMs: 3_600_000 },
   });
+  // It serves first and repairs in the background.
+  await agent.converged;
   assert.equal(await fs.readFile(file, 'utf8'), manifest, 'the start-up check put it back');
   assert.equal(agent.hub.current().lastDrift?.what, 'recheck');
   await fs.rm(file);
