@@ -47,7 +47,8 @@ export async function writeFileAtomic(file: string, content: string | Buffer, op
     } finally {
       await fh.close();
     }
-    await options.beforeRename?.(tmp);
+    // A pinned folder's /proc/self/fd path means nothing in the checking child: name our pid.
+    await options.beforeRename?.(tmp.replace(/^\/proc\/self\//, `/proc/${process.pid}/`));
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });

@@ -64,6 +64,8 @@ export function openDir(realRoot: string, hostDir: string, o: WalkOptions): Pinn
         }
         if (code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
         const st = fs.lstatSync(dir.at(name));
+        // A file where a folder should be: nothing below it exists (a read or removal is done), a write is refused.
+        if (!st.isSymbolicLink() && !o.create) return { missing: path.posix.join(dir.hostPath, ...pending) };
         if (!st.isSymbolicLink()) throw new AgentError('NOT_REGULAR_FILE', `${path.posix.join(dir.hostPath, name)} is in the way of ${o.what} and is not a folder`);
         if (++hops > MAX_HOPS) throw new AgentError('PATH_NOT_ALLOWED', `path ${o.what} goes through more than ${MAX_HOPS} symlinks`);
         const target = fs.readlinkSync(dir.at(name));

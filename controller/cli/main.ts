@@ -124,7 +124,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
   discovery
     .command('serve')
     .description('serve the discovery protocol (tokens persist in the state folder)')
-    .option('--listen <host:port>', 'address to listen on', '0.0.0.0:2381')
+    // Loopback unless told: registrations come from etcd members, tokens from the operator (docs/security.md).
+    .option('--listen <host:port>', 'address to listen on (0.0.0.0:2381 for every interface)', '127.0.0.1:2381')
     .option('--public-url <url>', 'base of the URLs handed out, when behind a proxy')
     .action(lazy(() => import('./commands/discovery-serve.js')));
   discovery

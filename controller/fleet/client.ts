@@ -60,6 +60,7 @@ export function describeGrpcError(node: InventoryNode, err: Pick<grpc.ServiceErr
     case grpc.status.DEADLINE_EXCEEDED:
       return `${at} did not answer${timeoutMs ? ` within ${Math.round(timeoutMs / 1000)} s` : ' before the deadline'}: the agent may be busy or the network slow; check the agent's log (journalctl -u musterd) or raise --timeout`;
     case grpc.status.PERMISSION_DENIED:
+      if (/ is revoked/.test(cause)) return `${at} refused the call (${cause.replace(/^PERMISSION_DENIED: /, '')}): that certificate is on the fleet's revocation list; use one issued since (muster certs issue, or the controller's own)`;
       return `${at} refused the call (${cause.replace(/^PERMISSION_DENIED: /, '')}): use the controller certificate made by "muster init" in this state folder`;
     case grpc.status.UNAUTHENTICATED:
       return `${at} did not accept the controller's certificate (${cause}): the agent trusts another fleet CA; reinstall its CA and certificate from "muster init"`;

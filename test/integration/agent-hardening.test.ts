@@ -112,6 +112,8 @@ test('a FIFO at a managed path fails that task clearly, and another client still
   assert.equal(task.errorCode, 'NOT_REGULAR_FILE');
   assert.match(task.errorMessage, /\/etc\/kubernetes\/fifo\/x\.conf is a FIFO, not a regular file/);
   assert.ok((await fs.lstat(fifo)).isFIFO(), 'the FIFO is left as it was');
+  // Gone again, or the next plan's removal of x.conf would meet it (and rightly refuse).
+  await fs.rm(fifo);
 });
 
 test('a plan past the task cap is refused whole with INVALID_ARGUMENT, and nothing is written', { timeout: 60_000 }, async () => {
