@@ -1,15 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
-import type { FastifyInstance } from 'fastify';
+import type { Server as HttpServer } from 'node:http';
 import { pino, type Logger } from 'pino';
+import type { Plan } from '../proto/gen/muster/agent/v1/agent.js';
 import { Engine } from './engine/engine.js';
+import { AgentError } from './errors.js';
 import { FactsCache } from './facts/facts.js';
 import { Host } from './host/host.js';
+import { linuxKernel, type Kernel } from './host/kernel.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
 import { localChecks } from './probes/local.js';
 import { ProbeRunner } from './probes/probes.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
 import { Health } from './server/health.js';
-import { buildHttp } from './server/http.js';
+import { buildHttp, close as closeHttp, listen as listenHttp } from './server/http.js';
 import { AgentMetrics } from './server/metrics.js';
 import { StatusHub } from './status/hub.js';
 import { DriftWatcher, type DriftOptions } from './watch/drift.js';
@@ -24,9 +27,15 @@ export interface AgentOptions {
   // http serves /healthz, /readyz, /status and /metrics; false leaves it off (the fleet simulator).
   http: { host: string; port: number } | false;
   tls: { ca: Buffer; cert: Buffer; key: Buffer };
+  // credentials replace tls when set: agent/join's renewable ones.
+  credentials?: grpc.ServerCredentials;
+  // revoked serials refused on every call (agent/join keeps them fresh).
+  revoked?: { has(serial: string): boolean };
   log?: Logger;
   // drift: false turns off watching and probes (the fleet simulator measures applies alone).
   drift?: DriftOptions | false;
+  // what the kernel says; the real one unless a test gives a fake
+  kernel?: Kernel;
 }
 
 export interface Agent {
@@ -34,6 +43,8 @@ export interface Agent {
   engine: Engine;
   hub: StatusHub;
   drift?: DriftWatcher;
+  // resolves once the start-up reconcile of the saved plan has ended
+  converged: Promise<void>;
   grpcPort: number;
   httpPort?: number;
   // stop lets the task in flight finish, then closes both servers.
@@ -49,19 +60,22 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let metrics: AgentMetrics | undefined;
   let drift: DriftWatcher | undefined;
   const probes = new ProbeRunner(host, log, () => hub.changed());
+  const kernel = o.kernel ?? linuxKernel;
   const engine = new Engine(host, log, {
     task: (r) => metrics?.task(r),
     summary: (s) => {
       metrics?.summary(s);
       hub.changed();
+      // What a run changed, the probes see now rather than at their next interval.
+      if (s.changed > 0 && o.drift !== false) void probes.runAll().then(() => hub.changed());
     },
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
       if (o.drift === false) return;
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m), kernel));
       void drift?.follow(plan);
     },
-  });
+  }, kernel);
   const hub = new StatusHub(o.name, engine, probes, startedAtMs, () => serving);
   await engine.init();
   if (o.http) metrics = new AgentMetrics(() => hub.current());
@@ -70,42 +84,56 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       metrics?.drift(e);
       hub.drift(e);
     }, o.drift);
-    // Keep the node converged from the plan on disk, controller or not.
-    const plan = engine.status.plan;
-    if (plan) {
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
-      await drift.follow(plan);
-      await drift.reconcile('all');
-    }
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
-  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log }));
+  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log, revoked: o.revoked }));
   const health = new Health({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
   health.addToServer(server);
   // true: a client certificate signed by the fleet CA is required.
-  const creds = grpc.ServerCredentials.createSsl(o.tls.ca, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], true);
+  const creds = o.credentials ?? grpc.ServerCredentials.createSsl(o.tls.ca, [{ cert_chain: o.tls.cert, private_key: o.tls.key }], true);
   const grpcPort = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${o.listen.host}:${o.listen.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
   );
   serving = true;
   hub.changed();
 
-  let http: FastifyInstance | undefined;
+  let http: HttpServer | undefined;
   let httpPort: number | undefined;
   if (o.http && metrics) {
     http = buildHttp({ name: o.name, status: () => hub.current(), metrics });
-    await http.listen({ host: o.http.host, port: o.http.port });
-    const addr = http.server.address();
-    httpPort = typeof addr === 'object' && addr ? addr.port : o.http.port;
+    httpPort = await listenHttp(http, o.http.host, o.http.port);
   }
   log.info({ grpcPort, httpPort, root: o.root, revision: engine.status.revision || undefined }, 'agent started');
+
+  // Serve first, converge after: the node stays reachable (and says "converging") while the plan
+  // on disk is replayed, controller or not.
+  const plan = engine.status.plan;
+  const converged = drift && plan ? converge(plan, drift) : Promise.resolve();
+  async function converge(p: Plan, w: DriftWatcher): Promise<void> {
+    hub.converging = p.revision;
+    hub.changed();
+    try {
+      await w.follow(p);
+      probes.set(p.probes, localChecks(p, host, log, (m) => (hub.mounts = m), kernel));
+      await w.reconcile('all');
+      // The probes look again at what the reconcile repaired, not 30 s later.
+      await probes.runAll();
+    } catch (err) {
+      // A stop during the replay ends it on purpose.
+      if (!(err instanceof AgentError && err.code === 'SHUTTING_DOWN')) log.error({ err }, 'start-up reconcile failed');
+    } finally {
+      hub.converging = undefined;
+      hub.changed();
+    }
+  }
 
   return {
     name: o.name,
     engine,
     hub,
     drift,
+    converged,
     grpcPort,
     httpPort,
     async stop() {
@@ -116,6 +144,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       hub.close();
       await drift?.close();
       await engine.drain();
+      await converged;
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {
           server.forceShutdown();
@@ -126,7 +155,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
           resolve();
         });
       });
-      await http?.close();
+      if (http) await closeHttp(http);
       log.info('agent stopped');
     },
   };

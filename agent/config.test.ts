@@ -44,3 +44,12 @@ test('config: wrong types, levels and trees name their lines; tls keys merge wit
   assert.equal(ok.http, 'off');
   assert.throws(() => loadConfig(undefined, { name: 'm1', listen: 'nope' }), /listen: must be host:port \(flags\)/);
 });
+
+test('config: join settings load from the file, flags override them, bad ones name their lines', () => {
+  const hash = 'sha256:' + 'a'.repeat(64);
+  const file = tmp(`name: m1\njoin: { controller: "10.0.0.1:7450", token: abcdef.0123456789abcdef, caCertHash: "${hash}" }\n`);
+  const c = loadConfig(file, { join: { token: 'zzzzzz.zzzzzzzzzzzzzzzz' } });
+  assert.deepEqual(c.join, { controller: '10.0.0.1:7450', token: 'zzzzzz.zzzzzzzzzzzzzzzz', caCertHash: hash });
+  assert.throws(() => loadConfig(tmp('name: m1\njoin: { controller: "10.0.0.1:7450", caCertHash: md5:1 }\n'), {}), /musterd\.yaml:2:\d+: join\.caCertHash: must be sha256:<64 hex digits>/);
+  assert.throws(() => loadConfig(tmp('name: m1\njoin: { token: abcdef.0123456789abcdef }\n'), {}), /join\.controller: is required/);
+});

@@ -13,6 +13,8 @@ export interface AgentConfig {
   allowedTrees?: string[];
   tls: { ca: string; cert: string; key: string };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  // join: how to get a fleet certificate (and renew it) from the controller's enrollment service.
+  join?: { controller: string; token?: string; caCertHash?: string };
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -41,7 +43,7 @@ function check(data: unknown, partial: boolean): { value?: Partial<AgentConfig>;
     if (problem) bad([k], problem);
   };
   for (const k of Object.keys(d)) {
-    if (!['name', 'listen', 'http', 'root', 'stateDir', 'allowedTrees', 'tls', 'logLevel'].includes(k)) bad([], `Unrecognized key: "${k}"`);
+    if (!['name', 'listen', 'http', 'root', 'stateDir', 'allowedTrees', 'tls', 'logLevel', 'join'].includes(k)) bad([], `Unrecognized key: "${k}"`);
   }
   str('name', (v) => (v ? undefined : 'must not be empty'));
   if (!partial && d.name === undefined) bad(['name'], 'is required: this node\'s name, as in the inventory');
@@ -63,7 +65,17 @@ function check(data: unknown, partial: boolean): { value?: Partial<AgentConfig>;
       }
     }
   }
+  if (d.join !== undefined) checkJoin(d.join, bad);
   return { value: issues.length ? undefined : (d as Partial<AgentConfig>), issues };
+}
+
+function checkJoin(join: unknown, bad: (path: PropertyKey[], message: string) => void): void {
+  if (join === null || typeof join !== 'object' || Array.isArray(join)) return bad(['join'], 'must be a mapping of controller, token and caCertHash');
+  const j = join as Record<string, unknown>;
+  for (const k of Object.keys(j)) if (!['controller', 'token', 'caCertHash'].includes(k)) bad(['join'], `Unrecognized key: "${k}"`);
+  if (typeof j.controller !== 'string' || !HOST_PORT.test(j.controller)) bad(['join', 'controller'], 'is required and must be host:port of the controller\'s enrollment service');
+  if (j.token !== undefined && (typeof j.token !== 'string' || !/^[a-z0-9]{6}\.[a-z0-9]{16}$/.test(j.token))) bad(['join', 'token'], 'must be a bootstrap token <6 characters>.<16 characters> of a-z and 0-9');
+  if (j.caCertHash !== undefined && (typeof j.caCertHash !== 'string' || !/^sha256:[0-9a-f]{64}$/.test(j.caCertHash))) bad(['join', 'caCertHash'], 'must be sha256:<64 hex digits>');
 }
 
 const schema = (partial: boolean): Schema<Partial<AgentConfig>> => ({
@@ -77,7 +89,8 @@ const schema = (partial: boolean): Schema<Partial<AgentConfig>> => ({
 export function loadConfig(file: string | undefined, flags: Partial<Record<keyof AgentConfig, unknown>>): AgentConfig {
   const fromFile = file ? loadYaml(file, fs.readFileSync(file, 'utf8'), schema(true)).value : {};
   const given = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
-  const merged = { ...fromFile, ...given, tls: { ...DEFAULTS.tls, ...fromFile.tls, ...(given.tls as object | undefined) } };
+  const join = fromFile.join || given.join ? { join: { ...fromFile.join, ...(given.join as object | undefined) } } : {};
+  const merged = { ...fromFile, ...given, ...join, tls: { ...DEFAULTS.tls, ...fromFile.tls, ...(given.tls as object | undefined) } };
   const { value, issues } = check(merged, false);
   if (!value) {
     const where = file ? ` (config ${file} and flags)` : ' (flags)';

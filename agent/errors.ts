@@ -32,6 +32,8 @@ export const agentErrors = {
   SERVICE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'systemd has no such unit (no unit file on the host).' },
   PACKAGE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'apt knows no such package or version, even after refreshing its sources.' },
   PACKAGE_ROOT_UNSUPPORTED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The package kind runs apt and dpkg on the real root only; an agent with another root prefix refuses it.' },
+  NOT_REGULAR_FILE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'A FIFO, device, socket or folder sits where a managed file belongs; refused without opening it, nothing changed.' },
+  PLAN_TOO_LARGE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The plan has more tasks than the agent takes in one plan (MAX_PLAN_TASKS); nothing was changed.' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
 } as const;

@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
 import { startAgent } from './agent.js';
 import { loadConfig, splitHostPort } from './config.js';
+import { agentLogger } from './log.js';
 import { AGENT_VERSION } from './status/hub.js';
 
 const DEFAULT_CONFIG = '/etc/muster/musterd.yaml';
@@ -20,13 +20,16 @@ const OPTIONS = {
   'tls-cert': { type: 'string', help: "this agent's certificate" },
   'tls-key': { type: 'string', help: "this agent's key" },
   'log-level': { type: 'string', help: 'fatal, error, warn, info, debug, trace or silent' },
+  controller: { type: 'string', help: "join: the controller's enrollment service host:port" },
+  token: { type: 'string', help: 'join: the bootstrap token (muster token create)' },
+  'ca-cert-hash': { type: 'string', help: "join: sha256:<hex> of the fleet CA's public key, pinned" },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
   version: { type: 'boolean', short: 'V', help: 'show the version' },
 } as const;
 
 function usage(): string {
   const lines = Object.entries(OPTIONS).map(([k, o]) => `  ${'short' in o ? `-${o.short}, ` : '    '}--${k}${o.type === 'string' ? ' <value>' : ''}`.padEnd(34) + o.help);
-  return `Usage: musterd [options]\n\nthe muster node agent: converges this machine to the plans the controller sends\n\nOptions:\n${lines.join('\n')}\n`;
+  return `Usage: musterd [join] [options]\n\nthe muster node agent: converges this machine to the plans the controller sends\n\nOptions:\n${lines.join('\n')}\n`;
 }
 
 function fail(message: string): never {
@@ -36,7 +39,11 @@ function fail(message: string): never {
 
 let opts;
 try {
-  opts = parseArgs({ options: Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, { type: o.type, ...('short' in o ? { short: o.short } : {}) }])), strict: true }).values as Record<string, string | boolean | undefined>;
+  const parsed = parseArgs({ options: Object.fromEntries(Object.entries(OPTIONS).map(([k, o]) => [k, { type: o.type, ...('short' in o ? { short: o.short } : {}) }])), strict: true, allowPositionals: true });
+  opts = parsed.values as Record<string, string | boolean | undefined>;
+  // "musterd join ...": get a fleet certificate first (when there is none), then serve.
+  if (parsed.positionals.length > 1 || (parsed.positionals[0] ?? 'join') !== 'join') throw new Error(`unknown command ${parsed.positionals.join(' ')}`);
+  if (parsed.positionals[0] === 'join' && !opts.controller) throw new Error('join needs --controller HOST:PORT (and --token, --ca-cert-hash when this node has no certificate yet)');
 } catch (err) {
   fail(`${(err as Error).message}\n${usage()}`);
 }
@@ -65,25 +72,30 @@ try {
     stateDir: opts['state-dir'],
     logLevel: opts['log-level'],
     tls,
+    join: opts.controller || opts.token || opts['ca-cert-hash'] ? Object.fromEntries(Object.entries({ controller: opts.controller, token: opts.token, caCertHash: opts['ca-cert-hash'] }).filter(([, v]) => v)) : undefined,
   });
 } catch (err) {
   fail((err as Error).message);
 }
 
-const log = pino({ level: config.logLevel, base: { svc: 'musterd' } });
+// JSON lines on stdout; under systemd each carries its priority for journald.
+const log = agentLogger(config.logLevel);
 const read = (f: string) => fs.readFileSync(path.resolve(f));
 let agent: Awaited<ReturnType<typeof startAgent>>;
 try {
-  agent = await startAgent({
+  const common = {
     name: config.name,
     root: config.root,
     stateDir: config.stateDir,
     allowedTrees: config.allowedTrees,
     listen: splitHostPort(config.listen),
-    http: config.http === 'off' ? false : splitHostPort(config.http),
-    tls: { ca: read(config.tls.ca), cert: read(config.tls.cert), key: read(config.tls.key) },
+    http: config.http === 'off' ? (false as const) : splitHostPort(config.http),
     log,
-  });
+  };
+  // The join code (and node-forge) loads only when the node joins or renews through the controller.
+  agent = config.join
+    ? await (await import('./join/index.js')).startJoinedAgent({ ...common, tlsPaths: { ca: path.resolve(config.tls.ca), cert: path.resolve(config.tls.cert), key: path.resolve(config.tls.key) }, join: config.join })
+    : await startAgent({ ...common, tls: { ca: read(config.tls.ca), cert: read(config.tls.cert), key: read(config.tls.key) } });
 } catch (err) {
   log.fatal({ err: (err as Error).message }, 'agent failed to start');
   process.exit(1);

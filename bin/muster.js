@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// The muster CLI from the TypeScript sources (tsx compiles on the fly and caches).
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// The muster CLI from its bundle in dist/ (installed machines run the muster package's copy).
+import { bundle } from './dist.js';
 
-await import('tsx/esm');
-await import(join(dirname(fileURLToPath(import.meta.url)), '..', 'controller', 'cli', 'run.ts'));
+await import(bundle('cli', 'cli/muster.js'));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
+import fss, { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 
@@ -9,6 +9,8 @@ export interface WriteOptions {
   gid?: number;
   // beforeRename sees the complete temp file (a config check); throwing keeps the old file.
   beforeRename?: (tempPath: string) => Promise<void>;
+  // false: the folder must exist (a pinned folder, /proc/self/fd/N); default true makes it
+  makeDir?: boolean;
 }
 
 // Marks the temp files of an atomic write; dot-named, so the kubelet never loads one.
@@ -16,16 +18,23 @@ export const TEMP_MARK = '.muster-tmp-';
 
 // Replaces a file atomically: dot-named temp file in the same folder, fsync, rename, fsync the
 // folder. A reader sees the old bytes or the new ones, never a half-written file.
+// O_NOFOLLOW: the random name cannot be a planted link, and O_EXCL refuses one anyway.
+const TEMP_FLAGS = fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY | fsc.O_NOFOLLOW;
+
+function tempPath(file: string): string {
+  return path.join(path.dirname(file), `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
+}
+
 export async function writeFileAtomic(file: string, content: string | Buffer, options: WriteOptions): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
-  const flags = fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY;
+  const tmp = tempPath(file);
+  const flags = TEMP_FLAGS;
   let fh: fs.FileHandle;
   try {
     fh = await fs.open(tmp, flags, 0o600);
   } catch (err) {
     // The folder is made only when missing: most writes land in one that exists.
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || options.makeDir === false) throw err;
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
     fh = await fs.open(tmp, flags, 0o600);
   }
@@ -38,7 +47,8 @@ export async function writeFileAtomic(file: string, content: string | Buffer, op
     } finally {
       await fh.close();
     }
-    await options.beforeRename?.(tmp);
+    // A pinned folder's /proc/self/fd path means nothing in the checking child: name our pid.
+    await options.beforeRename?.(tmp.replace(/^\/proc\/self\//, `/proc/${process.pid}/`));
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
@@ -53,5 +63,34 @@ export async function fsyncDir(dir: string): Promise<void> {
     await dh.sync();
   } finally {
     await dh.close();
+  }
+}
+
+// The same replace, synchronous, for callers that must have the bytes on disk before they go on
+// (the discovery store persists a registration before it answers anyone).
+export function writeFileAtomicSync(file: string, content: string | Buffer, options: WriteOptions): void {
+  const dir = path.dirname(file);
+  const tmp = tempPath(file);
+  if (options.makeDir !== false) fss.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  const fd = fss.openSync(tmp, TEMP_FLAGS, 0o600);
+  try {
+    try {
+      fss.writeFileSync(fd, content);
+      fss.fchmodSync(fd, options.mode);
+      if (options.uid !== undefined || options.gid !== undefined) fss.fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+      fss.fsyncSync(fd);
+    } finally {
+      fss.closeSync(fd);
+    }
+    fss.renameSync(tmp, file);
+  } catch (err) {
+    fss.rmSync(tmp, { force: true });
+    throw err;
+  }
+  const dh = fss.openSync(dir, 'r');
+  try {
+    fss.fsyncSync(dh);
+  } finally {
+    fss.closeSync(dh);
   }
 }

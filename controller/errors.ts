@@ -3,6 +3,8 @@
 export const controllerErrors = {
   SPEC_INVALID: { exit: 1, http: 400, summary: 'An inventory or task file does not load; every problem is listed with file, line and field, and nothing is sent.' },
   NO_CREDENTIALS: { exit: 1, http: 500, summary: 'The state folder has no fleet CA or controller certificate: run "muster init".' },
+  LIMIT_INVALID: { exit: 1, http: 400, summary: 'A --limit is malformed or one of its terms matches no node; the term is named with the names, roles and label keys the inventory has.' },
+  CONFIG_INVALID: { exit: 1, http: 400, summary: 'The controller config file (muster.yaml or $MUSTER_CONFIG) does not load; every problem is listed with file, line and field.' },
   UNKNOWN_NODE: { exit: 1, http: 404, summary: 'A node named on the command line is not in the inventory.' },
   NODE_UNREACHABLE: { exit: 1, http: 502, summary: 'An agent did not answer (connection refused, TLS refused, deadline passed); the node, address and cause are named.' },
   NODE_FAILED: { exit: 1, http: 502, summary: 'An agent answered and a task failed; the task, its error code and message are named.' },
@@ -16,6 +18,19 @@ export const controllerErrors = {
   ROLLOUT_PAUSED: { exit: 3, http: 200, summary: 'Not an error: the rollout paused (canary, error budget spent, an etcd or control-plane failure, or an operator); "muster rollout resume" goes on.' },
   CONFIRMATION_REQUIRED: { exit: 1, http: 400, summary: 'muster rollout asks before changing nodes; without a terminal to answer, give --yes.' },
   CHANGES_PENDING: { exit: 2, http: 200, summary: 'Not an error: muster plan found something to change.' },
+  TOKEN_INVALID: { exit: 1, http: 401, summary: 'The bootstrap token is malformed, unknown or its secret is wrong; nothing was issued.' },
+  TOKEN_EXPIRED: { exit: 1, http: 401, summary: 'The bootstrap token has expired; nothing was issued.' },
+  TOKEN_USED: { exit: 1, http: 401, summary: 'The bootstrap token has no uses left; nothing was issued.' },
+  TOKEN_SCOPE: { exit: 1, http: 403, summary: 'The bootstrap token is scoped to another node name or to labels this node lacks; nothing was issued.' },
+  CSR_INVALID: { exit: 1, http: 400, summary: 'The certificate request does not parse, its signature does not verify or its key is not ECDSA P-256 or RSA; nothing was issued.' },
+  CSR_NOT_ALLOWED: { exit: 1, http: 403, summary: 'The certificate request names another node, a role other than agent, or names and addresses the inventory does not give the node; nothing was issued.' },
+  ENROLL_UNKNOWN_NODE: { exit: 1, http: 403, summary: 'The joining node is not in the inventory and the approval policy is off; nothing was issued.' },
+  ENROLL_DENIED: { exit: 1, http: 403, summary: 'An operator denied this node\'s join request; nothing was issued.' },
+  CERT_REVOKED: { exit: 1, http: 403, summary: 'The caller\'s fleet certificate is on the revocation list.' },
+  NOT_AUTHENTICATED: { exit: 1, http: 401, summary: 'The call needs a fleet certificate with the right role (Renew: the agent\'s own).' },
+  RATE_LIMITED: { exit: 1, http: 429, summary: 'Too many join requests at once from this address or in total; retry after a moment.' },
+  NO_PENDING: { exit: 1, http: 404, summary: 'No join request is waiting for this node name.' },
+  NO_CERTIFICATE: { exit: 1, http: 404, summary: 'No fleet certificate was issued to this name (nothing to revoke).' },
 } as const;
 
 export type ControllerErrorCode = keyof typeof controllerErrors;

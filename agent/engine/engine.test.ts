@@ -6,6 +6,7 @@ import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { snapshot, tempHost } from '../../test/helpers/host.js';
 import { Engine, runTask } from './engine.js';
 import { silent } from '../../test/helpers/host.js';
+import { FakeKernel } from '../host/kernel.js';
 
 const file = (id: string, path: string, content = id): Task => Task.fromPartial({ id, file: { path, content: Buffer.from(content), mode: 0, owner: '', group: '', secret: false } });
 
@@ -106,7 +107,7 @@ test('engine: a task whose apply leaves a difference fails with NOT_CONVERGED', 
     diff: (_s: unknown, o: unknown) => (o === 'new' ? [] : [{ header: 'x', before: String(o), after: 'new' }]),
     apply: async () => {},
   };
-  const r = await runTask({ id: 's', kind: 'stubborn', task: stubborn, spec: {} }, ApplyMode.APPLY_MODE_APPLY, { host: h.host, log: silent });
+  const r = await runTask({ id: 's', kind: 'stubborn', task: stubborn, spec: {} }, ApplyMode.APPLY_MODE_APPLY, { host: h.host, log: silent, kernel: new FakeKernel() });
   assert.equal(r.status, TaskStatus.TASK_STATUS_FAILED);
   assert.equal(r.errorCode, 'NOT_CONVERGED');
   assert.match(r.errorMessage, /still differs after apply: x/);
@@ -140,6 +141,6 @@ test('engine: a task\'s warnings reach its result', async (t) => {
       return { healthy: true };
     },
   };
-  const r = await runTask({ id: 'w', kind: 'warns', task: warns, spec: {} }, ApplyMode.APPLY_MODE_APPLY, { host: h.host, log: silent });
+  const r = await runTask({ id: 'w', kind: 'warns', task: warns, spec: {} }, ApplyMode.APPLY_MODE_APPLY, { host: h.host, log: silent, kernel: new FakeKernel() });
   assert.deepEqual(r.warnings, ['systemd is not PID 1 here']);
 });

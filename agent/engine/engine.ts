@@ -8,6 +8,7 @@ import {
 } from '../../proto/gen/muster/agent/v1/agent.js';
 import { AgentError, toAgentError } from '../errors.js';
 import type { Host } from '../host/host.js';
+import { linuxKernel, type Kernel } from '../host/kernel.js';
 import { bind, type BoundTask } from '../tasks/index.js';
 import type { Handler } from '../../proto/gen/muster/agent/v1/tasks.js';
 import type { Problem, TaskContext } from '../tasks/task.js';
@@ -30,6 +31,13 @@ export interface RunOptions {
   keepState?: boolean;
 }
 
+// The most tasks one plan may hold (a node's plan has a few hundred); more is refused whole.
+export const MAX_PLAN_TASKS = 10_000;
+
+// The longest the engine runs tasks without giving the event loop a turn: tasks whose host I/O
+// is synchronous would otherwise keep other clients' status calls waiting for the whole plan.
+const YIELD_EVERY_MS = 2;
+
 // Runs plans: validate everything → per task observe, diff, (check: report) apply,
 // observe and diff again, verify. One run at a time per agent.
 export class Engine {
@@ -41,7 +49,7 @@ export class Engine {
   private stopping = false;
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}) {
+  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}, private readonly kernel: Kernel = linuxKernel) {
     this.state = new StateStore(host);
     this.owed = new OwedHandlers(host);
     this.pruner = new Pruner(host);
@@ -74,6 +82,9 @@ export class Engine {
   // One run at a time. A controller's apply is refused while another controller apply runs,
   // but waits for a drift check or repair, which take milliseconds; drift runs wait their turn.
   async run(plan: Plan, options: RunOptions): Promise<ApplySummary> {
+    if (plan.tasks.length > MAX_PLAN_TASKS) {
+      throw new AgentError('PLAN_TOO_LARGE', `the plan has ${plan.tasks.length} tasks; an agent takes at most ${MAX_PLAN_TASKS} in one plan`);
+    }
     const release = await this.lock(options.keepState ? 'drift' : 'apply');
     try {
       return await this.runLocked(plan, options);
@@ -146,20 +157,22 @@ export class Engine {
       return this.finish(summary, started, undefined);
     }
 
-    const ctx: TaskContext = { host: this.host, log: this.log };
+    const ctx: TaskContext = { host: this.host, log: this.log, kernel: this.kernel };
     const handlers = new Map(plan.handlers.map((h) => [h.id, h]));
     const wouldNotify = new Map<string, Handler>();
     let stopped = false;
     // What left the plan goes first: a port the old load balancer holds is free for the new one.
     if (!keepState) stopped = await this.prune(plan, mode, ctx, emit);
-    for (const b of bound as BoundTask[]) {
+    const turn = eventLoopTurns();
+    for (const [i, b] of (bound as BoundTask[]).entries()) {
+      await turn();
       if (stopped || this.stopping) {
         const code = stopped ? undefined : 'SHUTTING_DOWN';
         emit(TaskResult.fromPartial({ id: b.id, kind: b.kind, status: TaskStatus.TASK_STATUS_SKIPPED, errorCode: code, errorMessage: code ? 'the agent is stopping' : undefined }));
         continue;
       }
       const result = await runTask(b, mode, ctx);
-      const notified = (plan.tasks[bound.indexOf(b)].notify ?? []).map((id) => handlers.get(id)!);
+      const notified = (plan.tasks[i].notify ?? []).map((id) => handlers.get(id)!);
       // Owed before the result is reported: a crash right after still reloads next time.
       if (result.status === TaskStatus.TASK_STATUS_CHANGED) await this.owed.owe(notified);
       if (result.status === TaskStatus.TASK_STATUS_WOULD_CHANGE) for (const h of notified) wouldNotify.set(h.id, h);
@@ -185,7 +198,8 @@ export class Engine {
       if (this.stopping) return true;
       const result = await runTask(r.bound, mode, ctx);
       result.removal = true;
-      emit(result);
+      // Already gone (a removal retried, a host cleaned by hand): nothing to report.
+      if (result.status !== TaskStatus.TASK_STATUS_OK) emit(result);
       if (result.status === TaskStatus.TASK_STATUS_FAILED) return true;
       if (mode === ApplyMode.APPLY_MODE_APPLY) await this.pruner.done(r);
     }
@@ -282,6 +296,16 @@ function validatePlan(plan: Plan, bound: (BoundTask | undefined)[], host: Host):
     }
   });
   return problems;
+}
+
+// Gives the event loop a turn when the caller has run YIELD_EVERY_MS since the last one.
+function eventLoopTurns(): () => Promise<void> {
+  let since = performance.now();
+  return async () => {
+    if (performance.now() - since < YIELD_EVERY_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    since = performance.now();
+  };
 }
 
 function count(summary: ApplySummary, status: TaskStatus): void {

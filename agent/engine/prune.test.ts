@@ -64,7 +64,7 @@ test('prune: a removal that fails stops the plan and is tried again at the next 
   await fs.mkdir(h.real(Y));
   const failed = await h.run([file('x', X)]);
   assert.deepEqual(summary(failed.results), ['remove y failed', 'x skipped']);
-  assert.equal(failed.results[0].errorCode, 'IO_ERROR');
+  assert.equal(failed.results[0].errorCode, 'NOT_REGULAR_FILE');
 
   // The new plan is the node's plan now; the removal is still owed, also to a restarted engine.
   const restarted = new Engine(h.host, silent);

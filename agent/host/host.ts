@@ -5,6 +5,7 @@ import path from 'node:path';
 import { TEMP_MARK, fsyncDir, writeFileAtomic, type WriteOptions } from '../../common/atomic-write.js';
 import { AgentError } from '../errors.js';
 import { checkPath, isWithin } from './path-policy.js';
+import { openDir, type PinnedDir } from './pinned-dir.js';
 
 export interface HostOptions {
   // root prefix: "/" on a real node, a temp folder in tests and simulations.
@@ -32,7 +33,7 @@ export class Host {
   readonly allowedTrees: readonly string[];
   readonly stateDir: string;
   private readonly backupsKept: number;
-  private realRoot?: string;
+  private realRootCache?: string;
 
   constructor(options: HostOptions) {
     this.root = path.resolve(options.root);
@@ -46,13 +47,17 @@ export class Host {
     return checkPath(hostPath, this.allowedTrees);
   }
 
-  // Maps a host path to the real path under the root, refusing symlink escapes. Only the folders
-  // are followed: files are read with O_NOFOLLOW and replaced by rename, which never follows a link.
+  // Maps a host path to the real path under the root, refusing symlink escapes, for the programs
+  // the agent runs (mount, losetup): they take a path. The agent's own I/O never goes by this
+  // path but through pinned folders (pinned-dir.ts).
   async resolve(hostPath: string): Promise<string> {
-    const normal = this.check(hostPath);
-    const real = this.under(normal);
-    await this.assertNoEscape(normal, path.dirname(real));
-    return real;
+    const { normal, dir } = this.parent(hostPath, false);
+    if ('missing' in dir) return path.join(this.realRoot, dir.missing, path.posix.basename(normal));
+    try {
+      return path.join(this.realRoot, dir.hostPath, path.posix.basename(normal));
+    } finally {
+      dir.close();
+    }
   }
 
   // The agent's own state folder, outside the policy's trees by design.
@@ -61,75 +66,132 @@ export class Host {
   }
 
   // Reads are synchronous: managed files are small and local, and a thread-pool round trip
-  // per call cost more than the read itself (see docs/benchmarks.md).
+  // per call cost more than the read itself (see docs/benchmarks.md). Only a regular file is
+  // ever opened: its type is known (lstat) before the open, so a FIFO or a device cannot block
+  // the event loop, and the open itself cannot block either (O_NONBLOCK).
   async read(hostPath: string): Promise<FileState | null> {
-    const real = await this.resolve(hostPath);
-    let fd: number;
+    const { dir, name } = this.parent(hostPath, false);
+    if ('missing' in dir) return null;
     try {
-      fd = fss.openSync(real, fss.constants.O_RDONLY | fss.constants.O_NOFOLLOW);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return null;
-      if (code === 'ELOOP') throw new AgentError('IO_ERROR', `${hostPath} is a symlink, not a regular file`);
-      throw err;
-    }
-    try {
-      const st = fss.fstatSync(fd);
-      if (!st.isFile()) throw new AgentError('IO_ERROR', `${hostPath} exists and is not a regular file`);
-      return { content: fss.readFileSync(fd), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      const fd = openRegular(dir, name, hostPath, fss.constants.O_RDONLY);
+      if (fd === null) return null;
+      try {
+        const st = fss.fstatSync(fd);
+        return { content: fss.readFileSync(fd), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+      } finally {
+        fss.closeSync(fd);
+      }
     } finally {
-      fss.closeSync(fd);
+      dir.close();
     }
   }
 
   // Replaces a file atomically: dot-named temp file in the same folder, fsync, rename, fsync the
-  // folder. `previous` is what the caller observed; it is kept as the backup without a re-read.
+  // folder, all inside the pinned folder. `previous` is what the caller observed; it is kept as
+  // the backup without a re-read.
   async writeAtomic(hostPath: string, content: Buffer, options: WriteOptions, previous?: FileState | null): Promise<void> {
-    const real = await this.resolve(hostPath);
     const old = previous === undefined ? await this.read(hostPath) : previous;
     if (old) await this.backup(hostPath, old);
-    await writeFileAtomic(real, content, options);
+    await this.inParent(hostPath, (dir, name) => writeFileAtomic(dir.at(name), content, { ...options, makeDir: false }));
   }
 
   async setAttributes(hostPath: string, options: WriteOptions): Promise<void> {
-    const real = await this.resolve(hostPath);
-    await fs.chmod(real, options.mode);
-    if (options.uid !== undefined || options.gid !== undefined) {
-      await fs.chown(real, options.uid ?? -1, options.gid ?? -1);
-    }
+    await this.inParent(hostPath, async (dir, name) => {
+      const fd = openRegular(dir, name, hostPath, fss.constants.O_RDONLY);
+      if (fd === null) throw new AgentError('IO_ERROR', `${hostPath} does not exist`);
+      try {
+        fss.fchmodSync(fd, options.mode);
+        if (options.uid !== undefined || options.gid !== undefined) fss.fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+      } finally {
+        fss.closeSync(fd);
+      }
+    });
   }
 
   async remove(hostPath: string): Promise<boolean> {
-    const real = await this.resolve(hostPath);
     const old = await this.read(hostPath);
     if (old) await this.backup(hostPath, old);
+    const { dir, name } = this.parent(hostPath, false);
+    if ('missing' in dir) return false;
     try {
-      await fs.unlink(real);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw err;
+      try {
+        fss.unlinkSync(dir.at(name));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
+      await fsyncDir(dir.at());
+      return true;
+    } finally {
+      dir.close();
     }
-    await fsyncDir(path.dirname(real));
-    return true;
+  }
+
+  // Makes a folder and its missing parents (mount points, the rbd-fuse folder).
+  async mkdir(hostPath: string): Promise<void> {
+    const normal = this.check(hostPath);
+    this.open(normal, normal, true).close();
+  }
+
+  // Removes an empty folder; true when it was there.
+  async rmdir(hostPath: string): Promise<boolean> {
+    const { dir, name } = this.parent(hostPath, false);
+    if ('missing' in dir) return false;
+    try {
+      fss.rmdirSync(dir.at(name));
+      return true;
+    } catch (err) {
+      if (['ENOENT', 'ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) return false;
+      throw err;
+    } finally {
+      dir.close();
+    }
+  }
+
+  // What a symlink points at; null when absent, "(not a symlink)" when something else is there.
+  async readLink(hostPath: string): Promise<string | null> {
+    const { dir, name } = this.parent(hostPath, false);
+    if ('missing' in dir) return null;
+    try {
+      return fss.readlinkSync(dir.at(name));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return null;
+      if (code === 'EINVAL') return '(not a symlink)';
+      throw err;
+    } finally {
+      dir.close();
+    }
+  }
+
+  // Puts a symlink (an enable link) at a path, or removes it (target null); the link itself is
+  // never followed. A regular file or other link there is replaced.
+  async setLink(hostPath: string, target: string | null): Promise<void> {
+    await this.inParent(hostPath, async (dir, name) => {
+      fss.rmSync(dir.at(name), { force: true });
+      if (target !== null) fss.symlinkSync(target, dir.at(name));
+      await fsyncDir(dir.at());
+    }, target !== null);
   }
 
   // Removes temp files a crash may have left beside managed files.
   async sweepTemp(hostPaths: Iterable<string>): Promise<string[]> {
-    const dirs = new Set<string>();
-    for (const p of hostPaths) dirs.add(path.dirname(await this.resolve(p)));
     const removed: string[] = [];
-    for (const dir of dirs) {
-      let names: string[] = [];
+    const seen = new Set<string>();
+    for (const hostPath of hostPaths) {
+      const { dir } = this.parent(hostPath, false);
+      if ('missing' in dir) continue;
       try {
-        names = await fs.readdir(dir);
-      } catch {
-        continue;
-      }
-      for (const name of names) {
-        if (name.startsWith('.') && name.includes(TEMP_MARK)) {
-          await fs.rm(path.join(dir, name), { force: true });
-          removed.push(path.join(dir, name));
+        if (seen.has(dir.hostPath)) continue;
+        seen.add(dir.hostPath);
+        for (const name of fss.readdirSync(dir.at())) {
+          if (name.startsWith('.') && name.includes(TEMP_MARK)) {
+            fss.rmSync(dir.at(name), { force: true });
+            removed.push(path.join(this.realRoot, dir.hostPath, name));
+          }
         }
+      } finally {
+        dir.close();
       }
     }
     return removed;
@@ -153,30 +215,75 @@ export class Host {
     return path.join(this.root, hostPath);
   }
 
-  // Walks the existing part of the path: its real location must stay inside an allowed tree.
-  private async assertNoEscape(hostPath: string, real: string): Promise<void> {
-    this.realRoot ??= fss.realpathSync.native(this.root);
-    let probe = real;
-    for (;;) {
-      let resolved: string;
-      try {
-        resolved = fss.realpathSync.native(probe);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        const parent = path.dirname(probe);
-        if (parent === probe) break;
-        probe = parent;
-        continue;
-      }
-      const final = path.join(resolved, path.relative(probe, real));
-      if (!isWithin(final, this.realRoot)) break;
-      const asHost = '/' + path.relative(this.realRoot, final);
-      if (this.allowedTrees.some((tree) => isWithin(asHost, tree))) return;
-      // A single allowed file (/etc/fstab) lives in a folder no tree covers: that folder must be
-      // exactly where the path says, with no symlink on the way.
-      if (this.allowedTrees.includes(hostPath) && asHost === path.posix.dirname(hostPath)) return;
-      break;
-    }
-    throw new AgentError('PATH_NOT_ALLOWED', `path ${hostPath} escapes the allowed trees through a symlink`);
+  private get realRoot(): string {
+    this.realRootCache ??= fss.realpathSync.native(this.root);
+    return this.realRootCache;
   }
+
+  // The folder a host path lives in, pinned, after the policy check; { missing } when a folder
+  // on the way does not exist yet (the host path it would have).
+  private parent(hostPath: string, create: boolean): { normal: string; name: string; dir: PinnedDir | { missing: string } } {
+    const normal = this.check(hostPath);
+    return { normal, name: path.posix.basename(normal), dir: this.open(path.posix.dirname(normal), normal, create) };
+  }
+
+  private open(hostDir: string, hostPath: string, create: true): PinnedDir;
+  private open(hostDir: string, hostPath: string, create: boolean): PinnedDir | { missing: string };
+  private open(hostDir: string, hostPath: string, create: boolean): PinnedDir | { missing: string } {
+    // A single allowed file (/etc/fstab) lives in a folder no tree covers: that folder must be
+    // exactly where the path says.
+    const allowed = (dir: string) => this.allowedTrees.some((tree) => isWithin(dir, tree)) || (this.allowedTrees.includes(hostPath) && dir === path.posix.dirname(hostPath));
+    return openDir(this.realRoot, hostDir, { create, allowed, what: hostPath });
+  }
+
+  // Runs fn in the pinned parent folder of a host path (made when missing), and closes it after.
+  private async inParent<T>(hostPath: string, fn: (dir: PinnedDir, name: string) => Promise<T>, create = true): Promise<T | undefined> {
+    const { dir, name } = this.parent(hostPath, create);
+    if ('missing' in dir) return undefined;
+    try {
+      return await fn(dir, name);
+    } finally {
+      dir.close();
+    }
+  }
+}
+
+// Opens a regular file in a pinned folder without following a link and without blocking: the
+// type is checked before the open (lstat) and again on the descriptor (a swap in between).
+// Null when there is no such file.
+function openRegular(dir: PinnedDir, name: string, hostPath: string, flags: number): number | null {
+  let st: fss.Stats;
+  try {
+    st = fss.lstatSync(dir.at(name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  refuseNonRegular(st, hostPath);
+  const { O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = fss.constants;
+  let fd: number;
+  try {
+    fd = fss.openSync(dir.at(name), flags | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    if (code === 'ELOOP') throw new AgentError('IO_ERROR', `${hostPath} is a symlink, not a regular file`);
+    throw err;
+  }
+  try {
+    const now = fss.fstatSync(fd);
+    refuseNonRegular(now, hostPath);
+    if (now.ino !== st.ino || now.dev !== st.dev) throw new AgentError('IO_ERROR', `${hostPath} was replaced while it was being opened; try again`);
+  } catch (err) {
+    fss.closeSync(fd);
+    throw err;
+  }
+  return fd;
+}
+
+function refuseNonRegular(st: fss.Stats, hostPath: string): void {
+  if (st.isFile()) return;
+  if (st.isSymbolicLink()) throw new AgentError('IO_ERROR', `${hostPath} is a symlink, not a regular file`);
+  const kind = st.isFIFO() ? 'a FIFO' : st.isSocket() ? 'a socket' : st.isCharacterDevice() ? 'a character device' : st.isBlockDevice() ? 'a block device' : st.isDirectory() ? 'a folder' : 'not a regular file';
+  throw new AgentError('NOT_REGULAR_FILE', `${hostPath} is ${kind}, not a regular file; refused without opening it`);
 }

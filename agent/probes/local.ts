@@ -3,6 +3,7 @@ import { ProbeState, type MountStatus, type Plan } from '../../proto/gen/muster/
 import { MountState } from '../../proto/gen/muster/agent/v1/mount.js';
 import { observeMounts } from '../tasks/mount/index.js';
 import type { Host } from '../host/host.js';
+import { linuxKernel, type Kernel } from '../host/kernel.js';
 import { certificatesOf } from '../status/hub.js';
 import { bind } from '../tasks/index.js';
 import type { LocalCheck } from './probes.js';
@@ -12,7 +13,7 @@ export const CERT_WARN_DAYS = 30;
 
 // The agent's checks of itself against its plan: are the static pods the kubelet reads the
 // ones planned, and how long do the managed certificates have left.
-export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}): LocalCheck[] {
+export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}, kernel: Kernel = linuxKernel): LocalCheck[] {
   const checks: LocalCheck[] = [];
   const pods = plan.tasks.filter((t) => t.staticPod);
   if (pods.length) {
@@ -23,7 +24,7 @@ export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: M
         const wrong: string[] = [];
         for (const t of pods) {
           const b = bind(t)!;
-          const observed = await b.task.observe(b.spec, { host, log });
+          const observed = await b.task.observe(b.spec, { host, log, kernel });
           const diff = b.task.diff(b.spec, observed);
           if (diff.length) wrong.push(`${t.staticPod!.name}.yaml ${diff[0].before === '(absent)' ? 'missing' : 'differs'}`);
         }
@@ -54,7 +55,7 @@ export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: M
       name: 'mounts',
       intervalMs: EVERY_MS,
       async run() {
-        const seen = await observeMounts(mounts, host);
+        const seen = await observeMounts(mounts, host, kernel);
         onMounts(seen);
         const wanted = mounts.map((m, i) => ({ m, s: seen[i] })).filter(({ m }) => m.state === MountState.MOUNT_STATE_MOUNTED || m.state === MountState.MOUNT_STATE_UNSPECIFIED);
         const down = wanted.filter(({ s }) => !s.mounted).map(({ m }) => m.target);

@@ -1,5 +1,7 @@
-import http from 'node:http';
 import https from 'node:https';
+
+// Not an ESM import of node:http: on Node 24 that loads undici (agent/server/http.ts).
+const http = process.getBuiltinModule('node:http');
 
 export interface TlsFiles {
   ca?: Buffer;

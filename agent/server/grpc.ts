@@ -18,6 +18,8 @@ export interface ServiceDeps {
   facts: FactsCache;
   hub: StatusHub;
   log: Logger;
+  // revoked holds the fleet's revoked serials: grpc-js has no CRL option, so each call checks.
+  revoked?: { has(serial: string): boolean };
 }
 
 function statusOf(err: unknown): grpc.ServiceError {
@@ -26,8 +28,12 @@ function statusOf(err: unknown): grpc.ServiceError {
 }
 
 // Refuses a caller whose certificate carries none of the roles; returns the refusal or undefined.
-function refuse(call: Parameters<typeof peerIdentity>[0], allowed: Role[], method: string, log: Logger): grpc.ServiceError | undefined {
+function refuse(call: Parameters<typeof peerIdentity>[0], allowed: Role[], method: string, log: Logger, revoked?: ServiceDeps['revoked']): grpc.ServiceError | undefined {
   const peer = peerIdentity(call);
+  if (revoked?.has(peer.serial)) {
+    log.warn({ peer: peer.name, serial: peer.serial, method }, 'refused: certificate revoked');
+    return statusOf(new AgentError('PERMISSION_DENIED', `${method}: the certificate of ${peer.name || 'the caller'} (serial ${peer.serial}) is revoked`));
+  }
   if (peer.roles.some((r) => (allowed as string[]).includes(r))) return undefined;
   log.warn({ peer: peer.name, roles: peer.roles, method }, 'refused: role not allowed');
   return statusOf(new AgentError('PERMISSION_DENIED', `${method} needs a ${allowed.join(' or ')} certificate; ${peer.name || 'the caller'} has role ${peer.roles.join(',') || 'none'}`));
@@ -44,7 +50,7 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
   const { engine, log } = deps;
   return {
     apply(call) {
-      const denied = refuse(call, ['controller'], 'Apply', log);
+      const denied = refuse(call, ['controller'], 'Apply', log, deps.revoked);
       if (denied) return void call.emit('error', denied);
       const { plan, mode } = call.request;
       if (!plan || (mode !== ApplyMode.APPLY_MODE_CHECK && mode !== ApplyMode.APPLY_MODE_APPLY)) {
@@ -75,7 +81,7 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
         .catch((err) => call.cancelled || call.emit('error', statusOf(err)));
     },
     getFacts(call, callback) {
-      const denied = refuse(call, ['controller', 'reader'], 'GetFacts', log);
+      const denied = refuse(call, ['controller', 'reader'], 'GetFacts', log, deps.revoked);
       if (denied) return callback(denied);
       deps.facts.get(call.request.refresh).then(
         (facts) => callback(null, { facts }),
@@ -83,12 +89,12 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
       );
     },
     getStatus(call, callback) {
-      const denied = refuse(call, ['controller', 'reader'], 'GetStatus', log);
+      const denied = refuse(call, ['controller', 'reader'], 'GetStatus', log, deps.revoked);
       if (denied) return callback(denied);
       callback(null, { status: deps.hub.current() });
     },
     watchStatus(call) {
-      const denied = refuse(call, ['controller', 'reader'], 'WatchStatus', log);
+      const denied = refuse(call, ['controller', 'reader'], 'WatchStatus', log, deps.revoked);
       if (denied) return void call.emit('error', denied);
       const unsubscribe = deps.hub.subscribe((event) => call.write(event), () => call.end());
       call.on('cancelled', unsubscribe);

@@ -1,5 +1,13 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerBuildInfo } from '../../common/build-info.js';
+import { registerProcessMetrics } from '../../common/process-metrics.js';
 import { ApplyMode, ProbeState, TaskStatus, type ApplySummary, type DriftEvent, type NodeStatus, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
+
+const PROBE_STATES: [ProbeState, string][] = [
+  [ProbeState.PROBE_STATE_HEALTHY, 'healthy'],
+  [ProbeState.PROBE_STATE_DEGRADED, 'degraded'],
+  [ProbeState.PROBE_STATE_FAILED, 'failed'],
+];
 
 // One registry per agent instance: a process may host many agents. Gauges read the node's
 // status when scraped, so nothing is computed between scrapes.
@@ -24,6 +32,8 @@ export class AgentMetrics {
 
   constructor(status: () => NodeStatus) {
     const registers = [this.registry];
+    registerBuildInfo(this.registry, 'musterd');
+    registerProcessMetrics(this.registry);
     new Gauge({
       name: 'muster_agent_plan_revision_info',
       help: 'The revision of the last applied plan (value 1).',
@@ -37,22 +47,25 @@ export class AgentMetrics {
     });
     new Gauge({
       name: 'muster_agent_probe_state',
-      help: 'Probe state: 1 healthy, 2 degraded, 3 failed.',
-      labelNames: ['probe'],
+      help: 'Each probe\'s state: 1 on the series of its current state (healthy, degraded, failed), 0 on the others.',
+      labelNames: ['probe', 'state'],
       registers,
       collect() {
         this.reset();
-        for (const p of status().probes) this.set({ probe: p.name }, p.state || ProbeState.PROBE_STATE_FAILED);
+        for (const p of status().probes) {
+          const now = p.state || ProbeState.PROBE_STATE_FAILED;
+          for (const [state, label] of PROBE_STATES) this.set({ probe: p.name, state: label }, state === now ? 1 : 0);
+        }
       },
     });
     new Gauge({
-      name: 'muster_agent_certificate_days_left',
-      help: 'Days until each managed certificate expires.',
+      name: 'muster_agent_certificate_expiry_timestamp_seconds',
+      help: 'When each managed certificate expires (Unix time, seconds).',
       labelNames: ['path'],
       registers,
       collect() {
         this.reset();
-        for (const c of status().certificates) this.set({ path: c.path }, c.daysLeft);
+        for (const c of status().certificates) this.set({ path: c.path }, c.notAfterMs / 1000);
       },
     });
     new Gauge({

@@ -9,10 +9,11 @@ import {
   type Plan,
   type WatchStatusResponse,
 } from '../../proto/gen/muster/agent/v1/agent.js';
+import { VERSION } from '../../common/version.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProbeRunner } from '../probes/probes.js';
 
-export const AGENT_VERSION = '0.1.0';
+export const AGENT_VERSION = VERSION;
 
 export type Listener = (event: WatchStatusResponse) => void;
 
@@ -42,6 +43,8 @@ export class StatusHub {
   driftRepaired = 0;
   lastDrift?: DriftEvent;
   mounts: MountStatus[] = [];
+  // the revision the start-up reconcile is replaying, while it runs
+  converging?: string;
 
   constructor(
     private readonly name: string,
@@ -55,7 +58,7 @@ export class StatusHub {
     const s = this.engine.status;
     if (this.certs.revision !== s.revision) this.certs = { revision: s.revision, list: certificatesOf(s.plan) };
     const probes = this.probes.statuses();
-    const reason = notReadyReason(this.serving(), s.lastResult, probes);
+    const reason = notReadyReason(this.serving(), s.lastResult, probes, this.converging);
     return NodeStatus.fromPartial({
       node: this.name,
       agentVersion: AGENT_VERSION,
@@ -111,8 +114,9 @@ export class StatusHub {
 }
 
 // Why the node is not ready, or undefined when it is: serving, converged, probes healthy.
-export function notReadyReason(serving: boolean, last: NodeStatus['lastResult'], probes: NodeStatus['probes']): string | undefined {
+export function notReadyReason(serving: boolean, last: NodeStatus['lastResult'], probes: NodeStatus['probes'], converging?: string): string | undefined {
   if (!serving) return 'the gRPC server is not serving';
+  if (converging !== undefined) return `converging: the start-up reconcile of revision ${converging} is running`;
   if (last && !last.converged) {
     return last.failedTask ? `the last apply (revision ${last.revision}) failed at task ${last.failedTask}` : `the last apply (revision ${last.revision}) did not converge`;
   }

@@ -1,10 +1,12 @@
+import { FakeKernel } from '../host/kernel.js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ServiceEnablement, ServiceRunState } from '../../proto/gen/muster/agent/v1/system.js';
-import { tempHost } from '../../test/helpers/host.js';
+import { silent, tempHost } from '../../test/helpers/host.js';
+import { useStandins } from '../../test/helpers/standins.js';
 import { timeline } from '../../test/helpers/timeline.js';
 import { parseShow, serviceTask } from './service.js';
 
@@ -84,4 +86,24 @@ test('service: the live half, as systemctl show reports it', () => {
   assert.deepEqual(serviceTask.diff(spec, { enablement: 'enabled', live: { loadState: 'loaded', activeState: 'active', needDaemonReload: false } }), []);
   const stop = { ...spec, enablement: ServiceEnablement.SERVICE_ENABLEMENT_DISABLED, state: ServiceRunState.SERVICE_RUN_STATE_STOPPED };
   assert.deepEqual(serviceTask.diff(stop, { enablement: 'enabled', live: { loadState: 'loaded', activeState: 'active', needDaemonReload: false } }).map((d) => d.after), ['disabled', 'inactive']);
+});
+
+test('service: the live half runs daemon-reload, then start or stop, as systemd would be told (stand-in systemctl)', async (t) => {
+  // The stand-in records what would reach systemd as PID 1; observing it needs a booted host.
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const standins = useStandins();
+  standins.rootFor(h.real);
+  const ctx = { host: h.host, log: silent, kernel: new FakeKernel() };
+  const start = { name: 'haproxy', enablement: ServiceEnablement.SERVICE_ENABLEMENT_ENABLED, state: ServiceRunState.SERVICE_RUN_STATE_STARTED };
+  await serviceTask.apply(start, { enablement: 'enabled', live: { loadState: 'loaded', activeState: 'inactive', needDaemonReload: true } }, ctx);
+  const stop = { ...start, state: ServiceRunState.SERVICE_RUN_STATE_STOPPED };
+  await serviceTask.apply(stop, { enablement: 'enabled', live: { loadState: 'loaded', activeState: 'active', needDaemonReload: false } }, ctx);
+  await serviceTask.apply(stop, { enablement: 'enabled', live: { loadState: 'loaded', activeState: 'inactive', needDaemonReload: false } }, ctx);
+  assert.deepEqual((await fs.readFile(h.real('/systemctl.log'), 'utf8')).trim().split('\n'), [
+    'systemctl daemon-reload',
+    'systemctl start haproxy.service',
+    'systemctl stop haproxy.service',
+  ]);
+  await assert.rejects(serviceTask.apply(start, { enablement: 'enabled', live: { loadState: 'not-found', activeState: 'inactive', needDaemonReload: false } }, ctx), /SERVICE_NOT_FOUND|no unit haproxy.service/);
 });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Host } from '../host/host.js';
+import type { Kernel } from '../host/kernel.js';
 import type { AgentErrorCode } from '../errors.js';
 
 // One difference between the spec and the host; secrets are redacted before they get here.
@@ -22,6 +23,8 @@ export interface Verdict {
 export interface TaskContext {
   host: Host;
   log: Logger;
+  // what the kernel says (mount table, loop devices, systemd, device links); a fake in tests
+  kernel: Kernel;
   // warn tells the operator something in the task's result (and the log), without failing it.
   warn?(message: string): void;
 }

@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Counter, Gauge, Registry } from 'prom-client';
+import { registerBuildInfo } from '../../common/build-info.js';
+import { registerProcessMetrics } from '../../common/process-metrics.js';
 import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetMonitor } from '../fleet/monitor.js';
 import { viewJson, viewRow, VIEW_HEADERS } from '../fleet/view.js';
@@ -8,6 +10,8 @@ import { viewJson, viewRow, VIEW_HEADERS } from '../fleet/view.js';
 export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registry: Registry; driftCounter: Counter } {
   const app = Fastify({ logger: false });
   const registry = new Registry();
+  registerBuildInfo(registry, 'muster');
+  registerProcessMetrics(registry);
   const views = () => [...monitor.views.values()];
   new Gauge({
     name: 'muster_fleet_nodes',
@@ -33,15 +37,15 @@ export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registr
     },
   });
   new Gauge({
-    name: 'muster_fleet_certificate_days_left_min',
-    help: 'The fewest days any managed certificate has left, by node.',
+    name: 'muster_fleet_certificate_expiry_timestamp_seconds',
+    help: 'When the soonest-expiring managed certificate of each node expires (Unix time, seconds).',
     labelNames: ['node'],
     registers: [registry],
     collect() {
       this.reset();
       for (const v of views()) {
-        const days = v.status?.certificates.map((c) => c.daysLeft) ?? [];
-        if (days.length) this.set({ node: v.node.name }, Math.min(...days));
+        const notAfter = v.status?.certificates.map((c) => c.notAfterMs) ?? [];
+        if (notAfter.length) this.set({ node: v.node.name }, Math.min(...notAfter) / 1000);
       }
     },
   });
@@ -51,7 +55,7 @@ export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registr
   app.get('/v1/fleet', async (req) => {
     const all = views();
     if ((req.query as { format?: string }).format === 'table') {
-      const rows = all.map(viewRow);
+      const rows = all.map((v) => viewRow(v));
       return [VIEW_HEADERS, ...rows].map((r) => r.join('\t')).join('\n') + '\n';
     }
     return {

@@ -1,8 +1,6 @@
 import type { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ControllerError } from '../errors.js';
-import { loadClusterSpec } from '../inputs/cluster.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
-import { loadTaskFile } from '../inputs/task-file.js';
 import { ClusterPki } from '../pki/cluster.js';
 import { assemblePlans, renderInputs, type LoadedInputs } from '../render/render.js';
 
@@ -32,14 +30,15 @@ export async function loadInputs(files: InputFiles): Promise<LoadedInputs> {
   const inv = await loadInventory(files.inventory);
   return {
     inv,
-    cluster: files.cluster ? await loadClusterSpec(files.cluster, inv) : undefined,
-    tasks: files.tasks ? await loadTaskFile(files.tasks) : undefined,
+    // Each loader only when its file is given: the cluster spec's schema is the larger.
+    cluster: files.cluster ? await (await import('../inputs/cluster.js')).loadClusterSpec(files.cluster, inv) : undefined,
+    tasks: files.tasks ? await (await import('../inputs/task-file.js')).loadTaskFile(files.tasks) : undefined,
   };
 }
 
 // Render (pure) → the PKI step (issue or load every certificate named) → assemble the plans.
 export async function plansFrom(inputs: LoadedInputs, pki: ClusterPki): Promise<{ plans: Plan[]; issued: string[] }> {
-  const rendered = renderInputs(inputs);
+  const rendered = await renderInputs(inputs);
   const { material, issued } = await pki.resolve(rendered);
   return { plans: assemblePlans(rendered, material), issued };
 }

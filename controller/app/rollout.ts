@@ -16,6 +16,7 @@ import { planWaves, type WavePlan } from '../rollout/waves.js';
 import { openStore } from '../store/sqlite.js';
 import type { JournalEntry, OpenWait, RolloutRecord, RolloutState, Store } from '../store/store.js';
 import { savePlanGenerations } from './history.js';
+import { selectNodes } from './limit.js';
 import { buildPlanSet, type InputFiles, type PlanSet } from './plan-set.js';
 
 // `muster rollout` and its subcommands: the plan set, checked on every agent, then the
@@ -67,6 +68,8 @@ export function fleetPorts(fleet: Fleet, inv: Inventory, timeoutMs: number): Dis
 
 export interface RolloutPreview {
   planSet: PlanSet;
+  // The plans rolled out: every node's, or those --limit selected.
+  plans: Plan[];
   // Check mode on every node, as `muster plan` shows it.
   outcomes: ApplyOutcome[];
   waves: WavePlan;
@@ -79,23 +82,29 @@ export interface RolloutPreview {
 export interface PreviewOptions extends InputFiles, FleetCallOptions {
   concurrency: number;
   rollout: RolloutOptions;
+  // --limit: only these nodes (controller/app/limit.ts has the grammar).
+  limit?: string;
   // Nothing is kept: certificates are issued in memory only, as plan does.
   dryRun?: boolean;
 }
 
 // The plans, their diff (check mode on every agent) and the waves the rollout would run.
 export async function previewRollout(o: PreviewOptions): Promise<RolloutPreview> {
+  // A bad --limit fails before anything is rendered or issued.
+  if (o.limit !== undefined) selectNodes((await loadInventory(o.inventory)).nodes, o.limit);
   const planSet = await buildPlanSet({ ...o, persist: !o.dryRun });
+  const chosen = new Set(selectNodes(planSet.inv.nodes, o.limit).map((n) => n.name));
+  const plans = planSet.plans.filter((p) => chosen.has(p.node));
   const fleet = new Fleet(planSet.inv.nodes, await readFleetCredentials(o.state));
   try {
     const ports = fleetPorts(fleet, planSet.inv, o.timeoutMs);
-    const outcomes = await fleet.run(planSet.plans, { mode: ApplyMode.APPLY_MODE_CHECK, concurrency: o.concurrency, timeoutMs: o.timeoutMs });
+    const outcomes = await fleet.run(plans, { mode: ApplyMode.APPLY_MODE_CHECK, concurrency: o.concurrency, timeoutMs: o.timeoutMs });
     const byName = new Map(planSet.inv.nodes.map((n) => [n.name, n]));
-    const nodes: RolloutNodeInput[] = planSet.plans.map((p) => ({ name: p.node, roles: [...byName.get(p.node)!.roles], labels: { ...byName.get(p.node)!.labels }, plan: Plan.encode(p).finish(), revision: p.revision }));
+    const nodes: RolloutNodeInput[] = plans.map((p) => ({ name: p.node, roles: [...byName.get(p.node)!.roles], labels: { ...byName.get(p.node)!.labels }, plan: Plan.encode(p).finish(), revision: p.revision }));
     const healths = new Map<string, NodeHealth>(await Promise.all(nodes.map(async (n) => [n.name, await ports.health(n.name)] as const)));
     const members = new Map([...healths].filter(([n]) => byName.get(n)!.roles.includes('etcd')));
     const waves = planWaves(nodes.map((n) => ({ name: n.name, roles: n.roles, labels: n.labels, changed: healths.get(n.name)!.revision !== n.revision })), { ...o.rollout, etcdLeader: etcdLeader(members)?.node });
-    return { planSet, outcomes, waves, nodes, fleet, ports, close: () => fleet.close() };
+    return { planSet, plans, outcomes, waves, nodes, fleet, ports, close: () => fleet.close() };
   } catch (err) {
     fleet.close();
     throw err;
@@ -110,7 +119,7 @@ export function specHash(nodes: readonly RolloutNodeInput[]): string {
 // Starts the previewed rollout and drives it until it is done, failed, paused or aborted.
 export async function startRollout(p: RolloutPreview, o: { state: string; rollout: RolloutOptions } & Progress): Promise<RolloutRecord> {
   return withRunner(o.state, 'a new rollout', p.ports, o, async (store, runner) => {
-    await savePlanGenerations(store, p.planSet.plans, (x) => Plan.encode(x).finish());
+    await savePlanGenerations(store, p.plans, (x) => Plan.encode(x).finish());
     return runner.start({ specHash: specHash(p.nodes), nodes: p.nodes, options: o.rollout });
   });
 }

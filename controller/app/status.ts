@@ -4,6 +4,7 @@ import { FleetMonitor } from '../fleet/monitor.js';
 import type { NodeView } from '../fleet/view.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
 import { readFleetCredentials } from '../pki/fleet.js';
+import { selectNodes } from './limit.js';
 
 export interface FleetOptions {
   state: string;
@@ -11,16 +12,17 @@ export interface FleetOptions {
 }
 
 // One GetStatus per agent, at most `concurrency` at once; an unreachable node is a view with its error.
-export async function status(o: FleetOptions & { concurrency: number }): Promise<{ inv: Inventory; views: NodeView[] }> {
+export async function status(o: FleetOptions & { concurrency: number; limit?: string }): Promise<{ inv: Inventory; views: NodeView[] }> {
   const inv = await loadInventory(o.inventory);
+  const nodes = selectNodes(inv.nodes, o.limit);
   const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
   try {
-    const views = await mapLimit(inv.nodes, o.concurrency, async (node): Promise<NodeView> => {
+    const views = await mapLimit(nodes, o.concurrency, async (node): Promise<NodeView> => {
       const now = Date.now();
       try {
         return { node, status: (await fleet.client(node).status()).status, updatedAtMs: now };
       } catch (err) {
-        return { node, error: (err as Error).message.replace(/^node \S+ \([^)]*\): /, ''), errorSinceMs: now, updatedAtMs: now };
+        return { node, error: (err as Error).message, errorSinceMs: now, updatedAtMs: now };
       }
     });
     return { inv, views };
@@ -36,8 +38,9 @@ export interface FleetWatch {
 }
 
 // A live view fed by every agent's status stream, until stop().
-export async function watchFleet(o: FleetOptions, on: { change?: (v: NodeView) => void; drift?: (node: string, d: DriftEvent) => void }): Promise<FleetWatch> {
-  const inv = await loadInventory(o.inventory);
+export async function watchFleet(o: FleetOptions & { limit?: string }, on: { change?: (v: NodeView) => void; drift?: (node: string, d: DriftEvent) => void }): Promise<FleetWatch> {
+  const all = await loadInventory(o.inventory);
+  const inv = { ...all, nodes: selectNodes(all.nodes, o.limit) };
   const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
   const monitor = new FleetMonitor(fleet, inv, on);
   monitor.start();

@@ -1,6 +1,11 @@
-// What every command is handed: where to print, and the options every command shares.
+// What every command is handed: where to print, whether the terminal takes colour and redraws.
 export interface Io {
   out(line: string): void;
+  // Raw writes for the live view (no newline added); only used when tty is true.
+  write(text: string): void;
+  tty: boolean;
+  color: boolean;
+  columns: number;
 }
 
 export interface GlobalOptions {
@@ -8,8 +13,22 @@ export interface GlobalOptions {
   inventory: string;
 }
 
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
+export const OUTPUT_FORMATS: OutputFormat[] = ['table', 'wide', 'json', 'yaml'];
+
+// Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org).
+export function colorWanted(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return !!stream.isTTY && !env.NO_COLOR && env.TERM !== 'dumb';
+}
+
 export function stdoutIo(): Io {
-  return { out: (line) => process.stdout.write(line + '\n') };
+  return {
+    out: (line) => process.stdout.write(line + '\n'),
+    write: (text) => process.stdout.write(text),
+    tty: !!process.stdout.isTTY && process.env.TERM !== 'dumb',
+    color: colorWanted(process.stdout),
+    columns: process.stdout.columns || 120,
+  };
 }
 
 // Exit codes: 0 done and nothing (left) to change, 1 error or failure, 2 plan found changes

@@ -1,11 +1,12 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, InvalidArgumentError, Option } from 'commander';
 import { ControllerError, controllerErrors } from '../errors.js';
+import { VERSION } from '../version.js';
 import { parseDuration, parseRoleDurations } from './duration.js';
-import { EXIT, stdoutIo, type GlobalOptions, type Io } from './io.js';
+import { EXIT, OUTPUT_FORMATS, stdoutIo, type Io } from './io.js';
 
 // Every command is registered here with its flags only; its implementation (and the modules it
 // needs: gRPC, the renderers, the PKI) is loaded by import() when it runs, so `muster --help`
-// loads none of them.
+// loads none of them. docs/cli.md lists the commands, their flags and exit codes.
 
 const positiveInt = (v: string) => {
   const n = Number(v);
@@ -15,21 +16,50 @@ const positiveInt = (v: string) => {
 
 type Impl = { run(o: never, io: Io): Promise<number> };
 
+// Options a config file may set, by the name commander gives them.
+const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff'] as const;
+
+const outputOption = () => new Option('-o, --output <format>', 'table, wide (more columns), json or yaml').choices(OUTPUT_FORMATS).default('table');
+const jsonOption = () => new Option('--json', 'the same as -o json');
+const limitOption = (what: string) => new Option('-l, --limit <nodes>', `only these nodes ${what}: names (m1,m2, w*), role=worker, rack=a labels, & to combine, ! to exclude`);
+
 // Builds the CLI; `io` lets tests capture what a user would see.
 export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () => number } {
   let code: number = EXIT.OK;
   const program = new Command('muster')
     .description('converge bare-metal fleets into highly available Kubernetes clusters')
-    .option('-s, --state <dir>', 'controller state folder (PKI, issued certificates)', process.env.MUSTER_STATE ?? '.muster')
-    .option('-i, --inventory <file>', 'inventory file', process.env.MUSTER_INVENTORY ?? 'inventory.yaml')
-    .showHelpAfterError();
-  const global = (): GlobalOptions => program.opts() as GlobalOptions;
-  // The action: global options, then the command's own, then its arguments.
+    .version(VERSION, '-V, --version', 'print the version')
+    .addOption(new Option('-s, --state <dir>', 'controller state folder (PKI, issued certificates)').env('MUSTER_STATE').default('.muster'))
+    .addOption(new Option('-i, --inventory <file>', 'inventory file').env('MUSTER_INVENTORY').default('inventory.yaml'))
+    .addOption(new Option('--config <file>', 'controller config file (default: $MUSTER_CONFIG, else ./muster.yaml when present)'))
+    .showHelpAfterError()
+    // Help, --version and usage errors come back to main() instead of exiting the process.
+    .exitOverride();
+
+  // The action: the config file under the flags, then global options, the command's own, its arguments.
   const lazy = (load: () => Promise<Impl>, args: string[] = []) => async (...given: unknown[]) => {
-    const opts = given[args.length] as Record<string, unknown>;
+    const cmd = given[args.length + 1] as Command;
+    // A subcommand also gets its parent's options (rollout's --yes, --timeout), which the parent parses wherever they stand.
+    const opts = { ...program.opts(), ...(cmd.parent === program ? {} : cmd.parent?.opts()), ...cmd.opts() } as Record<string, unknown>;
+    await applyConfig(opts, [program, cmd]);
+    if (opts.json) opts.output = 'json';
     const named = Object.fromEntries(args.map((a, i) => [a, given[i]]));
     const impl = await load();
-    code = await impl.run({ ...global(), ...opts, ...named } as never, io);
+    code = await impl.run({ ...opts, ...named } as never, io);
+  };
+  const applyConfig = async (opts: Record<string, unknown>, cmds: Command[]) => {
+    const { configPath, loadConfig } = await import('../inputs/config.js');
+    const file = configPath(opts.config as string | undefined);
+    if (!file) return;
+    const config = await loadConfig(file).catch((err: Error) => {
+      throw new ControllerError('CONFIG_INVALID', `${file} does not load:\n${err.message}`);
+    });
+    for (const key of CONFIGURABLE) {
+      if (config[key] === undefined) continue;
+      const owner = cmds.find((c) => c.options.some((o) => o.attributeName() === key));
+      const source = owner?.getOptionValueSource(key);
+      if (owner && (source === undefined || source === 'default')) opts[key] = config[key];
+    }
   };
 
   program
@@ -37,22 +67,23 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .description('create the fleet CA, the controller certificate and one certificate per agent')
     .action(lazy(() => import('./commands/init.js')));
 
-  const withRun = (c: Command) =>
+  const withRun = (c: Command, what: string) =>
     c
       .option('-c, --cluster <file>', 'cluster spec (YAML): the HA control plane, load balancer, DNS')
       .option('-t, --tasks <file>', 'task file (YAML): extra tasks, alone or after the cluster\'s')
+      .addOption(limitOption(what))
       .option('--concurrency <n>', 'agents contacted at once', positiveInt, 64)
       .option('--timeout <seconds>', 'deadline for each node', positiveInt, 300)
       .option('--no-diff', 'list what changes without the diffs')
-      .option('--json', 'print results as JSON');
+      .addOption(outputOption())
+      .addOption(jsonOption());
 
-  withRun(program.command('plan').description('check mode on every agent: what would change, per node and task (exit 2 when something would)'))
+  withRun(program.command('plan').description('check mode on every agent: what would change, per node and task (exit 2 when something would)'), 'are checked')
     .action(lazy(() => import('./commands/plan.js')));
-  withRun(program.command('apply').description('converge every node, with a concurrency limit and live progress'))
+  withRun(program.command('apply').description('converge every node, with a concurrency limit and live progress'), 'are changed')
     .action(lazy(() => import('./commands/apply.js')));
   // Rollouts: `muster rollout` starts one; its subcommands act on one by id (default: the latest).
-  const output = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
-  const rollout = withRun(program.command('rollout').description('change the fleet in health-gated waves: etcd one by one (leader last), control plane, lb, then worker batches; exit 0 done, 1 failed or aborted, 3 paused'))
+  const rollout = withRun(program.command('rollout').description('change the fleet in health-gated waves: etcd one by one (leader last), control plane, lb, then worker batches; exit 0 done, 1 failed or aborted, 3 paused'), 'are rolled out')
     .option('--batch <n|n%|ramp>', 'workers at a time: 5, 10%, or a ramp 1,5,25% (the last repeats)')
     .option('--by <label>', 'never change two values of this node label at once (rack)')
     .option('--canary <n>', 'pause after the first n workers until "muster rollout resume"', positiveInt)
@@ -67,52 +98,54 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
     .option('--dry-run', 'show the plans and the waves; send and keep nothing')
     .action(lazy(() => import('./commands/rollout.js')));
-  // The rollout command parses its own options (--timeout, --yes) wherever they stand, before
-  // a subcommand sees them: subcommands get them merged in rather than declaring them again.
-  const sub = (load: () => Promise<Impl>, args: string[]) => (...given: unknown[]) =>
-    lazy(load, args)(...given.slice(0, args.length), { ...rollout.opts(), ...(given[args.length] as object) }, ...given.slice(args.length + 1));
   rollout
     .command('status [id]')
-    .description('wave, node, step, since; every open wait with its probe and last error')
-    .addOption(output())
+    .description('wave, node, step, since; every open wait with its probe and last error; -o as for rollout')
     .option('-w, --watch', 'print again on every change until the rollout stops running (exit as the rollout ends)')
     .option('--interval <duration>', 'between reads with --watch', parseDuration, 1000)
-    .action(sub(() => import('./commands/rollout-status.js'), ['id']));
-  for (const [name, what] of [['pause', 'stop dispatching (the nodes in flight finish their step)'], ['abort', 'stop for good: nothing more is dispatched and it cannot be resumed']] as const) {
-    rollout
-      .command(`${name} [id]`)
-      .description(`${what}; id defaults to the running one`)
-      .option('--reason <text>', 'recorded in the history')
-      .action(sub(() => import(`./commands/rollout-${name}.js`) as Promise<Impl>, ['id']));
-  }
+    .action(lazy(() => import('./commands/rollout-status.js'), ['id']));
+  rollout
+    .command('pause [id]')
+    .description('stop dispatching (the nodes in flight finish their step); id defaults to the running one')
+    .option('--reason <text>', 'recorded in the history')
+    .action(lazy(() => import('./commands/rollout-pause.js'), ['id']));
+  rollout
+    .command('abort [id]')
+    .description('stop for good: nothing more is dispatched and it cannot be resumed; id defaults to the running or paused one')
+    .option('--reason <text>', 'recorded in the history')
+    .action(lazy(() => import('./commands/rollout-abort.js'), ['id']));
   rollout
     .command('resume [id]')
     .description('go on with a paused rollout, or one whose controller died (continued from the journal); --timeout as for rollout')
-    .action(sub(() => import('./commands/rollout-resume.js'), ['id']));
+    .action(lazy(() => import('./commands/rollout-resume.js'), ['id']));
   rollout
     .command('undo [id]')
     .description('roll the nodes a rollout changed back to their earlier plans, with the same waves and gates; --yes and --timeout as for rollout')
     .option('--to-generation <g>', 'send this generation to every node instead', positiveInt)
-    .action(sub(() => import('./commands/rollout-undo.js'), ['id']));
+    .action(lazy(() => import('./commands/rollout-undo.js'), ['id']));
   program
     .command('history')
     .description('plans, applies, rollouts, undos and certificate actions: who, when, result, generation before and after')
     .option('--node <name>', 'only what touched this node')
     .option('--limit <k>', 'the newest k entries', positiveInt, 50)
-    .addOption(output())
+    .addOption(outputOption())
     .action(lazy(() => import('./commands/history.js')));
 
   program
     .command('status')
     .description('the fleet: reachable, revision, ready, probes, drift repairs, soonest certificate expiry')
+    .addOption(limitOption('are shown'))
     .option('--concurrency <n>', 'agents contacted at once', positiveInt, 64)
-    .option('--json', 'print as JSON')
+    .addOption(outputOption())
+    .addOption(jsonOption())
     .option('-w, --watch', 'a live view fed by every agent\'s status stream')
     .action(lazy(() => import('./commands/status.js')));
   program
     .command('facts <node>')
     .description("the agent's facts about its machine")
     .option('--refresh', 'read the machine again instead of the cache', false)
+    .addOption(outputOption())
+    .addOption(jsonOption())
     .action(lazy(() => import('./commands/facts.js'), ['node']));
 
   program
@@ -120,6 +153,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .description('load and render every node\'s plan without contacting an agent or writing anything; report every problem with file, line and field')
     .option('-c, --cluster <file>', 'cluster spec (YAML)')
     .option('-t, --tasks <file>', 'task file (YAML)')
+    .addOption(outputOption())
+    .addOption(jsonOption())
     .action(lazy(() => import('./commands/validate.js')));
 
   const certs = program.command('certs').description('the cluster\'s certificates in the state folder');
@@ -127,7 +162,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .command('check-expiration')
     .description('every certificate, when it expires and the days left (exit 1 when one has expired)')
     .option('--warn-days <n>', 'mark certificates with fewer days left', positiveInt, 30)
-    .option('--json', 'print as JSON')
+    .addOption(outputOption())
+    .addOption(jsonOption())
     .action(lazy(() => import('./commands/certs-check.js')));
   certs
     .command('renew')
@@ -139,7 +175,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
   discovery
     .command('serve')
     .description('serve the discovery protocol (tokens persist in the state folder)')
-    .option('--listen <host:port>', 'address to listen on', '0.0.0.0:2381')
+    // Loopback unless told: registrations come from etcd members, tokens from the operator (docs/security.md).
+    .option('--listen <host:port>', 'address to listen on (0.0.0.0:2381 for every interface)', '127.0.0.1:2381')
     .option('--public-url <url>', 'base of the URLs handed out, when behind a proxy')
     .action(lazy(() => import('./commands/discovery-serve.js')));
   discovery
@@ -155,6 +192,15 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
     .action(lazy(() => import('./commands/serve.js')));
 
+  program
+    .command('completion')
+    .description('print a completion script: source <(muster completion bash), or zsh')
+    .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
+    .action(async (shell: 'bash' | 'zsh') => {
+      const { bashCompletion, zshCompletion } = await import('./completion.js');
+      io.out((shell === 'bash' ? bashCompletion : zshCompletion)(program).trimEnd());
+    });
+
   return { program, exitCode: () => code };
 }
 
@@ -169,7 +215,9 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return exitCode();
   } catch (err) {
-    const e = err as Error;
+    const e = err as Error & { code?: string; exitCode?: number };
+    // commander has printed help, the version or a usage error already.
+    if (e.code?.startsWith('commander.')) return e.exitCode === 0 ? EXIT.OK : EXIT.FAILED;
     if (e.name === 'SpecError') {
       process.stderr.write(`muster: the input has ${(e as SpecErrorLike).problems.length} problem(s); nothing was sent to any agent\n${e.message}\n`);
       return controllerErrors.SPEC_INVALID.exit;

@@ -1,7 +1,9 @@
 import { createTwoFilesPatch } from 'diff';
 import { TaskStatus, type Diff, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
+import { outcomeOf, type OutcomeCounts, type RunReport } from '../app/run.js';
 import type { ApplyOutcome } from '../fleet/client.js';
-import type { GlobalOptions, Io } from './io.js';
+import { iso, painter, paintResult, visibleLength, type Paint } from './format.js';
+import type { GlobalOptions, Io, OutputFormat } from './io.js';
 
 export interface RunFlags extends GlobalOptions {
   tasks?: string;
@@ -9,7 +11,8 @@ export interface RunFlags extends GlobalOptions {
   concurrency: number;
   timeout: number;
   diff: boolean;
-  json?: boolean;
+  output: OutputFormat;
+  limit?: string;
 }
 
 export function statusWord(s: TaskStatus): string {
@@ -33,44 +36,42 @@ function withNewline(s: string): string {
   return s === '' || s.endsWith('\n') ? s : s + '\n';
 }
 
-export function renderTask(r: TaskResult, showDiffs: boolean): string {
-  const mark = { ok: '=', changed: '~', 'would-change': '~', failed: '!', skipped: '-' }[statusWord(r.status)] ?? '?';
-  const lines = [`  ${mark} ${r.id} (${r.kind}) ${statusWord(r.status)}${r.errorCode ? `: ${r.errorCode}: ${r.errorMessage}` : ''}`];
+export function renderTask(r: TaskResult, showDiffs: boolean, paint: Paint = painter(false)): string {
+  const word = statusWord(r.status);
+  const mark = { ok: '=', changed: '~', 'would-change': '~', failed: '!', skipped: '-' }[word] ?? '?';
+  const lines = [`  ${mark} ${r.id} (${r.kind}) ${paintResult(paint, word)}${r.errorCode ? `: ${r.errorCode}: ${r.errorMessage}` : ''}`];
   for (const w of r.warnings) lines.push(`    warning: ${w}`);
   if (showDiffs) for (const d of r.diffs) lines.push(renderDiff(d));
   return lines.join('\n');
 }
 
+// Columns padded by what shows on screen, so coloured cells line up.
 export function table(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c + ' '.repeat(widths[i] - visibleLength(c)))).join('  ');
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-export function outcomeWord(o: ApplyOutcome): string {
-  if (o.error) return 'unreachable';
-  const s = o.summary!;
-  if (s.failed) return 'failed';
-  if (s.changed) return 'changed';
-  if (s.wouldChange) return 'would-change';
-  return 'ok';
-}
+export const outcomeWord = (o: ApplyOutcome): string => outcomeOf(o);
 
-export function summaryTable(outcomes: ApplyOutcome[]): string {
+export function summaryTable(outcomes: ApplyOutcome[], wide = false, paint: Paint = painter(false), nodes?: Map<string, { roles: string[]; address: string; agentPort: number }>): string {
+  const headers = ['NODE', 'RESULT', 'OK', 'CHANGED', 'WOULD', 'FAILED', 'TIME', 'REVISION', ...(wide ? ['ROLES', 'ADDRESS', 'TASKS'] : []), 'DETAIL'];
   return table(
-    ['NODE', 'RESULT', 'OK', 'CHANGED', 'WOULD', 'FAILED', 'TIME', 'REVISION', 'DETAIL'],
+    headers,
     outcomes.map((o) => {
       const s = o.summary;
       const failed = o.results.find((r) => r.status === TaskStatus.TASK_STATUS_FAILED);
+      const n = nodes?.get(o.node);
       return [
         o.node,
-        outcomeWord(o),
+        paintResult(paint, outcomeWord(o)),
         String(s?.ok ?? '-'),
         String(s?.changed ?? '-'),
         String(s?.wouldChange ?? '-'),
         String(s?.failed ?? '-'),
         `${Math.round(o.durationMs)}ms`,
         s?.revision ?? '-',
+        ...(wide ? [n?.roles.join(',') ?? '-', n ? `${n.address}:${n.agentPort}` : '-', String(o.results.length)] : []),
         o.error ?? (failed ? `${failed.id}: ${failed.errorCode}: ${failed.errorMessage}` : ''),
       ];
     }),
@@ -78,29 +79,52 @@ export function summaryTable(outcomes: ApplyOutcome[]): string {
 }
 
 export function printNode(io: Io, out: ApplyOutcome, showDiffs: boolean, applying: boolean, prefix = ''): void {
+  const paint = painter(io.color);
   const tag = applying ? '[apply]' : '[plan]';
   const head = `${tag}${prefix ? ' ' + prefix : ''} ${out.node}`;
   if (out.error) {
-    io.out(`${head}: ${out.error}`);
+    io.out(`${head}: ${paintResult(paint, 'unreachable')}: ${out.error}`);
     return;
   }
   const s = out.summary!;
   const counts = applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`;
-  io.out(`${head}: ${outcomeWord(out)} (${counts}${s.failed ? `, ${s.failed} failed` : ''}) revision ${s.revision}`);
+  io.out(`${head}: ${paintResult(paint, outcomeWord(out))} (${counts}${s.failed ? `, ${s.failed} failed` : ''}) revision ${s.revision}`);
   for (const r of out.results) {
     if (r.status === TaskStatus.TASK_STATUS_OK || (r.status === TaskStatus.TASK_STATUS_SKIPPED && !r.errorCode)) continue;
-    io.out(renderTask(r, showDiffs));
+    io.out(renderTask(r, showDiffs, paint));
   }
 }
 
-export function outcomeJson(o: ApplyOutcome) {
+export function outcomeJson(o: ApplyOutcome, showDiffs = true) {
   return {
     node: o.node,
     result: outcomeWord(o),
     error: o.error,
     revision: o.summary?.revision,
     durationMs: Math.round(o.durationMs),
-    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, diffs: r.diffs })),
+    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, warnings: r.warnings.length ? r.warnings : undefined, diffs: showDiffs ? r.diffs : undefined })),
+  };
+}
+
+// The one line that closes a plan or an apply: every node counted once, the counts add up.
+export function countsLine(counts: OutcomeCounts, applying: boolean): string {
+  const parts = [
+    applying ? `${counts.changed} changed` : `${counts['would-change']} would change`,
+    `${counts.ok} ok`,
+    `${counts.failed} failed`,
+    `${counts.unreachable} unreachable`,
+  ];
+  return parts.join(', ');
+}
+
+export function reportJson(command: 'plan' | 'apply', r: RunReport, startedAt: number, showDiffs: boolean) {
+  return {
+    command,
+    startedAt: iso(startedAt),
+    durationMs: Math.round(r.durationMs),
+    summary: (({ total, ...byOutcome }) => ({ nodes: total, inventoryNodes: r.planSet.plans.length, ...byOutcome }))(r.counts),
+    certificates: r.planSet.persisted ? { issued: r.planSet.issued } : { issuedInMemory: r.planSet.issued },
+    nodes: r.outcomes.map((o) => outcomeJson(o, showDiffs)),
   };
 }
 

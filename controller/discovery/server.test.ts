@@ -14,6 +14,8 @@ import {
 import { DiscoveryStore } from './store.js';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+const SECRET = 'operator-secret-for-tests';
+const AUTH = { authorization: `Bearer ${SECRET}` };
 
 async function setup(
   t: TestContext,
@@ -21,7 +23,7 @@ async function setup(
   store = new DiscoveryStore(),
 ): Promise<{ app: FastifyInstance; store: DiscoveryStore }> {
   const app = Fastify();
-  await registerDiscoveryRoutes(app, store, options);
+  await registerDiscoveryRoutes(app, store, { operatorSecret: SECRET, ...options });
   t.after(() => app.close());
   return { app, store };
 }
@@ -40,7 +42,7 @@ describe('POST /new', () => {
   it('creates a token and answers its URL as text, like discovery.etcd.io/new', async (t) => {
     const { app, store } = await setup(t);
     for (const method of ['POST', 'PUT', 'GET'] as const) {
-      const res = await app.inject({ method, url: '/new?size=5', headers: { host: '10.1.2.3:8080' } });
+      const res = await app.inject({ method, url: '/new?size=5', headers: { host: '10.1.2.3:8080', ...AUTH } });
       assert.equal(res.statusCode, 200, res.body);
       assert.match(String(res.headers['content-type']), /^text\/plain/);
       const m = /^http:\/\/10\.1\.2\.3:8080\/([0-9a-f]{32})$/.exec(res.body);
@@ -51,12 +53,12 @@ describe('POST /new', () => {
 
   it('defaults to size 3, reads a form body, and honours prefix and publicUrl', async (t) => {
     const { app, store } = await setup(t, { prefix: '/discovery/', publicUrl: 'https://ctl.example:9443/' });
-    const res = await app.inject({ method: 'POST', url: '/discovery/new' });
+    const res = await app.inject({ method: 'POST', url: '/discovery/new', headers: AUTH });
     assert.equal(res.statusCode, 200);
     const token = res.body.split('/').pop() ?? '';
     assert.equal(res.body, `https://ctl.example:9443/discovery/${token}`);
     assert.equal(store.tokenInfo(token)?.size, 3);
-    const form = await app.inject({ method: 'POST', url: '/discovery/new', headers: FORM, payload: 'size=7' });
+    const form = await app.inject({ method: 'POST', url: '/discovery/new', headers: { ...FORM, ...AUTH }, payload: 'size=7' });
     assert.equal(store.tokenInfo(form.body.split('/').pop() ?? '')?.size, 7);
     const size = await app.inject({ url: `/discovery/${token}/_config/size` });
     assert.equal(size.json().node.value, '3');
@@ -66,11 +68,11 @@ describe('POST /new', () => {
   it('rejects bad sizes with a clear 400', async (t) => {
     const { app, store } = await setup(t);
     for (const size of ['0', '16', '-1', 'abc', '2.5', '1e1', '99999999']) {
-      const res = await app.inject({ method: 'POST', url: `/new?size=${encodeURIComponent(size)}` });
+      const res = await app.inject({ method: 'POST', url: `/new?size=${encodeURIComponent(size)}`, headers: AUTH });
       assert.equal(res.statusCode, 400, `size=${size}`);
       assert.equal(res.body, 'size must be an integer from 1 to 15\n');
     }
-    const twice = await app.inject({ method: 'POST', url: '/new?size=3&size=4' });
+    const twice = await app.inject({ method: 'POST', url: '/new?size=3&size=4', headers: AUTH });
     assert.equal(twice.statusCode, 400);
     assert.equal(store.listTokens().length, 0);
   });
@@ -284,7 +286,7 @@ describe('persistence through the HTTP API', () => {
     t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
     const file = path.join(dir, 'discovery.json');
     const { app } = await setup(t, {}, new DiscoveryStore({ persistPath: file }));
-    const url = (await app.inject({ method: 'POST', url: '/new?size=3' })).body;
+    const url = (await app.inject({ method: 'POST', url: '/new?size=3', headers: AUTH })).body;
     const token = url.split('/').pop() ?? '';
     assert.equal((await register(app, token, 'aa', 'm1=http://a:2380')).statusCode, 201);
     await app.close();

@@ -1,4 +1,9 @@
+import rateLimit from '@fastify/rate-limit';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { writeFileAtomic } from '../../common/atomic-write.js';
 import {
   DEFAULT_CLUSTER_SIZE,
   DiscoveryStore,
@@ -21,6 +26,46 @@ export interface DiscoveryRouteOptions {
   publicUrl?: string;
   // Longest a watch is held; then an empty 200 makes etcd's client re-issue it (0 holds forever, as etcd does).
   maxWaitMs?: number;
+  // The operator's shared secret: /new needs "Authorization: Bearer <secret>". Without one, no
+  // token can be made over HTTP at all (closed by default).
+  operatorSecret?: string;
+  // Writes (registrations, /new) per client address and window; reads (watches) are not counted.
+  rateLimit?: { max: number; timeWindowMs: number };
+}
+
+// Where `muster discovery serve` listens unless told otherwise: loopback, so only this machine
+// (or a proxy in front) reaches it.
+export const DEFAULT_DISCOVERY_LISTEN = '127.0.0.1:2381';
+export const DEFAULT_RATE_LIMIT = { max: 30, timeWindowMs: 10_000 };
+// A registration or a /new form is a few hundred bytes.
+export const MAX_BODY_BYTES = 8 * 1024;
+export const OPERATOR_SECRET_FILE = 'discovery-operator.secret';
+
+// The operator secret in the state folder, made (0600) on first use; the CLI reads the same file.
+export async function ensureOperatorSecret(stateDir: string): Promise<string> {
+  const file = path.join(stateDir, OPERATOR_SECRET_FILE);
+  const existing = await readOperatorSecret(stateDir);
+  if (existing) return existing;
+  const secret = randomBytes(32).toString('hex');
+  await writeFileAtomic(file, secret + '\n', { mode: 0o600 });
+  return secret;
+}
+
+export async function readOperatorSecret(stateDir: string): Promise<string | undefined> {
+  try {
+    return (await fs.readFile(path.join(stateDir, OPERATOR_SECRET_FILE), 'utf8')).trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+// Compared as digests: equal length, constant time.
+function secretMatches(header: string | undefined, secret: string): boolean {
+  const m = /^Bearer (\S+)$/.exec(header ?? '');
+  if (!m) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(m[1]), digest(secret));
 }
 
 export const DEFAULT_MAX_WAIT_MS = 5 * 60_000;
@@ -65,16 +110,19 @@ export async function registerDiscoveryRoutes(
 ): Promise<void> {
   const prefix = normalizePrefix(options.prefix ?? '');
   const maxWaitMs = options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+  const limit = options.rateLimit ?? DEFAULT_RATE_LIMIT;
   const pending = new Set<AbortController>();
 
   // Encapsulated so the form parser and error handler stay local to these routes.
   await app.register(
     async (scope) => {
+      await scope.register(rateLimit, { global: false });
+      const writeLimit = { rateLimit: { max: limit.max, timeWindow: limit.timeWindowMs } };
       // etcd's client PUTs registrations as application/x-www-form-urlencoded, which fastify does not parse by default.
       if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) {
         scope.addContentTypeParser(
           'application/x-www-form-urlencoded',
-          { parseAs: 'string', bodyLimit: 16 * 1024 },
+          { parseAs: 'string', bodyLimit: MAX_BODY_BYTES },
           (_req, body, done) => done(null, Object.fromEntries(new URLSearchParams(body as string))),
         );
       }
@@ -101,7 +149,13 @@ export async function registerDiscoveryRoutes(
       scope.route({
         method: ['GET', 'POST', 'PUT'],
         url: '/new',
+        bodyLimit: MAX_BODY_BYTES,
+        config: writeLimit,
         handler: async (request, reply) => {
+          if (!options.operatorSecret || !secretMatches(request.headers.authorization, options.operatorSecret)) {
+            const why = options.operatorSecret ? 'needs the operator secret (Authorization: Bearer <secret>)' : 'is off: the service was started without an operator secret';
+            return reply.code(401).header('WWW-Authenticate', 'Bearer').type('text/plain; charset=utf-8').send(`token creation ${why}\n`);
+          }
           const body = isRecord(request.body) ? request.body : {};
           const raw = (request.query as Query).size ?? body.size;
           let size: number;
@@ -110,7 +164,13 @@ export async function registerDiscoveryRoutes(
           } catch (err) {
             return reply.code(400).type('text/plain; charset=utf-8').send(`${(err as Error).message}\n`);
           }
-          const token = createDiscoveryToken(store, size);
+          let token: string;
+          try {
+            token = createDiscoveryToken(store, size);
+          } catch (err) {
+            if (!(err instanceof RangeError)) throw err;
+            return reply.code(507).type('text/plain; charset=utf-8').send(`${err.message}\n`);
+          }
           const base = options.publicUrl ?? `${request.protocol}://${request.host}`;
           return reply.type('text/plain; charset=utf-8').send(discoveryUrl(base, token, prefix));
         },
@@ -175,14 +235,25 @@ export async function registerDiscoveryRoutes(
         if (Buffer.byteLength(value) > MAX_VALUE_BYTES) {
           throw new EtcdError(ErrorCode.InvalidField, `value is longer than ${MAX_VALUE_BYTES} bytes`, store.index);
         }
-        const res = store.set(key, value, prevExist === undefined ? {} : { prevExist });
-        return sendEvent(reply, res.created ? 201 : 200, res, res.index);
+        if (prevExist === true) {
+          throw new EtcdError(ErrorCode.RootReadOnly, `${key}: registrations are never updated (prevExist=true)`, store.index, 'Key is read only');
+        }
+        // Registrations only create: a member key that exists is 105, which etcd's client reads as
+        // a duplicate id; a plain PUT is a create too, so nobody moves a registered member.
+        const info = store.tokenInfo(segments[0])!;
+        if (!info.members.some((m) => m.id === name) && info.members.length >= info.size) {
+          // etcd's client sees the full listing and stops (ErrFullCluster) before it writes; a
+          // late writer gets a failed condition rather than a place.
+          throw new EtcdError(ErrorCode.TestFailed, `cluster full: ${info.size} of ${info.size} members registered`, store.index);
+        }
+        const res = store.set(key, value, { prevExist: false });
+        return sendEvent(reply, 201, res, res.index);
       };
 
       for (const base of KEY_ROUTE_BASES) {
         scope.get(`${base}/:token`, getKey);
         scope.get(`${base}/:token/*`, getKey);
-        scope.put(`${base}/:token/*`, putKey);
+        scope.put(`${base}/:token/*`, { bodyLimit: MAX_BODY_BYTES, config: writeLimit }, putKey);
       }
     },
     { prefix },

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomicSync } from '../../common/atomic-write.js';
 
 // The subset of the etcd v2 keys store that etcd's discovery client (etcd 3.4,
 // etcdserver/api/v2discovery) relies on: nested keys, a global index, create-only
@@ -38,6 +38,7 @@ export interface V2Response extends V2Event {
 // etcd v2 error codes (etcd's error package) and the HTTP status each maps to.
 export const ErrorCode = {
   KeyNotFound: 100,
+  TestFailed: 101,
   NotFile: 102,
   NotDir: 104,
   NodeExist: 105,
@@ -50,6 +51,7 @@ export const ErrorCode = {
 
 const errorMessages: Record<number, string> = {
   100: 'Key not found',
+  101: 'Compare failed',
   102: 'Not a file',
   104: 'Not a directory',
   105: 'Key already exists',
@@ -60,7 +62,7 @@ const errorMessages: Record<number, string> = {
   401: 'The event in requested index is outdated and cleared',
 };
 
-const errorStatus: Record<number, number> = { 100: 404, 102: 403, 104: 403, 105: 412, 107: 403 };
+const errorStatus: Record<number, number> = { 100: 404, 101: 412, 102: 403, 104: 403, 105: 412, 107: 403 };
 
 export class EtcdError extends Error {
   readonly status: number;
@@ -91,10 +93,18 @@ export interface TokenInfo {
 }
 
 export interface DiscoveryStoreOptions {
-  // JSON file that keeps tokens across controller restarts; memory only when absent.
+  // JSON snapshot that keeps tokens across controller restarts; memory only when absent. Each
+  // write appends one line to <persistPath>.log; the log is folded into the snapshot every
+  // compactEvery writes, so a write costs one line, not the whole state.
   persistPath?: string;
   historyLimit?: number;
+  compactEvery?: number;
+  // The most tokens the store holds; creating one more is refused (tokens are dropped once used).
+  maxTokens?: number;
 }
+
+export const DEFAULT_COMPACT_EVERY = 1000;
+export const DEFAULT_MAX_TOKENS = 1000;
 
 interface Entry {
   key: string;
@@ -139,16 +149,16 @@ const stateSchema = z.object({
       modifiedIndex: z.number().int().nonnegative(),
     }),
   ),
-  history: z.array(
-    z.object({
-      action: z.enum(['get', 'set', 'create', 'update', 'delete']),
-      node: nodeSchema,
-      prevNode: nodeSchema.optional(),
-    }),
-  ),
+  history: z.array(z.lazy(() => eventSchema)),
 });
 
 type PersistedState = z.infer<typeof stateSchema>;
+
+const eventSchema = z.object({
+  action: z.enum(['get', 'set', 'create', 'update', 'delete']),
+  node: nodeSchema,
+  prevNode: nodeSchema.optional(),
+});
 
 export function isValidClusterSize(size: unknown): size is number {
   return typeof size === 'number' && Number.isInteger(size) && size >= MIN_CLUSTER_SIZE && size <= MAX_CLUSTER_SIZE;
@@ -165,10 +175,15 @@ export class DiscoveryStore {
   private readonly watchers = new Set<Watcher>();
   private readonly persistPath: string | undefined;
   private readonly historyLimit: number;
+  private readonly compactEvery: number;
+  private readonly maxTokens: number;
+  private logLines = 0;
 
   constructor(options: DiscoveryStoreOptions = {}) {
     this.persistPath = options.persistPath;
     this.historyLimit = options.historyLimit ?? HISTORY_LIMIT;
+    this.compactEvery = options.compactEvery ?? DEFAULT_COMPACT_EVERY;
+    this.maxTokens = options.maxTokens ?? DEFAULT_MAX_TOKENS;
     if (this.persistPath) this.load(this.persistPath);
   }
 
@@ -186,6 +201,7 @@ export class DiscoveryStore {
     if (!isValidClusterSize(size)) throw new RangeError(clusterSizeError());
     if (!TOKEN_RE.test(token) || RESERVED_TOKENS.has(token)) throw new RangeError(`invalid discovery token ${JSON.stringify(token)}`);
     if (this.root.children.has(token)) throw new EtcdError(ErrorCode.NodeExist, `/${token}`, this.currentIndex);
+    if (this.root.children.size >= this.maxTokens) throw new RangeError(`the discovery service holds ${this.maxTokens} tokens already; delete used ones first`);
     this.set(`/${token}/_config/size`, String(size), { prevExist: false });
     return token;
   }
@@ -334,7 +350,7 @@ export class DiscoveryStore {
     this.history.push(event);
     if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
     // Persist before waking watchers so nobody acts on a registration a crash could forget.
-    this.save();
+    this.append(event);
     for (const w of [...this.watchers]) {
       if (indexOf(event) >= w.sinceIndex && matches(event, w.key, w.recursive)) w.deliver(event);
     }
@@ -352,7 +368,22 @@ export class DiscoveryStore {
     return entry;
   }
 
-  private save(): void {
+  // One line per write, synced; every compactEvery lines the state goes to the snapshot at once.
+  private append(event: V2Event): void {
+    if (!this.persistPath) return;
+    const log = `${this.persistPath}.log`;
+    if (this.logLines === 0 && !fs.existsSync(this.persistPath)) this.compact();
+    const fd = fs.openSync(log, 'a', 0o600);
+    try {
+      fs.writeSync(fd, JSON.stringify(event) + '\n');
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (++this.logLines >= this.compactEvery) this.compact();
+  }
+
+  private compact(): void {
     if (!this.persistPath) return;
     const entries: PersistedState['entries'] = [];
     const walk = (e: Entry) => {
@@ -369,7 +400,10 @@ export class DiscoveryStore {
     };
     walk(this.root);
     const state: PersistedState = { version: 1, index: this.currentIndex, entries, history: this.history };
-    writeFileAtomic(this.persistPath, JSON.stringify(state));
+    writeFileAtomicSync(this.persistPath, JSON.stringify(state), { mode: 0o600 });
+    // The snapshot holds every logged event now; a crash before this truncate replays nothing twice (by index).
+    fs.writeFileSync(`${this.persistPath}.log`, '', { mode: 0o600 });
+    this.logLines = 0;
   }
 
   private load(file: string): void {
@@ -399,6 +433,62 @@ export class DiscoveryStore {
     this.root = root;
     this.currentIndex = state.index;
     this.history = state.history.slice(-this.historyLimit);
+    this.replay(`${file}.log`);
+  }
+
+  // Applies the log's events the snapshot does not hold yet. A torn last line (a crash during the
+  // append) is dropped: its write was never answered.
+  private replay(log: string): void {
+    let text: string;
+    try {
+      text = fs.readFileSync(log, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    const lines = text.split('\n');
+    for (const [i, line] of lines.entries()) {
+      if (!line) continue;
+      let event: V2Event;
+      try {
+        event = eventSchema.parse(JSON.parse(line));
+      } catch (err) {
+        if (i === lines.length - 1) break;
+        throw new Error(`discovery log ${log} line ${i + 1}: ${(err as Error).message}`);
+      }
+      this.logLines++;
+      if (event.node.modifiedIndex <= this.currentIndex) continue;
+      this.currentIndex = event.node.modifiedIndex;
+      if (event.action === 'delete') this.removeEntry(event.node.key);
+      else this.putEntry(event.node);
+      this.history.push(event);
+    }
+    if (this.history.length > this.historyLimit) this.history.splice(0, this.history.length - this.historyLimit);
+  }
+
+  private putEntry(node: V2Node): void {
+    let parent = this.root;
+    const segments = splitKey(node.key);
+    for (const name of segments.slice(0, -1)) {
+      let next = parent.children.get(name);
+      if (!next) {
+        next = newEntry(joinKey([...splitKey(parent.key), name]), true, '', node.createdIndex);
+        parent.children.set(name, next);
+      }
+      parent = next;
+    }
+    const name = segments[segments.length - 1];
+    const entry = parent.children.get(name) ?? newEntry(node.key, false, '', node.createdIndex);
+    entry.value = node.value ?? '';
+    entry.modifiedIndex = node.modifiedIndex;
+    parent.children.set(name, entry);
+  }
+
+  private removeEntry(key: string): void {
+    const segments = splitKey(key);
+    let parent: Entry | undefined = this.root;
+    for (const name of segments.slice(0, -1)) parent = parent?.children.get(name);
+    parent?.children.delete(segments[segments.length - 1]);
   }
 }
 
@@ -459,18 +549,4 @@ function joinKey(segments: string[]): string {
 function baseName(key: string): string {
   const segments = splitKey(key);
   return segments[segments.length - 1] ?? '';
-}
-
-// Write-then-rename with fsync so a crash leaves either the old or the new file, never half of one.
-function writeFileAtomic(file: string, data: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }

@@ -20,21 +20,57 @@ export interface ApplyOutcome {
   summary?: ApplySummary;
   // error is set when the node could not be reached or refused the call.
   error?: string;
+  // The call's gRPC status code when it failed (UNAVAILABLE, FAILED_PRECONDITION, ...).
+  grpcCode?: number;
   durationMs: number;
 }
 
 export class NodeError extends Error {
   constructor(readonly node: InventoryNode, readonly grpcCode: number | undefined, message: string) {
-    super(`node ${node.name} (${node.address}:${node.agentPort}): ${message}`);
+    super(message);
     this.name = 'NodeError';
   }
 }
 
-export function describeGrpcError(err: grpc.ServiceError): string {
-  const name = grpc.status[err.code] ?? String(err.code);
-  if (err.code === grpc.status.UNAVAILABLE) return `unreachable (${name}): ${err.details}`;
-  if (err.code === grpc.status.DEADLINE_EXCEEDED) return `no answer before the deadline (${name})`;
-  return `${name}: ${err.details}`;
+export function endpointOf(node: InventoryNode): string {
+  return `${node.address.includes(':') ? `[${node.address}]` : node.address}:${node.agentPort}`;
+}
+
+// grpc-js details carry resolver notes and the transport's words; keep the cause only.
+function causeOf(details: string): string {
+  return details
+    .replace(/\s*Resolution note:.*$/s, '')
+    .replace(/^No connection established\. Last error: /, '')
+    .replace(/^(Error: )+/, '')
+    .replace(/\.\s*$/, '')
+    .trim();
+}
+
+// Every gRPC failure as one sentence that names the node, its address and what to check.
+export function describeGrpcError(node: InventoryNode, err: Pick<grpc.ServiceError, 'code' | 'details'>, timeoutMs?: number): string {
+  const at = `${node.name} (${endpointOf(node)})`;
+  const cause = causeOf(err.details ?? '');
+  const port = node.agentPort;
+  switch (err.code) {
+    case grpc.status.UNAVAILABLE:
+      if (/ECONNREFUSED/.test(cause)) return `${at} refused the connection: check that musterd runs on ${node.name} and listens on port ${port} (systemctl status musterd), and that the inventory's address and agentPort are right`;
+      if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN/.test(cause)) return `${at} cannot be reached over the network (${cause.match(/E[A-Z]+/)![0]}): check the node's address in the inventory, that the machine is up, and that no firewall drops port ${port}`;
+      if (/agent certificate is for|lacks the agent role/.test(cause)) return `${at} presented the wrong certificate (${cause.replace(/^.*?(agent certificate)/, '$1')}): the address may now belong to another machine; check the inventory, or reinstall that node's certificate from "muster init"`;
+      if (/certificate|SSL|TLS|handshake|self[- ]signed|verify/i.test(cause)) return `${at} failed the TLS handshake (${cause}): the agent's certificate must come from this fleet's CA: install pki/fleet/ca.crt and the node's certificate from the controller's state folder ("muster init") on the node and restart musterd`;
+      if (/ECONNRESET|socket hang up|closed|EPIPE/i.test(cause)) return `${at} closed the connection (${cause}): check the agent's log (journalctl -u musterd) and that the port belongs to musterd`;
+      return `${at} is unavailable (${cause || 'no detail'}): check that musterd runs there and its log (journalctl -u musterd)`;
+    case grpc.status.DEADLINE_EXCEEDED:
+      return `${at} did not answer${timeoutMs ? ` within ${Math.round(timeoutMs / 1000)} s` : ' before the deadline'}: the agent may be busy or the network slow; check the agent's log (journalctl -u musterd) or raise --timeout`;
+    case grpc.status.PERMISSION_DENIED:
+      if (/ is revoked/.test(cause)) return `${at} refused the call (${cause.replace(/^PERMISSION_DENIED: /, '')}): that certificate is on the fleet's revocation list; use one issued since (muster certs issue, or the controller's own)`;
+      return `${at} refused the call (${cause.replace(/^PERMISSION_DENIED: /, '')}): use the controller certificate made by "muster init" in this state folder`;
+    case grpc.status.UNAUTHENTICATED:
+      return `${at} did not accept the controller's certificate (${cause}): the agent trusts another fleet CA; reinstall its CA and certificate from "muster init"`;
+    case grpc.status.CANCELLED:
+      return `${at}: the call was cancelled (${cause || 'no detail'})`;
+    default:
+      return `${at} answered ${grpc.status[err.code] ?? err.code}: ${cause}`;
+  }
 }
 
 // Each agent must present a fleet certificate for the node name the controller dialled (the TLS
@@ -60,8 +96,7 @@ export class AgentClient {
   private readonly client: AgentServiceClient;
 
   constructor(readonly node: InventoryNode, creds: grpc.ChannelCredentials) {
-    const host = node.address.includes(':') ? `[${node.address}]` : node.address;
-    this.client = new AgentServiceClient(`${host}:${node.agentPort}`, creds, {
+    this.client = new AgentServiceClient(endpointOf(node), creds, {
       'grpc.max_receive_message_length': 64 << 20,
       'grpc.max_send_message_length': 64 << 20,
       // One attempt per call: the fleet layer reports the node instead of retrying silently.
@@ -79,8 +114,8 @@ export class AgentClient {
       const results: TaskResult[] = [];
       let summary: ApplySummary | undefined;
       const call = this.client.apply({ mode, plan, generation: options.generation || undefined, rollback: options.rollback || undefined }, { deadline: Date.now() + options.timeoutMs });
-      const done = (error?: string) =>
-        resolve({ node: this.node.name, results, summary, error, durationMs: performance.now() - started });
+      const done = (error?: string, grpcCode?: number) =>
+        resolve({ node: this.node.name, results, summary, error, grpcCode, durationMs: performance.now() - started });
       call.on('data', (ev) => {
         if (ev.task) {
           results.push(ev.task);
@@ -88,7 +123,7 @@ export class AgentClient {
         }
         if (ev.summary) summary = ev.summary;
       });
-      call.on('error', (err: grpc.ServiceError) => done(describeGrpcError(err)));
+      call.on('error', (err: grpc.ServiceError) => done(describeGrpcError(this.node, err, options.timeoutMs), err.code));
       call.on('end', () => done(summary ? undefined : 'the agent ended the stream without a summary'));
     });
   }
@@ -96,7 +131,7 @@ export class AgentClient {
   status(timeoutMs = 10_000): Promise<GetStatusResponse> {
     return new Promise((resolve, reject) =>
       this.client.getStatus({}, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(new NodeError(this.node, err.code, describeGrpcError(err))) : resolve(res),
+        err ? reject(new NodeError(this.node, err.code, describeGrpcError(this.node, err, timeoutMs))) : resolve(res),
       ),
     );
   }
@@ -104,7 +139,7 @@ export class AgentClient {
   facts(refresh: boolean, timeoutMs = 30_000): Promise<GetFactsResponse> {
     return new Promise((resolve, reject) =>
       this.client.getFacts({ refresh }, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(new NodeError(this.node, err.code, describeGrpcError(err))) : resolve(res),
+        err ? reject(new NodeError(this.node, err.code, describeGrpcError(this.node, err, timeoutMs))) : resolve(res),
       ),
     );
   }
@@ -120,7 +155,7 @@ export class AgentClient {
       onEnd(why);
     };
     call.on('data', onEvent);
-    call.on('error', (err: grpc.ServiceError) => end(describeGrpcError(err)));
+    call.on('error', (err: grpc.ServiceError) => end(describeGrpcError(this.node, err)));
     call.on('end', () => end('the agent closed the stream'));
     return () => {
       ended = true;

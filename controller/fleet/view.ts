@@ -11,7 +11,16 @@ export interface NodeView {
 }
 
 const stateWord = (s: ProbeState) => ProbeState[s]?.replace('PROBE_STATE_', '').toLowerCase() ?? 'unknown';
-const iso = (ms: number | undefined) => (ms ? new Date(Number(ms)).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
+
+// How long ago (or for how long), as a table shows it: 45s, 3m, 2h, 5d.
+export function age(sinceMs: number | undefined, now = Date.now()): string {
+  if (!sinceMs) return '-';
+  const s = Math.max(0, Math.floor((now - Number(sinceMs)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.floor(s / 60)}m`;
+  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86_400)}d`;
+}
 
 export function probesCell(s: NodeStatus): string {
   if (!s.probes.length) return '-';
@@ -31,41 +40,57 @@ export function certCell(s: NodeStatus): string {
   return `${soonest.daysLeft}d ${soonest.path.split('/').pop()}`;
 }
 
-// The detail a person acts on: which node, which probe, the last error and since when.
-export function detailCell(v: NodeView): string {
-  if (v.error) return `unreachable since ${iso(v.errorSinceMs)}: ${v.error}`;
+// The detail a person acts on: which node, which probe, the last error and for how long.
+export function detailCell(v: NodeView, now = Date.now()): string {
+  if (v.error) return `unreachable for ${age(v.errorSinceMs, now)}: ${v.error}`;
   const s = v.status!;
   const bad = s.probes.filter((p) => p.state !== ProbeState.PROBE_STATE_HEALTHY);
-  if (bad.length) return bad.map((p) => `${p.name} ${stateWord(p.state)} since ${iso(Number(p.sinceMs))}: ${p.lastError || p.message}`).join('; ');
+  if (bad.length) return bad.map((p) => `${p.name} ${stateWord(p.state)} for ${age(Number(p.sinceMs), now)}: ${p.lastError || p.message}`).join('; ');
   if (!s.ready) return s.notReadyReason;
-  if (s.lastDrift) return `last drift ${iso(Number(s.lastDrift.atMs))}: ${s.lastDrift.path} ${s.lastDrift.what}${s.lastDrift.repaired ? ', repaired' : ''}`;
+  if (s.lastDrift) return `last drift ${age(Number(s.lastDrift.atMs), now)} ago: ${s.lastDrift.path} ${s.lastDrift.what}${s.lastDrift.repaired ? ', repaired' : ''}`;
   return '';
 }
 
 export function lastApplyCell(s: NodeStatus): string {
   const last = s.lastResult;
   if (!last) return 'never';
-  return `${last.converged ? 'converged' : `failed at ${last.failedTask || '?'}`} ${iso(Number(s.appliedAtMs))}`;
+  return last.converged ? 'converged' : `failed at ${last.failedTask || '?'}`;
 }
 
-export function viewRow(v: NodeView): string[] {
+const isoCell = (ms: number | undefined) => (ms ? new Date(Number(ms)).toISOString().replace(/\.\d+Z$/, 'Z') : '-');
+
+export function viewRow(v: NodeView, now = Date.now(), wide = false): string[] {
   const s = v.status;
   return [
     v.node.name,
     v.node.roles.join(','),
+    ...(wide ? [`${v.node.address}:${v.node.agentPort}`, Object.entries(v.node.labels).map(([k, x]) => `${k}=${x}`).join(',') || '-'] : []),
     v.error ? 'NO' : 'yes',
     s?.revision || '-',
     s ? lastApplyCell(s) : '-',
+    s?.lastResult ? age(Number(s.appliedAtMs), now) : '-',
+    ...(wide ? [s?.lastResult ? isoCell(Number(s.appliedAtMs)) : '-'] : []),
     s ? (s.ready ? 'yes' : 'no') : '-',
     s ? probesCell(s) : '-',
     s ? driftCell(s) : '-',
     s ? certCell(s) : '-',
-    detailCell(v),
+    detailCell(v, now),
   ];
 }
 
-export const VIEW_HEADERS = ['NODE', 'ROLES', 'REACHABLE', 'REVISION', 'LAST APPLY', 'READY', 'PROBES', 'DRIFT', 'SOONEST CERT', 'DETAIL'];
+export const VIEW_HEADERS = ['NODE', 'ROLES', 'REACHABLE', 'REVISION', 'LAST APPLY', 'AGE', 'READY', 'PROBES', 'DRIFT', 'SOONEST CERT', 'DETAIL'];
+export const WIDE_VIEW_HEADERS = ['NODE', 'ROLES', 'ADDRESS', 'LABELS', 'REACHABLE', 'REVISION', 'LAST APPLY', 'AGE', 'APPLIED AT', 'READY', 'PROBES', 'DRIFT', 'SOONEST CERT', 'DETAIL'];
 
 export function viewJson(v: NodeView) {
-  return { node: v.node.name, roles: v.node.roles, reachable: !v.error, error: v.error, errorSince: v.errorSinceMs ? new Date(v.errorSinceMs).toISOString() : undefined, status: v.status ? NodeStatus.toJSON(v.status) : undefined };
+  const s = v.status;
+  return {
+    node: v.node.name,
+    roles: v.node.roles,
+    address: v.node.address,
+    reachable: !v.error,
+    error: v.error,
+    errorSince: v.errorSinceMs ? new Date(v.errorSinceMs).toISOString() : undefined,
+    appliedAt: s?.lastResult && Number(s.appliedAtMs) ? new Date(Number(s.appliedAtMs)).toISOString() : undefined,
+    status: s ? NodeStatus.toJSON(s) : undefined,
+  };
 }

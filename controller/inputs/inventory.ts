@@ -1,7 +1,9 @@
-import fs from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { SpecError, loadYaml } from '../../common/yaml-load.js';
+import { SpecError, loadYaml, readYamlFile } from '../../common/yaml-load.js';
+
+// The most nodes one inventory may list (the CLI holds every plan in memory).
+export const MAX_INVENTORY_NODES = 10_000;
 
 export const ROLES = ['etcd', 'control-plane', 'worker', 'lb'] as const;
 export const DEFAULT_AGENT_PORT = 7443;
@@ -44,7 +46,7 @@ export interface Inventory {
 
 export async function loadInventory(file: string): Promise<Inventory> {
   const text = await readSpec(file);
-  const { value, locate } = loadYaml(file, text, inventorySchema);
+  const { value, locate } = loadYaml(file, text, inventorySchema, { maxItems: { nodes: MAX_INVENTORY_NODES } });
   const problems = [];
   const seen = new Map<string, number>();
   const endpoints = new Map<string, number>();
@@ -71,10 +73,12 @@ export async function loadInventory(file: string): Promise<Inventory> {
   };
 }
 
+// Every operator file is read through the byte cap (common/yaml-load.ts): a 50 MB file never reaches the parser.
 export async function readSpec(file: string): Promise<string> {
   try {
-    return await fs.readFile(file, 'utf8');
+    return await readYamlFile(file);
   } catch (err) {
+    if (err instanceof SpecError) throw err;
     throw new SpecError([{ file, line: 0, column: 0, field: '', message: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message }]);
   }
 }

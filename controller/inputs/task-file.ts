@@ -1,6 +1,9 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { SpecError, loadYaml, type SpecProblem } from '../../common/yaml-load.js';
+
+// As many tasks as an agent takes in one plan (agent/engine: MAX_PLAN_TASKS).
+export const MAX_TASK_FILE_TASKS = 10_000;
 import { DriftPolicy } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ROLES, readSpec } from './inventory.js';
 import { mountSchema } from './storage.js';
@@ -127,7 +130,7 @@ export interface TaskFile {
 }
 
 export async function loadTaskFile(file: string): Promise<TaskFile> {
-  const { value, locate } = loadYaml(file, await readSpec(file), taskFileSchema);
+  const { value, locate } = loadYaml(file, await readSpec(file), taskFileSchema, { maxItems: { tasks: MAX_TASK_FILE_TASKS } });
   const dir = path.dirname(file);
   const problems: SpecProblem[] = [];
   const ids = new Set<string>();

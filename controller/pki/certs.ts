@@ -1,11 +1,9 @@
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
 import forge from 'node-forge';
+import type { CertPair } from './inspect.js';
 
-export interface CertPair {
-  certPem: string;
-  keyPem: string;
-}
+export type { CertInfo, CertPair } from './inspect.js';
+export { canonicalIp, inspectCertificate } from './inspect.js';
 
 export type Usage = 'server' | 'client';
 
@@ -68,7 +66,7 @@ function keyIdentifier(spki: forge.asn1.Asn1): string {
 }
 
 function spkiOf(key: KeyObject): forge.asn1.Asn1 {
-  const der = createPublicKey(key).export({ type: 'spki', format: 'der' });
+  const der = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
   return asn1.fromDer(der.toString('binary'));
 }
 
@@ -190,39 +188,22 @@ function pemBody(pem: string): string {
   return forge.pem.decode(pem)[0].body;
 }
 
-export interface CertInfo {
-  subject: string;
-  commonName: string;
-  organizationalUnits: string[];
-  organizations: string[];
-  dnsNames: string[];
-  ipAddresses: string[];
-  notAfter: Date;
-  daysLeft: number;
-  serial: string;
-}
-
-// One spelling per address: X509 prints IPv6 expanded and upper-case, specs write it short.
-export function canonicalIp(ip: string): string {
-  return isIP(ip) === 6 ? new URL(`http://[${ip}]`).hostname.slice(1, -1) : ip;
-}
-
-// Reads what a certificate says, with Node's native X509 parser.
-export function inspectCertificate(pem: string, now = Date.now()): CertInfo {
-  const c = new X509Certificate(pem);
-  const fields = c.subject.split('\n');
-  const pick = (k: string) => fields.filter((f) => f.startsWith(k + '=')).map((f) => f.slice(k.length + 1));
-  const sans = (c.subjectAltName ?? '').split(', ').filter(Boolean);
-  const notAfter = new Date(c.validTo);
-  return {
-    subject: fields.join(', '),
-    commonName: pick('CN')[0] ?? '',
-    organizationalUnits: pick('OU'),
-    organizations: pick('O'),
-    dnsNames: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
-    ipAddresses: sans.filter((s) => s.startsWith('IP Address:')).map((s) => canonicalIp(s.slice(11))),
-    notAfter,
-    daysLeft: Math.floor((notAfter.getTime() - now) / 86_400_000),
-    serial: c.serialNumber,
-  };
+// Signs a certificate for a public key made elsewhere (a node's CSR): the key never comes here.
+export function signCertificate(ca: CertPair, subjectKey: KeyObject, req: IssueRequest): string {
+  const caKey = createPrivateKey(ca.keyPem);
+  const caSubject = ((asn1.fromDer(pemBody(ca.certPem)).value as forge.asn1.Asn1[])[0].value as forge.asn1.Asn1[])[5];
+  const { from, to } = validity(req.validityDays ?? DEFAULT_CERT_DAYS, req.notBefore, req.notAfter);
+  const subject: forge.pki.CertificateField[] = [
+    ...(req.organizations ?? []).map((value) => ({ name: 'organizationName', value })),
+    ...(req.organizationalUnits ?? []).map((value) => ({ shortName: 'OU', value })),
+    { name: 'commonName', value: req.commonName },
+  ];
+  const altNames = [...(req.dnsNames ?? []).map((value) => ({ type: 2, value })), ...(req.ipAddresses ?? []).map((ip) => ({ type: 7, ip }))];
+  const extensions: object[] = [
+    { name: 'basicConstraints', cA: false, critical: true },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: subjectKey.asymmetricKeyType === 'rsa', critical: true },
+    { name: 'extKeyUsage', serverAuth: req.usages.includes('server'), clientAuth: req.usages.includes('client') },
+    ...(altNames.length ? [{ name: 'subjectAltName', altNames }] : []),
+  ];
+  return build({ subject, issuer: caSubject, from, to, extensions, subjectKey, issuerKey: caKey, issuerKeyId: keyIdentifier(spkiOf(caKey)) });
 }

@@ -1,7 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import type { ClusterModel } from '../render/cluster/model.js';
-import { inspectCertificate, type CertInfo, type CertPair, type IssueRequest } from './certs.js';
+import type { IssueRequest } from './certs.js';
+import { inspectCertificate, type CertInfo, type CertPair } from './inspect.js';
 import { PkiStore, type Ensured, type PkiStoreOptions } from './store.js';
 
 export type CaName = 'ca' | 'etcd-ca';

@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.js';
-import { canonicalIp, createCA, inspectCertificate, issueCertificate, type CertPair, type IssueRequest } from './certs.js';
+import type { IssueRequest } from './certs.js';
+import { canonicalIp, inspectCertificate, type CertPair } from './inspect.js';
 
 export interface Ensured extends CertPair {
   // issued is true when this call made new material.
@@ -55,6 +56,7 @@ export class PkiStore {
   async ensureCA(name: string, commonName: string): Promise<Ensured> {
     const existing = await this.read(name);
     if (existing) return { ...existing, issued: false };
+    const { createCA } = await import('./certs.js');
     const pair = createCA(commonName);
     await this.write(name, pair);
     return { ...pair, issued: true };
@@ -68,6 +70,7 @@ export class PkiStore {
 
   // Issues and stores a certificate, with the request beside it so `certs renew` can repeat it.
   async issue(name: string, ca: CertPair, req: IssueRequest, caName = 'ca'): Promise<CertPair> {
+    const { issueCertificate } = await import('./certs.js');
     const pair = issueCertificate(ca, req);
     await this.write(name, pair);
     await this.writeText(`${name}.json`, JSON.stringify({ ca: caName, request: req }, null, 2) + '\n', 0o644);

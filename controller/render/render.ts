@@ -4,8 +4,6 @@ import type { Inventory } from '../inputs/inventory.js';
 import type { TaskFile } from '../inputs/task-file.js';
 import type { Material, NamedRequest } from '../pki/cluster.js';
 import { revisionOf, type Rendered } from './draft.js';
-import { renderCluster } from './cluster/plan.js';
-import { renderTaskFile } from './task-file.js';
 
 export interface LoadedInputs {
   inv: Inventory;
@@ -14,10 +12,13 @@ export interface LoadedInputs {
 }
 
 // The one render path, pure: the cluster spec's drafts, then the task file's after them on
-// each node, and every certificate they need. No PKI is touched here.
-export function renderInputs(inputs: LoadedInputs): Rendered {
+// each node, and every certificate they need. No PKI is touched here. Each renderer is loaded
+// only when its input is given (the cluster's brings kubernetes-models).
+export async function renderInputs(inputs: LoadedInputs): Promise<Rendered> {
   if (!inputs.cluster && !inputs.tasks) throw new Error('nothing to render: no cluster spec and no task file');
-  const parts = [inputs.cluster && renderCluster(inputs.inv, inputs.cluster), inputs.tasks && renderTaskFile(inputs.inv, inputs.tasks)].filter((r): r is Rendered => !!r);
+  const parts: Rendered[] = [];
+  if (inputs.cluster) parts.push((await import('./cluster/plan.js')).renderCluster(inputs.inv, inputs.cluster));
+  if (inputs.tasks) parts.push((await import('./task-file.js')).renderTaskFile(inputs.inv, inputs.tasks));
   const certificates = new Map<string, NamedRequest>();
   for (const r of parts.flatMap((p) => p.certificates)) if (!certificates.has(r.name)) certificates.set(r.name, r);
   return {

@@ -13,6 +13,8 @@ test('adapters: an Apply\'s summary or error becomes the runner\'s outcome', () 
   assert.deepEqual(failed, { status: 'failed', changed: 1, error: 'task pod: MANIFEST_INVALID: no image' });
   assert.equal(outcomeOf({ error: 'unreachable (UNAVAILABLE): connect ECONNREFUSED' }).status, 'unreachable');
   assert.equal(outcomeOf({ error: 'no answer before the deadline (DEADLINE_EXCEEDED)' }).status, 'unreachable');
+  assert.equal(outcomeOf({ error: 'n1 (127.0.0.1:7443) refused the connection: check that musterd runs', grpcCode: 14 }).status, 'unreachable');
+  assert.equal(outcomeOf({ error: 'n1 (127.0.0.1:7443) answered FAILED_PRECONDITION: STALE_GENERATION: plan generation 3 is older', grpcCode: 9 }).status, 'failed');
   assert.deepEqual(outcomeOf({ error: 'FAILED_PRECONDITION: STALE_GENERATION: plan generation 3 is older than generation 4' }).status, 'failed');
   assert.equal(outcomeOf({}).status, 'failed');
 });

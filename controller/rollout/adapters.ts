@@ -15,11 +15,16 @@ export interface AgentApplyResult {
   results?: TaskResult[];
   // Set when the call failed: "unreachable (...)", "no answer before the deadline", or the status.
   error?: string;
+  // The failed call's gRPC status code, when known.
+  grpcCode?: number;
 }
+
+// gRPC status codes meaning no answer: UNAVAILABLE and DEADLINE_EXCEEDED.
+const NO_ANSWER = new Set([14, 4]);
 
 export function outcomeOf(r: AgentApplyResult): DispatchOutcome {
   if (r.error) {
-    const unreachable = r.error.startsWith('unreachable') || r.error.startsWith('no answer before the deadline');
+    const unreachable = r.grpcCode !== undefined ? NO_ANSWER.has(r.grpcCode) : r.error.startsWith('unreachable') || r.error.startsWith('no answer before the deadline');
     return { status: unreachable ? 'unreachable' : 'failed', changed: 0, error: r.error };
   }
   const s = r.summary;

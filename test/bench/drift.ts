@@ -1,5 +1,6 @@
 // Drift repair latency and the agent's idle footprint, on one real musterd process.
-//   npm run build && npm run bench:drift [-- --edits 100 --idle-seconds 60]
+//   npm run build && npm run bench:drift [-- --edits 100 --idle-seconds 60 --agent dist/agent/main.js]
+// --agent: the built agent to run (default dist/agent/main.js, what `npm run build` makes).
 // Latency: an outside edit (or deletion) of a managed file, until the agent has put the planned
 // bytes back (seen from outside, polling every millisecond), p50 and p99; and the agent's own
 // event-to-fsync time from its drift events. Idle: RSS and CPU of the process over a quiet minute.
@@ -15,13 +16,13 @@ import { ApplyMode, Plan, type DriftEvent } from '../../proto/gen/muster/agent/v
 import { freePort, waitForPort } from '../helpers/fleet.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values } = parseArgs({ options: { edits: { type: 'string', default: '100' }, 'idle-seconds': { type: 'string', default: '60' } } });
+const { values } = parseArgs({ options: { edits: { type: 'string', default: '100' }, 'idle-seconds': { type: 'string', default: '60' }, agent: { type: 'string', default: 'dist/agent/main.js' } } });
 const EDITS = Number(values.edits);
 const IDLE_S = Number(values['idle-seconds']);
 const work = path.join(repo, '.bench', 'drift');
 const root = path.join(work, 'root');
-const main = path.join(repo, 'dist/agent/main.js');
-if (!fs.existsSync(main)) throw new Error('build first: npm run build (the bench runs the compiled agent, as nodes do)');
+const main = path.resolve(repo, values.agent!);
+if (!fs.existsSync(main)) throw new Error(`${main} is missing: build first (npm run build); the bench runs the built agent, as nodes do`);
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -103,7 +104,7 @@ async function main_() {
     }
     const b = procStats(agent.pid!);
     const cpuPct = ((b.cpuTicks - a.cpuTicks) / hz / ((Date.now() - t0) / 1000)) * 100;
-    console.log(`idle over ${IDLE_S} s: RSS ${(b.rssKiB / 1024).toFixed(1)} MiB (peak ${(peak / 1024).toFixed(1)} MiB), CPU ${cpuPct.toFixed(2)} % of one core`);
+    console.log(`idle over ${IDLE_S} s on Node ${process.version}: RSS ${(b.rssKiB / 1024).toFixed(1)} MiB (peak ${(peak / 1024).toFixed(1)} MiB), CPU ${cpuPct.toFixed(2)} % of one core`);
     console.log(JSON.stringify({ edits: EDITS, editP50: pct(edits, 50), editP99: pct(edits, 99), deleteP50: pct(deletions, 50), deleteP99: pct(deletions, 99), idleRssMiB: b.rssKiB / 1024, idleCpuPct: cpuPct }));
   } finally {
     agent.kill('SIGTERM');

@@ -76,17 +76,18 @@ export async function startAgents(f: TestFleet): Promise<Agent[]> {
   );
 }
 
-// Agents as separate musterd processes, as on real nodes.
-export async function spawnAgents(f: TestFleet): Promise<{ procs: ChildProcess[]; stop(): Promise<void> }> {
+// Agents as separate musterd processes, as on real nodes; http: a node's --http value (default
+// off); main: the program to run (default bin/musterd.js; benches pass the built agent).
+export async function spawnAgents(f: TestFleet, o: { http?: (name: string) => string; main?: string } = {}): Promise<{ procs: ChildProcess[]; stop(): Promise<void> }> {
   const procs: ChildProcess[] = [];
   const store = fleetStore(f.state);
   for (const node of f.inventory.nodes) {
     await fs.mkdir(f.nodeRoot(node.name), { recursive: true });
     const p = spawn(process.execPath, [
-      path.join(repoRoot, 'bin/musterd.js'),
+      o.main ?? path.join(repoRoot, 'bin/musterd.js'),
       '--name', node.name,
       '--listen', `${node.address}:${node.agentPort}`,
-      '--http', 'off',
+      '--http', o.http?.(node.name) ?? 'off',
       '--root', f.nodeRoot(node.name),
       '--tls-ca', store.file('ca', 'crt'),
       '--tls-cert', store.file(`agents/${node.name}`, 'crt'),

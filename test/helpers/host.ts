@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pino } from 'pino';
 import { Engine } from '../../agent/engine/engine.js';
 import { Host } from '../../agent/host/host.js';
+import type { Kernel } from '../../agent/host/kernel.js';
 import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
 import { ApplyMode, Plan, TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
@@ -21,10 +22,11 @@ export interface TempHost {
   cleanup(): Promise<void>;
 }
 
-export async function tempHost(): Promise<TempHost> {
+// kernel: the real one unless a test gives another (a fake, or the system tests' stand-in view).
+export async function tempHost(options: { kernel?: Kernel } = {}): Promise<TempHost> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-host-'));
   const host = new Host({ root, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' });
-  const engine = new Engine(host, silent);
+  const engine = new Engine(host, silent, {}, options.kernel);
   await engine.init();
   return {
     root,

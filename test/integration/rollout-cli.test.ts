@@ -139,7 +139,9 @@ test('rollout: four workers in batches of two, each step printed, then status an
   assert.match(out.stdout, /\[rollout\] \S+ done\n/);
   const j = journalOf()!;
   firstRollout = j.id;
-  assert.deepEqual(j.entries.filter((e) => e.step === 'dispatched').map((e) => [e.node, e.wave]), [['r1', 0], ['r2', 0], ['r3', 1], ['r4', 1]]);
+  assert.deepEqual(j.entries.filter((e) => e.step === 'dispatched').map((e) => `${e.wave} ${e.node}`).sort(), ['0 r1', '0 r2', '1 r3', '1 r4']);
+  const lastOfWave0 = Math.max(...j.entries.filter((e) => e.wave === 0).map((e) => j.entries.indexOf(e)));
+  assert.ok(j.entries.findIndex((e) => e.wave === 1) > lastOfWave0, 'wave 1 starts once wave 0 is done');
 
   const status = await muster(['rollout', 'status', '-o', 'json']);
   const s = JSON.parse(status.stdout) as { rollout: { id: string; state: string }; nodes: { node: string; step: string }[] };
@@ -260,6 +262,7 @@ test('apply: plans recorded by generation and sent with it; a stale state folder
   // A controller whose database is behind (a restored backup) sends generation 2 < 5.
   const old = await muster(['apply', '-t', await tasks('six')], stale);
   assert.equal(old.code, 1);
-  assert.match(old.stdout, /r1: FAILED_PRECONDITION: STALE_GENERATION: plan generation 2 is older than generation 5 applied on this node; only a rollback may send it/);
+  assert.match(old.stdout, /^r1\s+failed\s/m, 'refused, not unreachable');
+  assert.match(old.stdout, /r1: .*r1 \(127\.0\.0\.1:\d+\) answered FAILED_PRECONDITION: STALE_GENERATION: plan generation 2 is older than generation 5 applied on this node; only a rollback may send it/);
   assert.deepEqual(await hosts(), names.map(() => 'five\n'));
 });

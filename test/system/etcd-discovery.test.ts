@@ -36,7 +36,7 @@ test('etcd 3.4 bootstraps a 3-member cluster through muster discovery', { timeou
   const store = new DiscoveryStore({ persistPath: path.join(tmp, 'discovery.json') });
   // A short maxWait makes the first member's watch expire and be re-issued by etcd's client at least once.
   const app = Fastify();
-  await registerDiscoveryRoutes(app, store, { maxWaitMs: 1000 });
+  await registerDiscoveryRoutes(app, store, { maxWaitMs: 1000, operatorSecret: 'system-test-operator' });
   const [discoveryPort, ...ports] = await findFreePorts(1 + 2 * (NAMES.length + 1));
   t.after(async () => {
     await Promise.allSettled(members.map((m) => stopEtcdMember(m)));
@@ -45,7 +45,7 @@ test('etcd 3.4 bootstraps a 3-member cluster through muster discovery', { timeou
   });
   await app.listen({ host: '127.0.0.1', port: discoveryPort });
 
-  const created = await fetch(`http://127.0.0.1:${discoveryPort}/new?size=${NAMES.length}`, { method: 'POST' });
+  const created = await fetch(`http://127.0.0.1:${discoveryPort}/new?size=${NAMES.length}`, { method: 'POST', headers: { authorization: 'Bearer system-test-operator' } });
   assert.equal(created.status, 200);
   const discoveryUrl = await created.text();
   const token = discoveryUrl.split('/').pop() ?? '';

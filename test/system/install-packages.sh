@@ -7,9 +7,13 @@ packages=(
   etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
-  systemd                          # systemd-analyze verify of generated units; systemctl for the service kind
+  systemd                          # systemd-analyze verify of generated units; systemctl for the service kind; journald for the log priorities
   apt-utils gpg                    # the package kind: a signed local repository (apt-ftparchive, gpg; dpkg-deb is dpkg)
   kmod procps                      # kernel-module (modprobe) and sysctl -p
+  # packaging: the .debs (dpkg-deb, strip from binutils), lintian, a Debian 12 tree to install into
+  dpkg-dev binutils lintian debootstrap strace   # strace: the system calls the agent makes vs the unit's filter
+  prometheus                       # promtool check metrics on the agent's and the controller's /metrics
+  zsh                              # muster completion zsh, run by a real zsh
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client

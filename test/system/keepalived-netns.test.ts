@@ -22,7 +22,7 @@ const LB_STANDIN = `const https = require('node:https'); const fs = require('nod
 const [port, cert, key] = process.argv.slice(2);
 https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(key) }, (req, res) => res.writeHead(req.url === '/healthz' ? 200 : 404).end('ok')).listen(Number(port));`;
 
-test('keepalived in two namespaces: VIP on the MASTER, moved on a failing check script, moved on a killed keepalived', { timeout: 180_000 }, async (t) => {
+test('keepalived in two namespaces: VIP on the MASTER, moved when its check script fails, moved when its keepalived is killed', { timeout: 180_000 }, async (t) => {
   for (const p of ['ip', 'keepalived', 'curl']) if (!findBinary(p)) return t.skip(`${p} is not installed`);
   const tag = randomBytes(3).toString('hex');
   const ns = [`muster-ka-${tag}-1`, `muster-ka-${tag}-2`];
@@ -84,29 +84,40 @@ test('keepalived in two namespaces: VIP on the MASTER, moved on a failing check 
     procs[i][1] = inNs(i, ['keepalived', '-n', '-l', '-D', '-f', conf, '-p', pid('keepalived'), '-r', pid('vrrp'), '-c', pid('checkers')]);
   };
   const holds = (i: number) => ip('-n', ns[i], '-4', '-o', 'addr', 'show').includes(` ${VIP}/`);
+  const seconds = (since: number) => ((Date.now() - since) / 1000).toFixed(1);
+  // A timeout shows what keepalived said.
+  const withLog = async (err: Error) => {
+    throw new Error(`${err.message}\n${(await fs.readFile(log, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`);
+  };
   const holder = async (i: number, why: string) => {
     const started = Date.now();
-    await waitFor(`the VIP on ${input.lbNodes[i].name} (${why})`, async () => holds(i) && !holds(1 - i), 45_000).catch(async (err: Error) => {
-      throw new Error(`${err.message}\n${(await fs.readFile(log, 'utf8').catch(() => '')).split('\n').slice(-30).join('\n')}`);
-    });
-    return ((Date.now() - started) / 1000).toFixed(1);
+    await waitFor(`the VIP on ${input.lbNodes[i].name} (${why})`, async () => holds(i) && !holds(1 - i), 45_000).catch(withLog);
+    return seconds(started);
   };
 
   for (const i of [0, 1]) startLb(i);
+  const lbAnswers = (i: number) => spawnSync('ip', ['netns', 'exec', ns[i], 'curl', '-skf', '--max-time', '1', '-o', '/dev/null', `https://127.0.0.1:${PORT}/healthz`]).status === 0;
+  await waitFor('both load balancer stand-ins', async () => lbAnswers(0) && lbAnswers(1));
   for (const i of [0, 1]) await startKeepalived(i);
-  const first = await holder(0, 'highest priority wins the first election');
-
-  // lb-1's load balancer stops: its check script fails, it goes to FAULT and lets the VIP go.
-  await kill(procs[0][0]);
-  const onCheck = await holder(1, 'the MASTER\'s check script fails');
-
-  // lb-1's LB comes back (nopreempt: the VIP stays), then lb-2's keepalived is killed outright.
-  startLb(0);
-  await new Promise((r) => setTimeout(r, 8_000));
-  assert.equal(holds(1), true, 'nopreempt: a recovered node does not take the VIP back');
-  await kill(procs[1][1]);
-  // A killed keepalived cannot take its address down: lb-1 takes over, the old holder keeps a stale copy.
+  // Every node starts BACKUP with nopreempt: the first to time out waiting for adverts is MASTER.
   const started = Date.now();
-  await waitFor('the VIP on lb-1 after lb-2\'s keepalived is killed', async () => holds(0), 45_000);
-  console.log(`keepalived in namespaces: VIP on the MASTER after ${first} s, moved ${onCheck} s after its check began failing, moved ${((Date.now() - started) / 1000).toFixed(1)} s after kill -9`);
+  await waitFor('the VIP on exactly one node', async () => holds(0) !== holds(1), 45_000).catch(withLog);
+  const first = seconds(started);
+  const master = holds(0) ? 0 : 1;
+  const other = 1 - master;
+
+  // The MASTER's load balancer stops: its check script fails, it goes to FAULT and lets the VIP go.
+  await kill(procs[master][0]);
+  const onCheck = await holder(other, 'the MASTER\'s check script fails');
+
+  // Its LB comes back (nopreempt: the VIP stays), then the new MASTER's keepalived is killed outright.
+  startLb(master);
+  await waitFor('the stopped load balancer back', async () => lbAnswers(master));
+  await new Promise((r) => setTimeout(r, 8_000));
+  assert.equal(holds(other), true, 'nopreempt: a recovered node does not take the VIP back');
+  await kill(procs[other][1]);
+  // A killed keepalived cannot take its address down: the old MASTER takes over, the dead one keeps a stale copy.
+  const killed = Date.now();
+  await waitFor('the VIP back after the new MASTER\'s keepalived is killed', async () => holds(master), 45_000).catch(withLog);
+  console.log(`keepalived in namespaces: VIP on the MASTER after ${first} s, moved ${onCheck} s after its check began failing, moved ${seconds(killed)} s after kill -9`);
 });

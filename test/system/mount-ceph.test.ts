@@ -52,7 +52,7 @@ after(async () => {
 });
 
 async function host(t: { after(fn: () => Promise<void>): void }): Promise<TempHost> {
-  const h = await tempHost();
+  const h = await tempHost({ kernel: stand.kernel });
   t.after(() => cleanupHost(h));
   return h;
 }

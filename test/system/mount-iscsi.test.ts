@@ -55,7 +55,7 @@ const iscsiTask = (extra: { iqn?: string; password?: string; portal?: string } =
 // A temp host; afterwards the session (stand-in) is logged out and the real node record deleted,
 // whatever the test left.
 async function host(t: { after(fn: () => Promise<void>): void }) {
-  const h = await tempHost();
+  const h = await tempHost({ kernel: stand.kernel });
   t.after(async () => {
     await cleanupHost(h);
     sh('iscsiadm', ['-m', 'node', '-T', IQN, '-p', tgt!.portal, '--logout'], { allowFailure: true });

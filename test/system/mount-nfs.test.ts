@@ -2,7 +2,7 @@
 // reachability check (TCP 2049) and export check (libnfs's nfs-ls, a real NFSv4 client in
 // userspace). This kernel has no NFS client, so the mount itself is done by the mount(8)
 // STAND-IN (test/system/helpers/standins/mount): it records the exact command line, bind-mounts a
-// folder on the target and reports the nfs4 mount to the agent through the mountinfo overlay.
+// folder on the target and reports the nfs4 mount to the agent through the stand-in kernel view (helpers/standin-kernel.ts).
 // Needs root and Debian packages nfs-ganesha nfs-ganesha-vfs libnfs-utils.
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -41,7 +41,7 @@ const nfsTask = (server = '127.0.0.1', exportPath = '/srv/share'): DeepPartial<T
 
 test('nfs: timeline against a real server; the mount is the stand-in\'s and its command line is an operator\'s', { timeout: 120_000 }, async (t) => {
   if (missing) return t.skip(`${missing} not installed`);
-  const h = await tempHost();
+  const h = await tempHost({ kernel: stand.kernel });
   t.after(() => cleanupHost(h));
   let n = 0;
   const first = await mountTimeline(h, nfsTask(), (x) => (n++ % 2 ? editUnit('/mnt/share')(x) : umountTarget('/mnt/share')(x)));
@@ -57,7 +57,7 @@ test('nfs: timeline against a real server; the mount is the stand-in\'s and its 
 
 test('nfs: an export the server does not have is refused (EXPORT_NOT_FOUND) before any mount', { timeout: 120_000 }, async (t) => {
   if (missing) return t.skip(`${missing} not installed`);
-  const h = await tempHost();
+  const h = await tempHost({ kernel: stand.kernel });
   t.after(() => cleanupHost(h));
   const calls = stand.calls('mount').length;
   const r = await applyFails(h, nfsTask('127.0.0.1', '/srv/nope'));
@@ -69,7 +69,7 @@ test('nfs: an export the server does not have is refused (EXPORT_NOT_FOUND) befo
 
 test('nfs: a server that does not answer is refused (STORAGE_UNREACHABLE) in seconds', { timeout: 120_000 }, async (t) => {
   if (missing) return t.skip(`${missing} not installed`);
-  const h = await tempHost();
+  const h = await tempHost({ kernel: stand.kernel });
   t.after(() => cleanupHost(h));
   // ganesha listens on 127.0.0.1 only.
   const r = await applyFails(h, nfsTask('127.0.0.2'));
@@ -79,7 +79,7 @@ test('nfs: a server that does not answer is refused (STORAGE_UNREACHABLE) in sec
 
 test('nfs: the export check is real: the stopped server is unreachable, a started one answers', { timeout: 120_000 }, async (t) => {
   if (missing) return t.skip(`${missing} not installed`);
-  const h = await tempHost();
+  const h = await tempHost({ kernel: stand.kernel });
   t.after(() => cleanupHost(h));
   await ganesha!.stop();
   const down = await applyFails(h, nfsTask());

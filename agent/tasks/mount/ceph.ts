@@ -1,13 +1,13 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CephFsClient, CephRbdMapper, type CephFsSource, type CephRbdSource } from '../../../proto/gen/muster/agent/v1/mount.js';
 import { AgentError } from '../../errors.js';
 import type { TaskContext } from '../task.js';
 import { cephFuse, losetupCmd, losetupDetachCmd, mountCmd, rbd, umountCmd, type CephClient } from './commands.js';
-import { deviceMatches, mountDevice, realpathOrNull } from './device.js';
+import { deviceMatches, mountDevice } from './device.js';
+import type { Kernel } from '../../host/kernel.js';
 import { attachment, type Attachment, type Driver, type Mount } from './driver.js';
 import type { Item } from './host-items.js';
-import { readMountTable, topMount } from './mountinfo.js';
+import { topMount } from '../../host/mountinfo.js';
 import { requireReachable, splitHostPort } from './network.js';
 import { isUserspaceOnly } from './options.js';
 import { isMissingProgram, runArgv, tail } from './run.js';
@@ -127,20 +127,15 @@ interface FuseMapped {
   loop: string | null;
 }
 
-async function loopOver(file: string): Promise<string | null> {
-  const devices = (await fs.readdir('/sys/block').catch(() => [] as string[])).filter((n) => n.startsWith('loop'));
-  for (const dev of devices) {
-    const backing = (await fs.readFile(`/sys/block/${dev}/loop/backing_file`, 'utf8').catch(() => '')).trim();
-    if (backing === file) return `/dev/${dev}`;
-  }
-  return null;
+async function loopOver(kernel: Kernel, file: string): Promise<string | null> {
+  return (await kernel.loopDevices()).find((l) => l.backingFile === file)?.device ?? null;
 }
 
 const fuseAttachment: Attachment<FuseMapped> = {
   async observe(m, ctx) {
     const dir = await ctx.host.resolve(fuseDir(m.target));
-    const live = topMount(await readMountTable(), dir);
-    return { mounted: live?.fsType === 'fuse.rbd-fuse', loop: await loopOver(path.join(dir, rbdSrc(m).image)) };
+    const live = topMount(await ctx.kernel.mountTable(), dir);
+    return { mounted: live?.fsType === 'fuse.rbd-fuse', loop: await loopOver(ctx.kernel, path.join(dir, rbdSrc(m).image)) };
   },
   diff(m, st, want) {
     const s = rbdSrc(m);
@@ -151,12 +146,12 @@ const fuseAttachment: Attachment<FuseMapped> = {
   },
   async up(m, st, ctx) {
     const s = rbdSrc(m);
+    await ctx.host.mkdir(fuseDir(m.target));
     const dir = await ctx.host.resolve(fuseDir(m.target));
-    await fs.mkdir(dir, { recursive: true });
     if (!st.mounted) await runArgv(ctx, rbd.fuse(s.pool, s.image, await client(m, s, ctx), dir), { timeoutMs: 60_000 });
     const file = path.join(dir, s.image);
     const deadline = Date.now() + m.deviceTimeoutMs;
-    while (!(await realpathOrNull(file))) {
+    while (!(await ctx.kernel.realpath(file))) {
       if (Date.now() > deadline) throw new AgentError('DEVICE_NOT_FOUND', `rbd-fuse did not expose ${s.pool}/${s.image} within ${m.deviceTimeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -166,7 +161,7 @@ const fuseAttachment: Attachment<FuseMapped> = {
     const dir = await ctx.host.resolve(fuseDir(m.target));
     if (st.loop) await runArgv(ctx, losetupDetachCmd(st.loop));
     if (st.mounted) await runArgv(ctx, umountCmd(dir));
-    await fs.rmdir(dir).catch(() => undefined);
+    await ctx.host.rmdir(fuseDir(m.target)).catch(() => undefined);
   },
   device: (_m, st) => st.loop,
 };

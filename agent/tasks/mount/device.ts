@@ -1,9 +1,9 @@
-import fs from 'node:fs/promises';
+import type { Kernel } from '../../host/kernel.js';
 import { AgentError } from '../../errors.js';
 import type { TaskContext } from '../task.js';
 import { blkidCmd, mkfsCmd, mountCmd } from './commands.js';
 import type { Mount, Observed } from './driver.js';
-import type { MountEntry } from './mountinfo.js';
+import type { MountEntry } from '../../host/mountinfo.js';
 import { isUserspaceOnly } from './options.js';
 import { runArgv, tail } from './run.js';
 
@@ -45,21 +45,13 @@ export async function ensureFilesystem(m: Mount, ctx: TaskContext, device: strin
 }
 
 // Devices appear asynchronously after a login or a map (udev links): poll until the deadline.
-export async function waitForDevice(device: string, timeoutMs: number): Promise<string> {
+export async function waitForDevice(kernel: Kernel, device: string, timeoutMs: number): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const real = await realpathOrNull(device);
+    const real = await kernel.realpath(device);
     if (real) return real;
     if (Date.now() >= deadline) throw new AgentError('DEVICE_NOT_FOUND', `${device} did not appear within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-export async function realpathOrNull(p: string): Promise<string | null> {
-  try {
-    return await fs.realpath(p);
-  } catch {
-    return null;
   }
 }
 

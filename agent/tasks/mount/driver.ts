@@ -1,7 +1,7 @@
 import type { MountSpec } from '../../../proto/gen/muster/agent/v1/mount.js';
 import type { Change, TaskContext } from '../task.js';
 import type { Item, ItemState } from './host-items.js';
-import type { MountEntry } from './mountinfo.js';
+import type { MountEntry } from '../../host/mountinfo.js';
 
 export type SourceType = 'iscsi' | 'nfs' | 'cephRbd' | 'cephfs' | 'glusterfs' | 'block';
 export type DesiredState = 'mounted' | 'unmounted' | 'absent';

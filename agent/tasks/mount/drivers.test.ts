@@ -12,6 +12,7 @@ import { DEFAULT_ALLOWED_TREES } from '../../host/path-policy.js';
 import { cephPaths, fuseDir } from './ceph.js';
 import type { Mount } from './driver.js';
 import { resolveMount, validateMount } from './spec.js';
+import { linuxKernel } from '../../host/kernel.js';
 
 // Every program a driver runs is replaced by a recorder on PATH: the exact argv of each call,
 // as the driver composes it, without root or storage. (The system tests run the real ones.)
@@ -20,7 +21,7 @@ let root: string;
 let log: string;
 let host: Host;
 const saved = process.env.PATH;
-const ctx = () => ({ host, log: pino({ level: 'silent' }) });
+const ctx = () => ({ host, log: pino({ level: 'silent' }), kernel: linuxKernel });
 const KEY = 'AQBzRmVkAAAAABAAmuster+test+key+only+0000==';
 
 before(async () => {

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { describeHolders, kernelHolders, processHolders } from './holders.js';
-import { parseMountinfo } from './mountinfo.js';
+import { parseMountinfo } from '../../host/mountinfo.js';
 
 async function until(check: () => Promise<boolean>): Promise<void> {
   for (let i = 0; i < 100 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
@@ -50,13 +50,8 @@ test('holders: a deleted file still open counts; maps are read from /proc/<pid>/
   assert.deepEqual(holders, [{ pid: 4242, command: 'kubelet', uses: ['fd 7 /mnt/x/log (deleted)', 'map /mnt/x/lib/libz.so'] }]);
 });
 
-test('holders: mounts below the target and loop devices over files in it hold it too', async (t) => {
-  const sys = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-fakesys-'));
-  t.after(() => fs.rm(sys, { recursive: true, force: true }));
-  await fs.mkdir(path.join(sys, 'loop3', 'loop'), { recursive: true });
-  await fs.writeFile(path.join(sys, 'loop3', 'loop', 'backing_file'), '/mnt/x/images/disk.img\n');
-  await fs.mkdir(path.join(sys, 'loop4', 'loop'), { recursive: true });
-  await fs.writeFile(path.join(sys, 'loop4', 'loop', 'backing_file'), '/mnt/xy/disk.img\n');
+test('holders: mounts below the target and loop devices over files in it hold it too', () => {
+  const loops = [{ device: '/dev/loop3', backingFile: '/mnt/x/images/disk.img' }, { device: '/dev/loop4', backingFile: '/mnt/xy/disk.img' }];
   const table = parseMountinfo('50 22 0:40 / /mnt/x/sub rw - tmpfs tmpfs rw\n51 22 0:41 / /mnt/xy rw - tmpfs tmpfs rw\n');
-  assert.deepEqual(await kernelHolders('/mnt/x', table, sys), [{ uses: ['mount /mnt/x/sub'] }, { uses: ['loop /dev/loop3 /mnt/x/images/disk.img'] }]);
+  assert.deepEqual(kernelHolders('/mnt/x', table, loops), [{ uses: ['mount /mnt/x/sub'] }, { uses: ['loop /dev/loop3 /mnt/x/images/disk.img'] }]);
 });

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { submounts, type MountEntry } from './mountinfo.js';
+import type { LoopDevice } from '../../host/kernel.js';
+import { submounts, type MountEntry } from '../../host/mountinfo.js';
 
 // A process, mount or loop device that keeps a mount point busy.
 export interface Holder {
@@ -65,13 +66,9 @@ export async function processHolders(target: string, proc = '/proc'): Promise<Ho
 }
 
 // Loop devices whose backing file lies under the target hold it too, as do mounts below it.
-export async function kernelHolders(target: string, table: MountEntry[], sysBlock = '/sys/block'): Promise<Holder[]> {
+export function kernelHolders(target: string, table: MountEntry[], loops: LoopDevice[]): Holder[] {
   const holders: Holder[] = submounts(table, target).map((e) => ({ uses: [`mount ${e.mountPoint}`] }));
-  const devices = (await fs.readdir(sysBlock).catch(() => [] as string[])).filter((n) => n.startsWith('loop'));
-  for (const dev of devices) {
-    const backing = (await fs.readFile(path.join(sysBlock, dev, 'loop', 'backing_file'), 'utf8').catch(() => '')).trim();
-    if (backing && inside(backing, target)) holders.push({ uses: [`loop /dev/${dev} ${backing}`] });
-  }
+  for (const loop of loops) if (inside(loop.backingFile, target)) holders.push({ uses: [`loop ${loop.device} ${loop.backingFile}`] });
   return holders;
 }
 

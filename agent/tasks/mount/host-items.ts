@@ -1,5 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { FileState, Host } from '../../host/host.js';
 import { applyFile, diffFile, type DesiredFile } from '../managed-file.js';
 import type { Change } from '../task.js';
@@ -19,7 +17,7 @@ export type ItemState =
 
 export async function observeItem(host: Host, item: Item): Promise<ItemState> {
   if (item.kind === 'file') return { kind: 'file', have: await host.read(item.path) };
-  if (item.kind === 'link') return { kind: 'link', have: await readLink(await host.resolve(item.path)) };
+  if (item.kind === 'link') return { kind: 'link', have: await host.readLink(item.path) };
   const file = await host.read(item.path);
   const text = file?.content.toString('utf8') ?? '';
   return {
@@ -53,29 +51,12 @@ export async function applyItem(host: Host, item: Item, state: ItemState): Promi
     return;
   }
   if (item.kind === 'link') {
-    const real = await host.resolve(item.path);
-    await fs.rm(real, { force: true });
-    if (item.want) {
-      await fs.mkdir(path.dirname(real), { recursive: true });
-      await fs.symlink(item.want, real);
-    }
+    await host.setLink(item.path, item.want);
     return;
   }
   if (item.kind === 'line' && state.kind === 'line') {
     const text = state.file?.content.toString('utf8') ?? '';
     const next = setManagedLine(text, item.key, item.want ?? undefined, item.keyOf, item.path);
     await host.writeAtomic(item.path, Buffer.from(next), { mode: state.file?.mode ?? 0o644 }, state.file);
-  }
-}
-
-async function readLink(real: string): Promise<string | null> {
-  try {
-    return await fs.readlink(real);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return null;
-    // A regular file where the link belongs: report it as something else than the link.
-    if (code === 'EINVAL') return '(not a symlink)';
-    throw err;
   }
 }

@@ -1,14 +1,14 @@
-import fs from 'node:fs/promises';
 import { MountState, type MountSpec } from '../../../proto/gen/muster/agent/v1/mount.js';
 import { AgentError } from '../../errors.js';
 import type { Host } from '../../host/host.js';
 import type { Change, Task, TaskContext } from '../task.js';
 import { umountCmd } from './commands.js';
-import { ensureFilesystem, realpathOrNull, waitForDevice } from './device.js';
+import { ensureFilesystem, waitForDevice } from './device.js';
 import type { Mount, Observed, ObservedItem } from './driver.js';
 import { applyItem, diffItem, observeItem } from './host-items.js';
 import { describeHolders, kernelHolders, processHolders } from './holders.js';
-import { readMountTable, topMount, type MountEntry } from './mountinfo.js';
+import { topMount, type MountEntry } from '../../host/mountinfo.js';
+import type { Kernel } from '../../host/kernel.js';
 import { optionDifferences } from './options.js';
 import { FSTAB, persistenceItems, reloadSystemd, UNIT_DIR, unitPath, usablePaths } from './persistence.js';
 import { redact, runArgv } from './run.js';
@@ -16,9 +16,9 @@ import { resolveMount, targetOf, validateMount } from './spec.js';
 
 // The target's real path under the host root, through the path policy. The kernel shows the
 // canonical path in mountinfo, so an existing target is compared by its realpath.
-export async function realTargetOf(host: Host, target: string): Promise<string> {
+export async function realTargetOf(host: Host, kernel: Kernel, target: string): Promise<string> {
   const real = await host.resolve(target);
-  return (await realpathOrNull(real)) ?? real;
+  return (await kernel.realpath(real)) ?? real;
 }
 
 function describeWanted(m: Mount): string {
@@ -47,8 +47,8 @@ function diffMount(m: Mount, o: Observed): Change[] {
 }
 
 async function observe(m: Mount, ctx: TaskContext): Promise<Observed> {
-  const realTarget = await realTargetOf(ctx.host, m.target);
-  const live = topMount(await readMountTable(), realTarget) ?? null;
+  const realTarget = await realTargetOf(ctx.host, ctx.kernel, m.target);
+  const live = topMount(await ctx.kernel.mountTable(), realTarget) ?? null;
   const attach = m.driver.attachment ? await m.driver.attachment.observe(m, ctx) : null;
   const devicePath = m.driver.attachment ? m.driver.attachment.device(m, attach) : (m.driver.knownDevice?.(m) ?? null);
   // Credential files first (the commands read them), persistence last (written once the mount is there).
@@ -58,9 +58,9 @@ async function observe(m: Mount, ctx: TaskContext): Promise<Observed> {
   return {
     realTarget,
     mount: live,
-    liveDevice: live?.source.startsWith('/') ? await realpathOrNull(live.source) : null,
+    liveDevice: live?.source.startsWith('/') ? await ctx.kernel.realpath(live.source) : null,
     attach,
-    device: devicePath ? await realpathOrNull(devicePath) : null,
+    device: devicePath ? await ctx.kernel.realpath(devicePath) : null,
     items,
   };
 }
@@ -80,7 +80,7 @@ async function unmount(ctx: TaskContext, target: string, realTarget: string): Pr
   if (holders.length) throw new AgentError('TARGET_BUSY', `${target} is in use, so it was not unmounted: ${describeHolders(holders)}`);
   const r = await runArgv(ctx, umountCmd(realTarget), { allowFailure: true, timeoutMs: 60_000 });
   if (r.code === 0) return;
-  const others = [...(await processHolders(realTarget)), ...(await kernelHolders(realTarget, await readMountTable()))];
+  const others = [...(await processHolders(realTarget)), ...kernelHolders(realTarget, await ctx.kernel.mountTable(), await ctx.kernel.loopDevices())];
   const said = r.stderr.trim() || r.stdout.trim();
   if (others.length || /busy/i.test(said)) {
     throw new AgentError('TARGET_BUSY', `${target} is in use, so it was not unmounted: ${others.length ? describeHolders(others) : said}`);
@@ -125,18 +125,18 @@ async function apply(m: Mount, o: Observed, ctx: TaskContext): Promise<void> {
     const path = attachment.device(m, attachChanges.length ? await attachment.observe(m, ctx) : o.attach);
     if (m.driver.blockDevice && mountNeeded) {
       if (!path) throw new AgentError('DEVICE_NOT_FOUND', `${m.driver.describeSource(m)} gave no block device`);
-      await waitForDevice(path, m.deviceTimeoutMs);
+      await waitForDevice(ctx.kernel, path, m.deviceTimeoutMs);
       device = path;
     }
   } else if (m.driver.blockDevice && mountNeeded) {
     device = m.driver.knownDevice!(m);
-    await waitForDevice(device, m.deviceTimeoutMs);
+    await waitForDevice(ctx.kernel, device, m.deviceTimeoutMs);
   }
 
   if (o.mount && mountChanges.length) await unmount(ctx, m.target, o.realTarget);
   if (mountNeeded) {
     if (device) await ensureFilesystem(m, ctx, device);
-    await fs.mkdir(await ctx.host.resolve(m.target), { recursive: true });
+    await ctx.host.mkdir(m.target);
     await m.driver.mount(m, ctx, o.realTarget, device);
   }
   // Persistence last: a failed step above leaves the boot entry as it was.
@@ -170,5 +170,5 @@ export const mountTask: Task<MountSpec, Observed> = {
   watchPaths: (spec) => managedFiles(resolveMount(spec)),
   // A mount that leaves the plan goes the way state absent goes: unmounted, detached, unpersisted.
   removal: (spec, kept) =>
-    kept(`file:${targetOf(spec)}`) ? undefined : { task: mountTask as Task<unknown, unknown>, spec: { ...spec, state: MountState.MOUNT_STATE_ABSENT } },
+    kept(`file:${targetOf(spec)}`) || spec.state === MountState.MOUNT_STATE_ABSENT ? undefined : { task: mountTask as Task<unknown, unknown>, spec: { ...spec, state: MountState.MOUNT_STATE_ABSENT } },
 };

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseMountinfo } from './mountinfo.js';
+import { parseMountinfo } from '../../host/mountinfo.js';
 import { isUserspaceOnly, optionDifferences } from './options.js';
 
 const live = (line: string) => parseMountinfo(line)[0];

@@ -1,4 +1,4 @@
-import type { MountEntry } from './mountinfo.js';
+import type { MountEntry } from '../../host/mountinfo.js';
 
 // Options that mount helpers, fstab and systemd consume: the kernel never shows them.
 const USERSPACE_ONLY = new Set([

@@ -1,10 +1,9 @@
-import fs from 'node:fs/promises';
 import type { Host } from '../../host/host.js';
 import type { TaskContext } from '../task.js';
 import { daemonReloadCmd } from './commands.js';
 import type { BootEntry, Mount } from './driver.js';
 import type { Item } from './host-items.js';
-import { escapeField, unescapeField } from './mountinfo.js';
+import { escapeField, unescapeField } from '../../host/mountinfo.js';
 import { mountUnitName } from './unit-name.js';
 import { runArgv } from './run.js';
 
@@ -97,7 +96,7 @@ export function persistenceItems(m: Mount, usable: Set<string>): Item[] {
 // systemd reads unit files at daemon-reload; without systemd as PID 1 (containers, this test
 // machine) or on a host under another root, the unit takes effect at the next boot.
 export async function reloadSystemd(ctx: TaskContext): Promise<void> {
-  const booted = await fs.stat('/run/systemd/system').then(() => true, () => false);
+  const booted = await ctx.kernel.systemdBooted();
   if (booted && ctx.host.root === '/') {
     await runArgv(ctx, daemonReloadCmd());
     return;

@@ -5,13 +5,14 @@ import { Writable } from 'node:stream';
 import { Host } from '../../host/host.js';
 import { AgentError } from '../../errors.js';
 import { isMissingProgram, redact, runArgv } from './run.js';
+import { FakeKernel } from '../../host/kernel.js';
 
 const SECRET = 'Chap-Secret-0123456789';
 
 function capture() {
   const lines: string[] = [];
   const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (lines.push(c.toString()), cb()) }));
-  return { ctx: { host: new Host({ root: '/', allowedTrees: [], stateDir: '/var/lib/musterd' }), log }, lines };
+  return { ctx: { host: new Host({ root: '/', allowedTrees: [], stateDir: '/var/lib/musterd' }), log, kernel: new FakeKernel() }, lines };
 }
 
 test('run: a secret in a failing command line is redacted from the error and the log line', async () => {

@@ -1,20 +1,20 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { statusOfRollout } from '../../app/rollout.js';
-import { EXIT, type GlobalOptions, type Io } from '../io.js';
+import { emit } from '../format.js';
+import { EXIT, type GlobalOptions, type Io, type OutputFormat } from '../io.js';
 import { exitFor, statusJson, statusText } from '../rollout-view.js';
 
 // With --watch: printed again whenever it changes, until the rollout stops running (the exit
 // code then says how it ended: 0 done, 3 paused, 1 failed or aborted).
-export async function run(o: GlobalOptions & { id?: string; output: 'table' | 'json'; watch?: boolean; interval: number }, io: Io): Promise<number> {
+export async function run(o: GlobalOptions & { id?: string; output: OutputFormat; watch?: boolean; interval: number }, io: Io): Promise<number> {
   let last = '';
   for (;;) {
     const s = await statusOfRollout(o);
-    const text = o.output === 'json' ? JSON.stringify(statusJson(s), null, 2) : statusText(s);
     // The open waits' "for N s" column changes every second; compare without it.
     const key = JSON.stringify(statusJson(s));
     if (key !== last) {
       if (last) io.out('');
-      io.out(text);
+      emit(io, o.output, statusJson(s), () => statusText(s));
       last = key;
     }
     if (!o.watch) return EXIT.OK;

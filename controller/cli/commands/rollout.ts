@@ -1,6 +1,7 @@
 import { previewRollout, startRollout, statusOfRollout } from '../../app/rollout.js';
 import type { RolloutOptions, RoleMs } from '../../rollout/runner.js';
 import { confirm } from '../confirm.js';
+import { emit, machineReadable } from '../format.js';
 import { EXIT, type Io } from '../io.js';
 import { printNode, summaryTable, type RunFlags } from '../output.js';
 import { endLines, entryLine, exitFor, statusJson, waitLine, waveLines } from '../rollout-view.js';
@@ -42,7 +43,7 @@ export async function run(o: RolloutFlags, io: Io): Promise<number> {
   const rollout = rolloutOptions(o);
   const preview = await previewRollout({ ...o, timeoutMs: o.timeout * 1000, rollout, dryRun: o.dryRun });
   try {
-    const quiet = o.json;
+    const quiet = machineReadable(o.output);
     if (!quiet) {
       for (const out of preview.outcomes) printNode(io, out, o.diff, false);
       io.out('');
@@ -69,7 +70,7 @@ export async function run(o: RolloutFlags, io: Io): Promise<number> {
       onEntry: quiet ? undefined : (e) => io.out(entryLine(e)),
       onWait: quiet ? undefined : (w) => io.out(waitLine(w)),
     });
-    if (quiet) io.out(JSON.stringify(statusJson(await statusOfRollout({ state: o.state, id: r.id })), null, 2));
+    if (quiet) emit(io, o.output, statusJson(await statusOfRollout({ state: o.state, id: r.id })), () => '');
     else for (const l of endLines(r)) io.out(l);
     return exitFor(r);
   } finally {

@@ -1,32 +1,39 @@
 import { status, watchFleet } from '../../app/status.js';
-import { VIEW_HEADERS, viewJson, viewRow, type NodeView } from '../../fleet/view.js';
-import { EXIT, untilSignal, type GlobalOptions, type Io } from '../io.js';
+import { VIEW_HEADERS, WIDE_VIEW_HEADERS, viewJson, viewRow, type NodeView } from '../../fleet/view.js';
+import { emit } from '../format.js';
+import { EXIT, untilSignal, type GlobalOptions, type Io, type OutputFormat } from '../io.js';
 import { table } from '../output.js';
 
-export async function run(o: GlobalOptions & { concurrency: number; json?: boolean; watch?: boolean }, io: Io): Promise<number> {
+type StatusFlags = GlobalOptions & { concurrency: number; output: OutputFormat; watch?: boolean; limit?: string };
+
+const viewTable = (views: NodeView[], wide: boolean) => {
+  const now = Date.now();
+  return table(wide ? WIDE_VIEW_HEADERS : VIEW_HEADERS, views.map((v) => viewRow(v, now, wide)));
+};
+
+// Exit 0 every node answered, 1 one did not.
+export async function run(o: StatusFlags, io: Io): Promise<number> {
   if (o.watch) return watch(o, io);
   const { views } = await status(o);
-  if (o.json) io.out(JSON.stringify(views.map(viewJson), null, 2));
-  else io.out(table(VIEW_HEADERS, views.map(viewRow)));
+  emit(io, o.output, views.map(viewJson), (wide) => viewTable(views, wide));
   return views.every((v) => v.status) ? EXIT.OK : EXIT.FAILED;
 }
 
 // A live view fed by every agent's status stream; the table is redrawn on every change.
-async function watch(o: GlobalOptions, io: Io): Promise<number> {
-  const tty = process.stdout.isTTY;
+async function watch(o: StatusFlags, io: Io): Promise<number> {
   let drawn = '';
   let views: () => NodeView[] = () => [];
   const draw = () => {
-    const text = table(VIEW_HEADERS, views().map(viewRow));
+    const text = viewTable(views(), o.output === 'wide');
     if (text === drawn) return;
     drawn = text;
-    if (tty) process.stdout.write('\x1b[2J\x1b[H');
+    if (io.tty) io.write('\x1b[2J\x1b[H');
     io.out(`muster status --watch  ${new Date().toISOString()}  (Ctrl-C to stop)\n${text}\n`);
   };
   const w = await watchFleet(o, {
     change: () => draw(),
     drift: (node, d) => {
-      if (!tty) io.out(`[drift] ${node}: ${d.path} ${d.what}${d.repaired ? `, repaired in ${Math.round(d.repairUs / 1000)} ms` : d.error ? `: ${d.error}` : ', reported'}`);
+      if (!io.tty) io.out(`[drift] ${node}: ${d.path} ${d.what}${d.repaired ? `, repaired in ${Math.round(d.repairUs / 1000)} ms` : d.error ? `: ${d.error}` : ', reported'}`);
     },
   });
   views = () => [...w.monitor.views.values()];

@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseMountinfo, STANDIN_OVERLAY_ENV, topMount, type MountEntry } from '../../../agent/tasks/mount/mountinfo.js';
+import type { Kernel } from '../../../agent/host/kernel.js';
+import { parseMountinfo, topMount, type MountEntry } from '../../../agent/host/mountinfo.js';
+import { standinKernel } from './standin-kernel.js';
 import { unitPath } from '../../../agent/tasks/mount/persistence.js';
 import { ApplyMode, TaskResult, TaskStatus } from '../../../proto/gen/muster/agent/v1/agent.js';
 import { MountState } from '../../../proto/gen/muster/agent/v1/mount.js';
@@ -197,6 +199,9 @@ export const STANDINS = path.join(path.dirname(fileURLToPath(import.meta.url)), 
 
 export interface Standins {
   dir: string;
+  // the kernel the agent under test is given: the real one, with the stand-in's mounts as the
+  // missing driver would show them
+  kernel: Kernel;
   // every recorded call: program name, then its argv
   calls(program?: string): string[][];
   // puts the stand-ins first on this process's PATH: the in-process agent runs them
@@ -210,9 +215,10 @@ function unescapeArg(field: string): string {
 
 export async function standins(): Promise<Standins> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-standins-'));
-  const saved = { PATH: process.env.PATH, MUSTER_STANDIN_DIR: process.env.MUSTER_STANDIN_DIR, [STANDIN_OVERLAY_ENV]: process.env[STANDIN_OVERLAY_ENV] };
+  const saved = { PATH: process.env.PATH, MUSTER_STANDIN_DIR: process.env.MUSTER_STANDIN_DIR };
   return {
     dir,
+    kernel: standinKernel(dir),
     calls(program) {
       let text = '';
       try {
@@ -225,7 +231,6 @@ export async function standins(): Promise<Standins> {
     use() {
       process.env.PATH = `${STANDINS}:${saved.PATH ?? ''}:/usr/local/sbin:/usr/sbin:/sbin`;
       process.env.MUSTER_STANDIN_DIR = dir;
-      process.env[STANDIN_OVERLAY_ENV] = path.join(dir, 'mountinfo-overlay');
     },
     async cleanup() {
       unmountUnder(dir);

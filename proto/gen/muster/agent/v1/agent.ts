@@ -294,7 +294,7 @@ export interface TaskResult {
   durationUs: number;
   /**
    * removal marks a task of the last applied plan that left this one: CHANGED means removed,
-   * WOULD_CHANGE would remove (check mode), OK was already gone.
+   * WOULD_CHANGE would remove (check mode), FAILED could not; one already gone is not reported.
    */
   removal?: boolean | undefined;
 }

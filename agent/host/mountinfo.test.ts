@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyOverlay, escapeField, parseMountinfo, submounts, topMount, unescapeField } from './mountinfo.js';
+import { escapeField, parseMountinfo, submounts, topMount, unescapeField } from './mountinfo.js';
 
 // Real lines (proc(5) format): optional fields, a bind mount, escaped spaces, FUSE and NFS.
 const SAMPLE = [
@@ -50,11 +50,3 @@ test('mountinfo: the mount on top wins, and submounts are found', () => {
   assert.deepEqual(submounts(e, '/srv/storage/dat'), [], 'whole path segments only');
 });
 
-test('mountinfo: a stand-in overlay line replaces only the mount with its id, root and mount point', () => {
-  const e = parseMountinfo(SAMPLE);
-  const overlay = '43 /tmp/exports/a\\040b /mnt/with\\040space nfs4 10.0.0.6:/srv/share rw,vers=4.1,hard\n42 /other /srv/storage/data ceph x:/ rw\n';
-  const out = applyOverlay(e, overlay);
-  assert.deepEqual([out[2].fsType, out[2].source, out[2].superOptions, out[2].root], ['nfs4', '10.0.0.6:/srv/share', ['rw', 'vers=4.1', 'hard'], '/']);
-  assert.equal(out[2].mountOptions.join(','), 'rw,nosuid', 'per-mount flags stay the kernel\'s');
-  assert.equal(out[1].fsType, 'ext4', 'an id reused by another mount (other root) is left alone');
-});

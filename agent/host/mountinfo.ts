@@ -1,5 +1,3 @@
-import fs from 'node:fs/promises';
-
 // One line of /proc/self/mountinfo (proc(5)); paths and sources already unescaped.
 export interface MountEntry {
   id: number;
@@ -58,28 +56,4 @@ export function topMount(entries: MountEntry[], mountPoint: string): MountEntry 
 // Mounts strictly below a path: they keep the path busy for umount.
 export function submounts(entries: MountEntry[], mountPoint: string): MountEntry[] {
   return entries.filter((e) => e.mountPoint.startsWith(mountPoint + '/'));
-}
-
-// Test stand-ins for filesystems this kernel lacks (NFS, the CephFS kernel client) bind-mount a
-// folder and record here what the missing driver would have shown: "<id> <root> <mount point>
-// <fs type> <source> <super options>", escaped like mountinfo. A line applies only to the mount
-// with that id, root and mount point: ids are reused, and a later real mount must stay itself.
-// Unset on real nodes; see docs/storage.md.
-export const STANDIN_OVERLAY_ENV = 'MUSTERD_MOUNTINFO_OVERLAY';
-
-export function applyOverlay(entries: MountEntry[], overlay: string): MountEntry[] {
-  const lines = overlay.split('\n').map((l) => l.trim().split(' ')).filter((f) => f.length >= 6);
-  return entries.map((e) => {
-    const f = [...lines].reverse().find((x) => Number(x[0]) === e.id && unescapeField(x[1]) === e.root && unescapeField(x[2]) === e.mountPoint);
-    if (!f) return e;
-    return { ...e, root: '/', fsType: unescapeField(f[3]), source: unescapeField(f[4]), superOptions: f.slice(5).join(' ').split(',').filter(Boolean) };
-  });
-}
-
-export async function readMountTable(): Promise<MountEntry[]> {
-  const entries = parseMountinfo(await fs.readFile('/proc/self/mountinfo', 'utf8'));
-  const overlayFile = process.env[STANDIN_OVERLAY_ENV];
-  if (!overlayFile) return entries;
-  const overlay = await fs.readFile(overlayFile, 'utf8').catch(() => '');
-  return applyOverlay(entries, overlay);
 }

@@ -1,0 +1,2 @@
+// The release version of both programs; common/version.test.ts keeps it equal to package.json's.
+export const VERSION = '0.1.0';

@@ -1,0 +1,40 @@
+import type { RunOptions, RunReport } from '../../app/run.js';
+import { emit, machineReadable, painter } from '../format.js';
+import type { Io } from '../io.js';
+import { LiveView } from '../live.js';
+import { countsLine, issuedNote, printNode, reportJson, summaryTable, type RunFlags } from '../output.js';
+
+// plan and apply print the same way: live progress, then the summary table and the counts line.
+export async function runAndPrint(command: 'plan' | 'apply', o: RunFlags, io: Io, run: (o: RunOptions) => Promise<RunReport>): Promise<RunReport> {
+  const applying = command === 'apply';
+  const machine = machineReadable(o.output);
+  const tag = `[${command}]`;
+  const startedAt = Date.now();
+  let live: LiveView | undefined;
+  let done = 0;
+  let total = 0;
+  const report = await run({
+    ...o,
+    timeoutMs: o.timeout * 1000,
+    onStart: (_set, sent) => {
+      total = sent.length;
+      if (!machine) live = new LiveView(io, tag, sent, o.concurrency);
+    },
+    onTask: (node, r) => live?.task(node, r),
+    onNode: (out) => {
+      done++;
+      if (!machine) live!.node(out.node, () => printNode(io, out, o.diff, applying, applying ? `[${done}/${total}]` : ''));
+    },
+  }).finally(() => live?.close());
+  const { planSet, counts } = report;
+  const nodes = new Map(planSet.inv.nodes.map((n) => [n.name, n]));
+  emit(io, o.output, reportJson(command, report, startedAt, o.diff), (wide) => {
+    const paint = painter(io.color);
+    const scope = report.sent.length === planSet.plans.length ? `${counts.total} nodes` : `${counts.total} of ${planSet.plans.length} nodes (--limit ${o.limit})`;
+    const lines = ['', summaryTable(report.outcomes, wide, paint, nodes), '', `${tag} ${scope}${applying ? ` in ${Math.round(report.durationMs)} ms` : ''}: ${countsLine(counts, applying)}`];
+    const note = issuedNote(tag, planSet.persisted ? [] : planSet.issued);
+    if (note) lines.push(note);
+    return lines.join('\n');
+  });
+  return report;
+}
