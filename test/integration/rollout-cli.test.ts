@@ -266,3 +266,15 @@ test('apply: plans recorded by generation and sent with it; a stale state folder
   assert.match(old.stdout, /r1: .*r1 \(127\.0\.0\.1:\d+\) answered FAILED_PRECONDITION: STALE_GENERATION: plan generation 2 is older than generation 5 applied on this node; only a rollback may send it/);
   assert.deepEqual(await hosts(), names.map(() => 'five\n'));
 });
+
+test('rollout undo --to-generation: every node of the last rollout gets generation 1 back, which the agents at generation 5 take only as a rollback; pause with nothing running says so', async () => {
+  const undo = await muster(['rollout', 'undo', '--to-generation', '1', '--yes', '--gate-timeout', '20s', '--poll', '100ms']);
+  assert.equal(undo.code, 0, undo.stdout + undo.stderr);
+  assert.deepEqual(await hosts(), names.map(() => 'one\n'));
+  const r3 = (await history('--node', 'r3'))[0];
+  assert.deepEqual([r3.action, r3.result, r3.generationAfter], ['undo', 'healthy', 1]);
+
+  const pause = await muster(['rollout', 'pause']);
+  assert.equal(pause.code, 1);
+  assert.match(pause.stderr, /ROLLOUT_NOT_FOUND: no running rollout in this state folder: give its id/);
+});
