@@ -119,9 +119,19 @@ export function specHash(nodes: readonly RolloutNodeInput[]): string {
 // Starts the previewed rollout and drives it until it is done, failed, paused or aborted.
 export async function startRollout(p: RolloutPreview, o: { state: string; rollout: RolloutOptions } & Progress): Promise<RolloutRecord> {
   return withRunner(o.state, 'a new rollout', p.ports, o, async (store, runner) => {
+    await refuseOverUnfinished(store);
     await savePlanGenerations(store, p.plans, (x) => Plan.encode(x).finish());
     return runner.start({ specHash: specHash(p.nodes), nodes: p.nodes, options: o.rollout });
   });
+}
+
+// A rollout left paused (or running, its controller dead) would later resume with plans older
+// than the new one's: finish it, undo it or abort it first.
+async function refuseOverUnfinished(store: Store): Promise<void> {
+  const open = (await store.rollouts(100)).find((r) => r.state === 'paused' || r.state === 'running');
+  if (!open) return;
+  const how = open.state === 'paused' ? `is paused (${open.reason})` : 'is still running, its controller gone';
+  throw new ControllerError('ROLLOUT_REFUSED', `rollout ${open.id} ${how}: "muster rollout resume", "muster rollout undo" or "muster rollout abort" it before starting another; nothing was sent`);
 }
 
 // Goes on with a paused rollout, or one whose controller died (taken up from its journal).

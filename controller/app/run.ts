@@ -4,6 +4,7 @@ import { Fleet } from '../fleet/fleet.js';
 import { readFleetCredentials } from '../pki/fleet.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
 import { outcomeOf as dispatchOutcome } from '../rollout/adapters.js';
+import { takeRolloutLock } from '../rollout/lock.js';
 import { openStore } from '../store/sqlite.js';
 import type { Store } from '../store/store.js';
 import { lastApplied, record, savePlanGenerations } from './history.js';
@@ -93,6 +94,11 @@ async function run(o: RunOptions, mode: 'check' | 'apply'): Promise<RunReport> {
   // apply records its plans by generation and sends them with it, as a rollout does, so the
   // agents refuse an older plan later and a rollout or undo after it has a consistent line.
   const store = openStore(o.state);
+  // apply changes nodes too: never while a rollout is being driven from this state folder.
+  const release = await takeRolloutLock(store, 'muster apply').catch((err: unknown) => {
+    store.close();
+    throw err;
+  });
   try {
     const saved = await savePlanGenerations(store, sent, (p) => Plan.encode(p).finish());
     const generations = new Map([...saved].map(([n, r]) => [n, r.generation]));
@@ -102,6 +108,7 @@ async function run(o: RunOptions, mode: 'check' | 'apply'): Promise<RunReport> {
     await recordApplies(store, result.outcomes, generations, before);
     return { planSet, sent, ...result };
   } finally {
+    await release();
     store.close();
   }
 }

@@ -197,6 +197,10 @@ test('rollout: --canary 1 pauses after the first worker (exit 3) until "muster r
   const status = await muster(['rollout', 'status']);
   assert.match(status.stdout, /: paused: canary/);
   assert.match(status.stdout, /^r2\s+1\s+pending/m);
+  const another = await muster(['rollout', '-t', await tasks('other'), '--yes', ...fast]);
+  assert.equal(another.code, 1);
+  assert.match(another.stderr, /ROLLOUT_REFUSED: rollout \S+ is paused \(canary: .*\): "muster rollout resume", "muster rollout undo" or "muster rollout abort" it before starting another; nothing was sent/);
+  assert.deepEqual(await hosts(), ['three\n', 'one\n', 'one\n', 'one\n']);
   const watch = await muster(['rollout', 'status', '-w']);
   assert.equal(watch.code, 3, 'status -w of a paused rollout ends at once, exit 3');
   const resume = await muster(['rollout', 'resume']);
@@ -224,6 +228,10 @@ test('rollout: the CLI killed with SIGKILL mid-rollout; a second controller is r
   const second = await muster(['rollout', 'resume']);
   assert.equal(second.code, 1, second.stdout + second.stderr);
   assert.match(second.stderr, new RegExp(`ROLLOUT_LOCKED: another muster is running a new rollout: pid ${cli.pid} on ${os.hostname().replace(/\./g, '\\.')} `));
+
+  const apply = await muster(['apply', '-t', await tasks('four', undefined, 1500)]);
+  assert.equal(apply.code, 1);
+  assert.match(apply.stderr, new RegExp(`ROLLOUT_LOCKED: another muster is running a new rollout: pid ${cli.pid} `), 'apply waits for no rollout either');
 
   const j = await dispatched(2);
   cli.kill('SIGKILL');
