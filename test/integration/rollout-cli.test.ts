@@ -242,6 +242,7 @@ test('rollout: the CLI killed with SIGKILL mid-rollout; a second controller is r
   // The dead pid's lock is taken over; the node in flight is checked again, not assumed.
   const resume = await muster(['rollout', 'resume']);
   assert.equal(resume.code, 0, resume.stdout + resume.stderr);
+  assert.match(resume.stdout, /^\[wait\] \S+ r4: waiting on soak: passing since \S+; soak 500 ms \(since \S+, \d+ s\)$/m, 'every wait is shown: node, probe, last word, since when');
   assert.match(resume.stdout, /r2: applied: checked again on resume: already applied/, 'killed while r2\'s apply was in flight: checked, not applied again');
   assert.deepEqual(await hosts(), names.map(() => 'four\n'));
   const after = await applies();
