@@ -178,8 +178,20 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
         request: { commonName: e.name, dnsNames: unique([e.name, e.hostname, 'localhost']), ipAddresses: unique([e.ip, '127.0.0.1']), usages: ['server', 'client'] },
       },
     ]),
-    ...[...m.controlPlane, ...m.workers, ...m.lbNodes]
+    // The operator's kubeconfig (muster kubeconfig) and the addon manager's: neither can be
+    // granted by a ClusterRoleBinding it would first have to apply itself.
+    { name: 'admin', ca: 'ca', request: client('kubernetes-admin', ['system:masters']) },
+    ...(m.controlPlane.length ? [{ name: 'addon-manager', ca: 'ca' as const, request: client('system:addon-manager', ['system:masters']) }] : []),
+    // Every kubelet's client and serving pairs: muster issues both (docs/cluster.md says why).
+    ...[...m.etcd.members, ...m.controlPlane, ...m.workers, ...m.lbNodes]
       .filter((n, i, all) => all.findIndex((x) => x.name === n.name) === i)
-      .map((n): NamedRequest => ({ name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) })),
+      .flatMap((n): NamedRequest[] => [
+        { name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) },
+        {
+          name: `kubelet-serving/${n.name}`,
+          ca: 'ca',
+          request: { commonName: `system:node:${n.name}`, organizations: ['system:nodes'], dnsNames: unique([n.name, n.hostname]), ipAddresses: [n.ip], usages: ['server'] },
+        },
+      ]),
   ];
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -7,6 +8,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import type { Agent } from '../../agent/agent.js';
 import { startAgent } from '../../agent/agent.js';
+import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
 import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ClusterPki } from '../../controller/pki/cluster.js';
 import { initFleet } from '../../controller/pki/fleet.js';
@@ -34,7 +36,9 @@ before(async () => {
   agents = await Promise.all(inv.nodes.map(async (n) => {
     const root = path.join(dir, 'nodes', n.name);
     await fs.mkdir(root, { recursive: true });
-    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent });
+    // containerd's and crictl's fixed config paths are not among the agent's default trees yet.
+    const allowedTrees = [...DEFAULT_ALLOWED_TREES, '/etc/containerd', '/etc/crictl.yaml'];
+    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent, allowedTrees });
   }));
 });
 
@@ -61,7 +65,7 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
   assert.equal(validated.code, 0, validated.stderr);
   assert.match(validated.stdout, /\[validate\] \d+ certificate\(s\) or key\(s\) not in the state folder yet \(ca, etcd-ca, apiserver/);
   const plan = await muster('plan', '-c', cluster, '--no-diff');
-  assert.equal(plan.code, 2, plan.stderr);
+  assert.equal(plan.code, 2, plan.stderr + plan.stdout);
   assert.match(plan.stdout, /\[plan\] 10 nodes: 10 would change, 0 failed or unreachable/);
   assert.match(plan.stdout, /issued in memory for this run only/);
   assert.deepEqual(await snapshot(path.join(dir, 'state')), stateBefore, 'validate and plan wrote nothing to the state folder');
@@ -100,6 +104,21 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
   assert.match(await fs.readFile(root('w1', 'etc/kubernetes/kubelet.conf'), 'utf8'), /server: https:\/\/192\.0\.2\.100:6443/);
   const dns = await fs.readFile(root('m1', 'etc/kubernetes/addons/dns.yaml'), 'utf8');
   assert.match(dns, /clusterIP: 10\.96\.0\.10/);
+  // Every node gets the runtime and the kubelet's configuration; control-plane nodes the addons and their manager.
+  for (const node of ['m1', 'lb2', 'w4']) {
+    assert.match(await fs.readFile(root(node, 'etc/containerd/config.toml'), 'utf8'), /SystemdCgroup = true/);
+    const kubelet = parse(await fs.readFile(root(node, 'var/lib/kubelet/config.yaml'), 'utf8'));
+    assert.deepEqual([kubelet.kind, kubelet.clusterDNS, kubelet.cgroupDriver, kubelet.tlsCertFile], ['KubeletConfiguration', ['10.96.0.10'], 'systemd', '/var/lib/kubelet/pki/kubelet.crt']);
+    assert.match(await fs.readFile(root(node, 'etc/systemd/system/kubelet.service.d/10-muster.conf'), 'utf8'), new RegExp(`--hostname-override=${node}\\b`));
+  }
+  const serving = new X509Certificate(await fs.readFile(root('w4', 'var/lib/kubelet/pki/kubelet.crt')));
+  assert.equal(serving.subject, 'O=system:nodes\nCN=system:node:w4');
+  assert.match(serving.subjectAltName ?? '', /DNS:w4, IP Address:127\.0\.0\.29/);
+  for (const f of ['dns.yaml', 'kube-proxy.yaml', 'cni-flannel.yaml']) assert.match(await fs.readFile(root('m2', `etc/kubernetes/addons/${f}`), 'utf8'), /addonmanager\.kubernetes\.io\/mode: Reconcile/);
+  const manager = parse(await fs.readFile(root('m3', 'etc/kubernetes/manifests/kube-addon-manager.yaml'), 'utf8'));
+  assert.deepEqual(manager.spec.containers[0].env.find((e: { name: string }) => e.name === 'KUBECTL_OPTS'), { name: 'KUBECTL_OPTS', value: '--kubeconfig=/srv/kubernetes/addon-manager.kubeconfig' });
+  assert.match(await fs.readFile(root('m3', 'srv/kubernetes/addon-manager.kubeconfig'), 'utf8'), /client-certificate-data/);
+  await assert.rejects(fs.access(root('w1', 'etc/kubernetes/addons/kube-proxy.yaml')), 'workers get no addons');
 
   const certs = await muster('certs', 'check-expiration');
   assert.equal(certs.code, 0);

@@ -1,3 +1,5 @@
+import type { RuntimeModel } from './node/runtime.js';
+
 // The resolved cluster: everything the manifest and file renderers need, with every default
 // filled in. Built from the inventory and the cluster spec by controller/inputs/cluster.ts.
 
@@ -112,4 +114,11 @@ export interface ClusterModel {
     forwardMax: number; // dnsmasq --dns-forward-max (seed: 1000)
   };
   paths: ClusterPaths;
+  // What every node runs under the static pods: containerd, the kubelet and its settings.
+  runtime: RuntimeModel;
+  cni: 'flannel' | 'none';
+  // false: only config files; packages, services and kernel settings are the operator's.
+  manageSystem: boolean;
+  // false: what leaves a node's plan stays on the host (Plan.keep_removed).
+  prune: boolean;
 }

@@ -1,4 +1,5 @@
 import type { ClusterModel, ClusterNode, EtcdMember } from '../model.js';
+import { exampleRuntime } from '../node/fixtures.js';
 import { dnsScale } from './dns.js';
 
 const node = (name: string, ip: string): ClusterNode => ({ name, ip, hostname: `${name}.dc1.example` });
@@ -51,6 +52,10 @@ export function exampleModel(): ClusterModel {
       etcdPki: '/etc/kubernetes/pki/etcd',
       etcdData: '/var/lib/etcd',
     },
+    runtime: exampleRuntime(),
+    cni: 'flannel',
+    manageSystem: true,
+    prune: true,
   };
 }
 
