@@ -33,9 +33,17 @@ function withNewline(s: string): string {
   return s === '' || s.endsWith('\n') ? s : s + '\n';
 }
 
+// What a removal (a task of the last applied plan that left this one) did or would do.
+function removalWords(r: TaskResult): string {
+  const what = [...new Set(r.diffs.map((d) => d.header))].join(', ');
+  const verb = { ok: 'already removed', changed: 'removed', 'would-change': 'would remove', failed: 'failed to remove', skipped: 'removal skipped' }[statusWord(r.status)] ?? statusWord(r.status);
+  return what ? `${verb} ${what}` : verb;
+}
+
 export function renderTask(r: TaskResult, showDiffs: boolean): string {
-  const mark = { ok: '=', changed: '~', 'would-change': '~', failed: '!', skipped: '-' }[statusWord(r.status)] ?? '?';
-  const lines = [`  ${mark} ${r.id} (${r.kind}) ${statusWord(r.status)}${r.errorCode ? `: ${r.errorCode}: ${r.errorMessage}` : ''}`];
+  const mark = r.removal ? '-' : ({ ok: '=', changed: '~', 'would-change': '~', failed: '!', skipped: '-' }[statusWord(r.status)] ?? '?');
+  const word = r.removal ? removalWords(r) : statusWord(r.status);
+  const lines = [`  ${mark} ${r.id} (${r.kind}) ${word}${r.errorCode ? `: ${r.errorCode}: ${r.errorMessage}` : ''}`];
   for (const w of r.warnings) lines.push(`    warning: ${w}`);
   if (showDiffs) for (const d of r.diffs) lines.push(renderDiff(d));
   return lines.join('\n');
@@ -85,7 +93,8 @@ export function printNode(io: Io, out: ApplyOutcome, showDiffs: boolean, applyin
     return;
   }
   const s = out.summary!;
-  const counts = applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`;
+  const removals = out.results.filter((r) => r.removal && (r.status === TaskStatus.TASK_STATUS_CHANGED || r.status === TaskStatus.TASK_STATUS_WOULD_CHANGE)).length;
+  const counts = (applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`) + (removals ? `, ${removals} ${applying ? 'removed' : 'to remove'}` : '');
   io.out(`${head}: ${outcomeWord(out)} (${counts}${s.failed ? `, ${s.failed} failed` : ''}) revision ${s.revision}`);
   for (const r of out.results) {
     if (r.status === TaskStatus.TASK_STATUS_OK || (r.status === TaskStatus.TASK_STATUS_SKIPPED && !r.errorCode)) continue;
@@ -100,7 +109,7 @@ export function outcomeJson(o: ApplyOutcome) {
     error: o.error,
     revision: o.summary?.revision,
     durationMs: Math.round(o.durationMs),
-    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, diffs: r.diffs })),
+    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), ...(r.removal ? { removal: true } : {}), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, diffs: r.diffs })),
   };
 }
 

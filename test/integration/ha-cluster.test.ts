@@ -202,3 +202,41 @@ test('ha cluster: muster discovery serve and new hand out a token etcd can use',
   // The token outlives the server: it is kept in the state folder.
   assert.match(await fs.readFile(path.join(dir, 'state', 'discovery.json'), 'utf8'), /_config/);
 });
+
+test('ha cluster: switching the load balancer from haproxy to nginx shows the haproxy config as a removal, apply removes it; prune: false keeps it', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const text = await fs.readFile(cluster, 'utf8');
+  const nginx = path.join(dir, 'nginx.yaml');
+  await fs.writeFile(nginx, text.replace('kind: haproxy', 'kind: nginx'));
+  const before = await snapshot(root('lb1', '.'));
+  const plan = await muster('plan', '-c', nginx, '--no-diff');
+  assert.equal(plan.code, 2, plan.stderr);
+  for (const lb of ['lb1', 'lb2']) assert.match(plan.stdout, new RegExp(`^\\[plan\\] ${lb}: would-change \\(3 would change, \\d+ ok, 1 to remove\\)`, 'm'));
+  assert.match(plan.stdout, /^ {2}- lb-config \(file\) would remove \/etc\/haproxy\/haproxy\.cfg$/m);
+  assert.match(plan.stdout, /^ {2}~ lb-config \(file\) would-change$/m);
+  assert.deepEqual(await snapshot(root('lb1', '.')), before, 'plan touched nothing');
+  const json = JSON.parse((await muster('plan', '-c', nginx, '--json')).stdout) as { node: string; tasks: { id: string; status: string; removal?: boolean; diffs: { header: string }[] }[] }[];
+  const removal = json.find((n) => n.node === 'lb2')!.tasks.find((t) => t.removal)!;
+  assert.deepEqual([removal.id, removal.status, removal.diffs.map((d) => d.header)], ['lb-config', 'would-change', ['/etc/haproxy/haproxy.cfg']]);
+  assert.ok(json.find((n) => n.node === 'w1')!.tasks.every((t) => !t.removal));
+
+  const kept = path.join(dir, 'nginx-keep.yaml');
+  await fs.writeFile(kept, text.replace('kind: haproxy', 'kind: nginx') + 'prune: false\n');
+  const keep = await muster('apply', '-c', kept, '--no-diff');
+  assert.equal(keep.code, 0, keep.stdout + keep.stderr);
+  assert.doesNotMatch(keep.stdout, /removed/);
+  await fs.access(root('lb1', 'etc/haproxy/haproxy.cfg'));
+  await fs.access(root('lb1', 'etc/nginx/nginx.conf'));
+
+  // Back to haproxy, then to nginx with pruning on: the haproxy config goes.
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const apply = await muster('apply', '-c', nginx, '--no-diff');
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  assert.match(apply.stdout, /^ {2}- lb-config \(file\) removed \/etc\/haproxy\/haproxy\.cfg$/m);
+  for (const lb of ['lb1', 'lb2']) {
+    await assert.rejects(fs.access(root(lb, 'etc/haproxy/haproxy.cfg')), `${lb} has no haproxy config left`);
+    assert.match(await fs.readFile(root(lb, 'etc/nginx/nginx.conf'), 'utf8'), /127\.0\.0\.23:6443/);
+  }
+  assert.equal((await muster('plan', '-c', nginx, '--no-diff')).code, 0);
+});

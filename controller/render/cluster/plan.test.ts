@@ -21,9 +21,9 @@ before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-plan-'));
 });
 
-async function plansFor(extra = ''): Promise<Map<string, Plan>> {
+async function plansFor(extra = '', edit = (s: string) => s): Promise<Map<string, Plan>> {
   const file = path.join(dir, `cluster-${Math.random().toString(36).slice(2)}.yaml`);
-  const example = await fs.readFile(path.join(ex, 'cluster.yaml'), 'utf8');
+  const example = edit(await fs.readFile(path.join(ex, 'cluster.yaml'), 'utf8'));
   // The example as it is, or its part before the runtime settings with others instead.
   await fs.writeFile(file, extra ? example.slice(0, example.indexOf('\nruntime:') + 1) + extra : example);
   const { plans } = await plansFrom({ inv, cluster: await loadClusterSpec(file, inv) }, new ClusterPki(path.join(dir, 'state'), inv.cluster, { inMemory: true }));
@@ -128,4 +128,12 @@ test('plan: a repository key that cannot be read or is not an OpenPGP key is nam
   assert.match(await specError('kubelet: { repository: { url: "https://pkgs.k8s.io/x/", keyFile: missing.asc } }\n'), /kubelet\.repository\.keyFile: .*missing\.asc cannot be read/);
   await fs.writeFile(path.join(dir, 'not-a-key.asc'), 'hello\n');
   assert.match(await specError('kubelet: { repository: { url: "https://pkgs.k8s.io/x/", keyFile: not-a-key.asc } }\n'), /kubelet\.repository\.keyFile: .*not an OpenPGP public key/);
+});
+
+test('plan: with nginx the lb node installs, checks and runs nginx; nothing of haproxy is left in the plan, so the agent stops and removes it', async () => {
+  const lb1 = (await plansFor('', (s) => s.replace('kind: haproxy', 'kind: nginx'))).get('lb1')!;
+  const t = (id: string) => lb1.tasks.find((x) => x.id === id)!;
+  assert.deepEqual([t('lb-package').package!.name, t('lb-service').service!.name, t('lb-config').file!.path, t('lb-config').file!.check?.command[0]], ['nginx', 'nginx', '/etc/nginx/nginx.conf', 'nginx']);
+  assert.doesNotMatch(JSON.stringify(lb1.tasks.map((x) => ({ ...x, file: x.file && { path: x.file.path } }))), /haproxy/);
+  assert.deepEqual(lb1.handlers.find((h) => h.id === 'reload-lb')!.command, ['systemctl', 'reload-or-restart', 'nginx']);
 });
