@@ -3,6 +3,7 @@
 export const controllerErrors = {
   SPEC_INVALID: { exit: 1, http: 400, summary: 'An inventory or task file does not load; every problem is listed with file, line and field, and nothing is sent.' },
   NO_CREDENTIALS: { exit: 1, http: 500, summary: 'The state folder has no fleet CA or controller certificate: run "muster init".' },
+  NO_CLUSTER_CA: { exit: 1, http: 409, summary: 'The state folder has no cluster CA yet, so there is nothing to sign an admin certificate with: run "muster apply" first.' },
   UNKNOWN_NODE: { exit: 1, http: 404, summary: 'A node named on the command line is not in the inventory.' },
   NODE_UNREACHABLE: { exit: 1, http: 502, summary: 'An agent did not answer (connection refused, TLS refused, deadline passed); the node, address and cause are named.' },
   NODE_FAILED: { exit: 1, http: 502, summary: 'An agent answered and a task failed; the task, its error code and message are named.' },

@@ -11,6 +11,10 @@ import type { DeepPartial } from '../../proto/gen/muster/agent/v1/tasks.js';
 
 export const silent = pino({ level: 'silent' });
 
+// The agent's default trees and the container runtime's fixed config paths, which cluster
+// plans write (containerd's config.toml, crictl's config) and the defaults do not hold yet.
+export const CLUSTER_NODE_TREES = [...DEFAULT_ALLOWED_TREES, '/etc/containerd', '/etc/crictl.yaml'];
+
 export interface TempHost {
   root: string;
   host: Host;

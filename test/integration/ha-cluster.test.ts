@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import type { Agent } from '../../agent/agent.js';
 import { startAgent } from '../../agent/agent.js';
-import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
 import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ClusterPki } from '../../controller/pki/cluster.js';
 import { initFleet } from '../../controller/pki/fleet.js';
@@ -16,7 +15,7 @@ import { plansFrom } from '../../controller/app/plan-set.js';
 import { loadClusterSpec } from '../../controller/inputs/cluster.js';
 import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
 import { agentTls, freePort, repoRoot, type TestFleet } from '../helpers/fleet.js';
-import { silent, snapshot } from '../helpers/host.js';
+import { CLUSTER_NODE_TREES, silent, snapshot } from '../helpers/host.js';
 
 const exec = promisify(execFile);
 const example = path.join(repoRoot, 'examples/ha-cluster/local');
@@ -36,9 +35,7 @@ before(async () => {
   agents = await Promise.all(inv.nodes.map(async (n) => {
     const root = path.join(dir, 'nodes', n.name);
     await fs.mkdir(root, { recursive: true });
-    // containerd's and crictl's fixed config paths are not among the agent's default trees yet.
-    const allowedTrees = [...DEFAULT_ALLOWED_TREES, '/etc/containerd', '/etc/crictl.yaml'];
-    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent, allowedTrees });
+    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent, allowedTrees: CLUSTER_NODE_TREES });
   }));
 });
 
@@ -239,4 +236,26 @@ test('ha cluster: switching the load balancer from haproxy to nginx shows the ha
     assert.match(await fs.readFile(root(lb, 'etc/nginx/nginx.conf'), 'utf8'), /127\.0\.0\.23:6443/);
   }
   assert.equal((await muster('plan', '-c', nginx, '--no-diff')).code, 0);
+});
+
+test('ha cluster: muster kubeconfig prints the admin kubeconfig through the VIP, writes it 0600 with -o, and refuses without a cluster CA', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const printed = await muster('kubeconfig', '-c', cluster);
+  assert.equal(printed.code, 0, printed.stderr);
+  const config = parse(printed.stdout);
+  assert.equal(config.clusters[0].cluster.server, 'https://192.0.2.100:6443');
+  const cert = new X509Certificate(Buffer.from(config.users[0].user['client-certificate-data'], 'base64'));
+  assert.equal(cert.subject, 'O=system:masters\nCN=kubernetes-admin');
+  assert.equal(Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString(), await fs.readFile(path.join(dir, 'state/pki/cluster/ca.crt'), 'utf8'));
+  const file = path.join(dir, 'admin.conf');
+  await fs.writeFile(file, 'old\n', { mode: 0o644 });
+  const written = await muster('kubeconfig', '-c', cluster, '-o', file);
+  assert.equal(written.code, 0, written.stderr);
+  assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+  assert.deepEqual(parse(await fs.readFile(file, 'utf8')).users, config.users, 'the same kept certificate, not a new one');
+  const empty = await exec(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', path.join(dir, 'no-state'), '-i', inventoryFile, 'kubeconfig', '-c', cluster]).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((empty as { code: number }).code, 1);
+  assert.match((empty as { stderr: string }).stderr, /NO_CLUSTER_CA: .*no-state holds no cluster CA for ha: run "muster apply" first/);
+  await assert.rejects(fs.access(path.join(dir, 'no-state')), 'nothing was made in the empty state folder');
 });
