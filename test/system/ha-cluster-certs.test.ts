@@ -81,7 +81,8 @@ function expectedCa(c: { spec: CertificateSpec }): 'etcd' | 'kubernetes' {
 // openssl verify -purpose: what the peer checks in the extended key usage when it sees this certificate.
 function purposes(certPath: string): ('sslserver' | 'sslclient')[] {
   const file = path.posix.basename(certPath);
-  if (file === 'server.cert') return ['sslserver'];
+  // The API server's, and the kubelet's serving certificate (muster issues it; docs/cluster.md).
+  if (file === 'server.cert' || file === 'kubelet.crt') return ['sslserver'];
   // etcd dials its peers with peer.crt and, for its own gateway and grpc-proxy, the server cert as a client.
   if (file === 'server.crt' || file === 'peer.crt') return ['sslserver', 'sslclient'];
   return ['sslclient'];
@@ -102,10 +103,11 @@ describe('the HA example installs certificates that openssl accepts', () => {
         '/srv/kubernetes/kubecfg.crt',
         '/srv/kubernetes/server.cert',
         '/var/lib/kubelet/pki/kubelet-client.crt',
+        '/var/lib/kubelet/pki/kubelet.crt',
       ]);
     }
     for (const name of ['lb1', 'lb2', 'w1', 'w2', 'w3', 'w4', 'w5']) {
-      assert.deepEqual(byNode.get(name), ['/var/lib/kubelet/pki/kubelet-client.crt']);
+      assert.deepEqual(byNode.get(name), ['/var/lib/kubelet/pki/kubelet-client.crt', '/var/lib/kubelet/pki/kubelet.crt']);
     }
     assert.notEqual(kubernetesCa, etcdCa);
   });
