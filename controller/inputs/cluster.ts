@@ -180,6 +180,8 @@ export const clusterSchema = z
       .default({ plugin: 'flannel' }),
     // system: false writes only the config files; packages, services, kernel modules, sysctl and swap are left to the operator.
     system: z.object({ manage: z.boolean().default(true) }).strict().default({ manage: true }),
+    // pki.layout: seed keeps the control plane's files in /srv/kubernetes; kubeadm in /etc/kubernetes/pki and /etc/kubernetes/*.conf.
+    pki: z.object({ layout: z.enum(['seed', 'kubeadm']).default('seed') }).strict().default({ layout: 'seed' }),
     // prune: what leaves a node's plan is removed from it (false keeps it on the host).
     prune: z.boolean().default(true),
     // vars: extra ${NAME} values for templates.

@@ -96,13 +96,13 @@ test('cluster pki: in memory, the PKI step reads the state folder and writes not
   const dry = await new ClusterPki(state, 'ha', { inMemory: true }).resolve(needs);
   assert.deepEqual(await fs.readdir(state), [], 'nothing written');
   assert.ok(dry.issued.includes('ca') && dry.issued.includes('etcd-ca') && dry.issued.includes('apiserver') && dry.issued.includes('sa'));
-  assert.equal(dry.issued.length, needs.certificates.length + 3);
+  assert.equal(dry.issued.length, needs.certificates.length + 4); // and ca, etcd-ca, front-proxy-ca, sa
   // The in-memory leaf chains to the in-memory CA it made.
   const { X509Certificate } = await import('node:crypto');
   assert.ok(new X509Certificate(dry.material.cert('apiserver').certPem).verify(new X509Certificate(dry.material.caPem('ca')).publicKey));
 
   const kept = await new ClusterPki(state, 'ha').resolve(needs);
-  assert.equal(kept.issued.length, needs.certificates.length + 3, 'persisted: everything issued once');
+  assert.equal(kept.issued.length, needs.certificates.length + 4, 'persisted: everything issued once');
   const again = await new ClusterPki(state, 'ha', { inMemory: true }).resolve(needs);
   assert.deepEqual(again.issued, [], 'once stored, the in-memory step only loads');
   assert.equal(again.material.cert('kubelet/w1').certPem, kept.material.cert('kubelet/w1').certPem);

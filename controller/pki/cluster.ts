@@ -4,7 +4,9 @@ import type { ClusterModel } from '../render/cluster/model.js';
 import { inspectCertificate, type CertInfo, type CertPair, type IssueRequest } from './certs.js';
 import { PkiStore, type Ensured, type PkiStoreOptions } from './store.js';
 
-export type CaName = 'ca' | 'etcd-ca';
+export type CaName = 'ca' | 'etcd-ca' | 'front-proxy-ca';
+const CA_NAMES: readonly string[] = ['ca', 'etcd-ca', 'front-proxy-ca'];
+const CA_SUBJECT: Record<CaName, string> = { ca: 'kubernetes', 'etcd-ca': 'etcd', 'front-proxy-ca': 'front-proxy' };
 
 // A certificate a node needs, named as it is kept in the state folder.
 export interface NamedRequest {
@@ -47,7 +49,7 @@ export class ClusterPki {
   ca(name: CaName = 'ca'): Promise<Ensured> {
     let p = this.cas.get(name);
     if (!p) {
-      p = this.store.ensureCA(name, name === 'ca' ? `kubernetes (${this.cluster})` : `etcd (${this.cluster})`);
+      p = this.store.ensureCA(name, `${CA_SUBJECT[name]} (${this.cluster})`);
       this.cas.set(name, p);
     }
     return p;
@@ -114,7 +116,7 @@ export class ClusterPki {
       const pair = await this.store.read(name);
       if (!pair) continue;
       const meta = await this.store.request(name);
-      out.push({ name, ca: name === 'ca' || name === 'etcd-ca' ? '(self-signed CA)' : (meta?.ca ?? 'ca'), info: inspectCertificate(pair.certPem, now) });
+      out.push({ name, ca: CA_NAMES.includes(name) ? '(self-signed CA)' : (meta?.ca ?? 'ca'), info: inspectCertificate(pair.certPem, now) });
     }
     return out;
   }
@@ -124,7 +126,7 @@ export class ClusterPki {
   async renew(withinDays?: number, now = Date.now()): Promise<string[]> {
     const renewed: string[] = [];
     for (const { name, info } of await this.list(now)) {
-      if (name === 'ca' || name === 'etcd-ca') continue;
+      if (CA_NAMES.includes(name)) continue;
       if (withinDays !== undefined && info.daysLeft >= withinDays) continue;
       const meta = await this.store.request(name);
       if (!meta) continue;
@@ -163,6 +165,8 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
     { name: 'kube-scheduler', ca: 'ca', request: client('system:kube-scheduler') },
     { name: 'kube-controller-manager', ca: 'ca', request: client('system:kube-controller-manager') },
     { name: 'apiserver-etcd-client', ca: 'etcd-ca', request: client('kube-apiserver-etcd-client') },
+    // The aggregation layer's own CA, as kubeadm has it: extension apiservers trust it for X-Remote-* only.
+    { name: 'front-proxy-client', ca: 'front-proxy-ca', request: client('front-proxy-client') },
     { name: 'etcd-healthcheck-client', ca: 'etcd-ca', request: client('muster-etcd-healthcheck') },
     ...m.etcd.members.flatMap((e): NamedRequest[] => [
       {

@@ -60,7 +60,7 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
   const stateBefore = await snapshot(path.join(dir, 'state'));
   const validated = await muster('validate', '-c', cluster);
   assert.equal(validated.code, 0, validated.stderr);
-  assert.match(validated.stdout, /\[validate\] \d+ certificate\(s\) or key\(s\) not in the state folder yet \(ca, etcd-ca, apiserver/);
+  assert.match(validated.stdout, /\[validate\] \d+ certificate\(s\) or key\(s\) not in the state folder yet \(ca, etcd-ca, front-proxy-ca, apiserver/);
   const plan = await muster('plan', '-c', cluster, '--no-diff');
   assert.equal(plan.code, 2, plan.stderr + plan.stdout);
   assert.match(plan.stdout, /\[plan\] 10 nodes: 10 would change, 0 failed or unreachable/);
@@ -258,4 +258,24 @@ test('ha cluster: muster kubeconfig prints the admin kubeconfig through the VIP,
   assert.equal((empty as { code: number }).code, 1);
   assert.match((empty as { stderr: string }).stderr, /NO_CLUSTER_CA: .*no-state holds no cluster CA for ha: run "muster apply" first/);
   await assert.rejects(fs.access(path.join(dir, 'no-state')), 'nothing was made in the empty state folder');
+});
+
+test('ha cluster: switching to pki.layout kubeadm converges, moves the control plane\'s files to /etc/kubernetes/pki and removes /srv/kubernetes', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const kubeadm = path.join(dir, 'kubeadm.yaml');
+  await fs.writeFile(kubeadm, (await fs.readFile(cluster, 'utf8')) + 'pki: { layout: kubeadm }\n');
+  const apply = await muster('apply', '-c', kubeadm, '--no-diff');
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  assert.match(apply.stdout, /- apiserver-cert \(certificate\) removed \/srv\/kubernetes\/server\.cert/);
+  for (const f of ['pki/ca.crt', 'pki/apiserver.crt', 'pki/front-proxy-ca.crt', 'pki/front-proxy-client.key', 'pki/sa.pub', 'pki/etcd/ca.crt', 'admin.conf', 'scheduler.conf', 'controller-manager.conf']) {
+    await fs.access(root('m2', `etc/kubernetes/${f}`));
+  }
+  await assert.rejects(fs.access(root('m2', 'etc/kubernetes/pki/ca.key')), 'no CA key on the node');
+  await assert.rejects(fs.access(root('m2', 'srv/kubernetes/server.cert')), 'the seed layout\'s files are gone');
+  const api = parse(await fs.readFile(root('m2', 'etc/kubernetes/manifests/kube-apiserver.yaml'), 'utf8')).spec.containers[0].command as string[];
+  assert.ok(api.includes('--proxy-client-cert-file=/etc/kubernetes/pki/front-proxy-client.crt'));
+  assert.equal((await muster('plan', '-c', kubeadm, '--no-diff')).code, 0);
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0, 'and back');
+  await fs.access(root('m2', 'srv/kubernetes/server.cert'));
 });

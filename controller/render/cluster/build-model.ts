@@ -3,7 +3,7 @@ import { nthIp, parseVersion } from '../../inputs/cluster.js';
 import type { Inventory, InventoryNode } from '../../inputs/inventory.js';
 import { dnsScale } from './manifests/dns.js';
 import { kubeletPki } from './node/runtime.js';
-import type { ClusterModel, ClusterNode } from './model.js';
+import { layoutPaths, type ClusterModel, type ClusterNode } from './model.js';
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
@@ -59,13 +59,7 @@ export function buildModel(inv: Inventory, spec: ClusterSpec): ClusterModel {
     peerURL: `https://${n.address}:${ETCD_PEER_PORT}`,
     clientURL: `https://${n.address}:${ETCD_CLIENT_PORT}`,
   }));
-  const paths = {
-    manifests: '/etc/kubernetes/manifests',
-    addons: '/etc/kubernetes/addons',
-    srv: '/srv/kubernetes',
-    etcdPki: '/etc/kubernetes/pki/etcd',
-    etcdData: '/var/lib/etcd',
-  };
+  const paths = layoutPaths(v.pki.layout);
   const dnsServiceIP = v.network.dnsServiceIP ?? nthIp(v.network.serviceCIDR, 10);
   const repo = v.kubelet.repository;
   const inflight = inflightFor(inv.nodes.length);
@@ -109,6 +103,7 @@ export function buildModel(inv: Inventory, spec: ClusterSpec): ClusterModel {
       forwardMax: v.dns.forwardMax,
     },
     paths,
+    layout: v.pki.layout,
     runtime: {
       clusterName: v.name ?? inv.cluster,
       kubernetesVersion: version.raw,

@@ -8,6 +8,7 @@ import { nodeVars } from '../node.js';
 import { substitute } from '../substitute.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { renderDnsAddon } from './manifests/index.js';
+import { srvFile } from './manifests/pod.js';
 import type { ClusterModel, ClusterNode } from './model.js';
 
 // Variables an operator's manifest template may use: the node's, the cluster's and the spec's `vars`.
@@ -63,7 +64,7 @@ export function clusterContext(m: ClusterModel, spec: ClusterSpec, problems: str
     spec,
     server,
     dnsAddon: renderDnsAddon(m),
-    srv: (f) => path.posix.join(m.paths.srv, f),
+    srv: (f) => srvFile(m, f),
     etcdPki: (f) => path.posix.join(m.paths.etcdPki, f),
     cert: (id, name, certPath, keyPath, ca, caPath = '', notify = []) => (mat) => ({
       id,

@@ -73,7 +73,7 @@ export function nodeTasks(c: ClusterContext, n: InventoryNode): DraftTask[] {
     ...(sys ? [running('containerd-service', 'containerd')] : []),
     c.file('crictl-config', '/etc/crictl.yaml', renderCrictlConfig(rt), 0o644),
     ...(sys && repo
-      ? [{ id: 'kubernetes-apt-source', notify: [], aptSource: { name: KUBERNETES_APT_SOURCE, uris: [repo.url], suites: [repo.suite], components: repo.components, key: repo.key, architectures: [] } }]
+      ? [{ id: 'kubernetes-apt-source', notify: [], aptSource: { name: KUBERNETES_APT_SOURCE, uris: [repo.url], suites: [repo.suite], components: repo.components, key: Buffer.from(repo.key), architectures: [] } }]
       : []),
     // Held: an apt-get upgrade never moves the kubelet past the control plane's version.
     ...(sys ? [pkg('kubelet-package', 'kubelet', rt.kubelet.packageVersion, true, repo ? sourcePath : '')] : []),

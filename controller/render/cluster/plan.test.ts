@@ -137,3 +137,25 @@ test('plan: with nginx the lb node installs, checks and runs nginx; nothing of h
   assert.doesNotMatch(JSON.stringify(lb1.tasks.map((x) => ({ ...x, file: x.file && { path: x.file.path } }))), /haproxy/);
   assert.deepEqual(lb1.handlers.find((h) => h.id === 'reload-lb')!.command, ['systemctl', 'reload-or-restart', 'nginx']);
 });
+
+test("plan: pki.layout kubeadm puts the control plane's files where kubeadm keeps them, never a CA key, and the manifests point there", async () => {
+  const m1 = (await plansFor('pki: { layout: kubeadm }\n')).get('m1')!;
+  const paths = m1.tasks.flatMap((t) => [t.file?.path, t.certificate?.certPath, t.certificate?.keyPath, t.certificate?.caPath].filter((p): p is string => !!p));
+  assert.equal(new Set(paths).size, paths.length, 'no path is written by two tasks');
+  const pki = paths.filter((p) => p.startsWith('/etc/kubernetes/pki/')).sort();
+  assert.deepEqual(pki, [
+    'apiserver-etcd-client.crt', 'apiserver-etcd-client.key', 'apiserver-kubelet-client.crt', 'apiserver-kubelet-client.key', 'apiserver.crt', 'apiserver.key', 'ca.crt',
+    'etcd/ca.crt', 'etcd/healthcheck-client.crt', 'etcd/healthcheck-client.key', 'etcd/peer.crt', 'etcd/peer.key', 'etcd/server.crt', 'etcd/server.key',
+    'front-proxy-ca.crt', 'front-proxy-client.crt', 'front-proxy-client.key', 'kubecfg.crt', 'kubecfg.key', 'sa.key', 'sa.pub',
+  ].map((f) => `/etc/kubernetes/pki/${f}`));
+  for (const conf of ['admin.conf', 'controller-manager.conf', 'scheduler.conf']) assert.ok(paths.includes(`/etc/kubernetes/${conf}`), conf);
+  assert.ok(!paths.some((p) => p.startsWith('/srv/kubernetes') || /ca\.key$/.test(p)), 'nothing in /srv/kubernetes, no CA key');
+  const manifest = (name: string) => m1.tasks.find((t) => t.staticPod?.name === name)!.staticPod!.manifest;
+  assert.match(manifest('kube-apiserver'), /--tls-cert-file=\/etc\/kubernetes\/pki\/apiserver\.crt/);
+  assert.match(manifest('kube-scheduler'), /--kubeconfig=\/etc\/kubernetes\/scheduler\.conf/);
+  assert.match(manifest('kube-addon-manager'), /--kubeconfig=\/etc\/kubernetes\/addon-manager\.conf/);
+  // The seed's layout stays the default.
+  const seed = (await plansFor()).get('m1')!;
+  assert.ok(seed.tasks.some((t) => t.certificate?.certPath === '/srv/kubernetes/server.cert'));
+  assert.ok(!seed.tasks.some((t) => t.id === 'admin-kubeconfig'));
+});

@@ -47,13 +47,17 @@ export function controlPlaneTasks(c: ClusterContext, n: InventoryNode): DraftTas
     c.cert('apiserver-cert', 'apiserver', srv(FILES.apiserverCert), srv(FILES.apiserverKey), 'ca', srv(FILES.ca)),
     c.cert('kubecfg-cert', 'kubecfg', srv(FILES.kubecfgCert), srv(FILES.kubecfgKey), 'ca'),
     c.cert('apiserver-kubelet-client-cert', 'apiserver-kubelet-client', srv(FILES.apiserverKubeletClientCert), srv(FILES.apiserverKubeletClientKey), 'ca'),
-    c.cert('apiserver-etcd-client-cert', 'apiserver-etcd-client', srv(FILES.apiserverEtcdClientCert), srv(FILES.apiserverEtcdClientKey), 'etcd-ca', srv(FILES.etcdCa)),
+    // kubeadm's layout shares etcd/ca.crt with a stacked etcd member, whose task writes it.
+    c.cert('apiserver-etcd-client-cert', 'apiserver-etcd-client', srv(FILES.apiserverEtcdClientCert), srv(FILES.apiserverEtcdClientKey), 'etcd-ca', srv(FILES.etcdCa) === c.etcdPki(FILES.etcdPkiCa) && n.roles.includes('etcd') ? '' : srv(FILES.etcdCa)),
+    c.cert('front-proxy-client-cert', 'front-proxy-client', srv(FILES.frontProxyClientCert), srv(FILES.frontProxyClientKey), 'front-proxy-ca', srv(FILES.frontProxyCa)),
     c.material('service-account-key', srv(FILES.serviceAccountKey), (mat) => mat.serviceAccount().keyPem, 0o600, true),
     c.material('service-account-pub', srv(FILES.serviceAccountPub), (mat) => mat.serviceAccount().pubPem, 0o644),
     ...(auth.tokens.length ? [c.file('known-tokens', srv(FILES.knownTokens), csv(auth.tokens.map((t) => ({ secret: t.token, ...t }))), 0o600, true)] : []),
     ...(auth.basicAuth.length ? [c.file('basic-auth', srv(FILES.basicAuth), csv(auth.basicAuth.map((u) => ({ secret: u.password, ...u }))), 0o600, true)] : []),
     c.material('scheduler-kubeconfig', srv(FILES.schedulerKubeconfig), c.kubeconfig('system:kube-scheduler', 'kube-scheduler'), 0o600, true),
     c.material('controller-manager-kubeconfig', srv(FILES.controllerManagerKubeconfig), c.kubeconfig('system:kube-controller-manager', 'kube-controller-manager'), 0o600, true),
+    // kubeadm users expect admin.conf on control-plane nodes (the seed layout keeps kubecfg.* instead).
+    ...(m.layout === 'kubeadm' ? [c.material('admin-kubeconfig', srv(FILES.adminKubeconfig), c.kubeconfig('kubernetes-admin', 'admin'), 0o600, true)] : []),
     c.pod('kube-apiserver-manifest', 'kube-apiserver', c.manifest('kube-apiserver', n, () => renderApiserver(m, node))),
     c.pod('kube-controller-manager-manifest', 'kube-controller-manager', c.manifest('kube-controller-manager', n, () => renderControllerManager(m, node))),
     c.pod('kube-scheduler-manifest', 'kube-scheduler', c.manifest('kube-scheduler', n, () => renderScheduler(m, node))),
