@@ -34,9 +34,15 @@ function withNewline(s: string): string {
 }
 
 // What a removal (a task of the last applied plan that left this one) did or would do.
+const REMOVAL_VERBS: Record<string, Record<string, string>> = {
+  default: { ok: 'already removed', changed: 'removed', 'would-change': 'would remove', failed: 'failed to remove', skipped: 'removal skipped' },
+  service: { ok: 'already stopped', changed: 'stopped and disabled', 'would-change': 'would stop and disable', failed: 'failed to stop', skipped: 'stop skipped' },
+};
+
 function removalWords(r: TaskResult): string {
-  const what = [...new Set(r.diffs.map((d) => d.header))].join(', ');
-  const verb = { ok: 'already removed', changed: 'removed', 'would-change': 'would remove', failed: 'failed to remove', skipped: 'removal skipped' }[statusWord(r.status)] ?? statusWord(r.status);
+  // One name per thing: "haproxy.service (now)" and "haproxy.service (at boot)" are one unit.
+  const what = [...new Set(r.diffs.map((d) => d.header.replace(/ \([^)]*\)$/, '')))].join(', ');
+  const verb = (REMOVAL_VERBS[r.kind] ?? REMOVAL_VERBS.default)[statusWord(r.status)] ?? statusWord(r.status);
   return what ? `${verb} ${what}` : verb;
 }
 
