@@ -25,9 +25,9 @@ export interface TempHost {
   cleanup(): Promise<void>;
 }
 
-export async function tempHost(): Promise<TempHost> {
+export async function tempHost(allowedTrees: readonly string[] = DEFAULT_ALLOWED_TREES): Promise<TempHost> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-host-'));
-  const host = new Host({ root, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' });
+  const host = new Host({ root, allowedTrees: [...allowedTrees], stateDir: '/var/lib/musterd' });
   const engine = new Engine(host, silent);
   await engine.init();
   return {
