@@ -97,6 +97,8 @@ export const taskFileSchema = z
     handlers: z.array(handlerSpec).default([]),
     // drift: what agents do when a managed file changes behind their back.
     drift: z.enum(['enforce', 'report']).default('enforce'),
+    // prune: what leaves a node's plan is removed from it (false keeps it on the host).
+    prune: z.boolean().default(true),
     tasks: z.array(taskSpec).min(1, 'the task file lists no tasks'),
   })
   .strict();
@@ -110,6 +112,7 @@ export interface TaskFile {
   tasks: TaskDef[];
   handlers: { id: string; command: string[]; timeoutMs: number }[];
   driftPolicy: DriftPolicy;
+  prune: boolean;
   // where each task starts, for errors found later (substitution)
   positions: { line: number; column: number }[];
   // contents of contentFile/manifestFile references, read once at load
@@ -149,5 +152,6 @@ export async function loadTaskFile(file: string): Promise<TaskFile> {
     tasks: value.tasks,
     handlers: value.handlers.map((h) => ({ id: h.id, command: h.command, timeoutMs: h.timeoutSeconds * 1000 })),
     driftPolicy: value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE,
+    prune: value.prune,
     positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
 }

@@ -27,7 +27,7 @@ export function renderTaskFile(inv: Inventory, tf: TaskFile): Rendered {
       }
     }
     const used = new Set(tf.tasks.filter((d) => selects(d, node)).flatMap((d) => d.notify));
-    drafts.push({ node: node.name, tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes: [], driftPolicy: tf.driftPolicy });
+    drafts.push({ node: node.name, tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes: [], driftPolicy: tf.driftPolicy, ...(tf.prune ? {} : { keepRemoved: true }) });
   }
   if (problems.length) {
     // One problem per task and message, not one per node.
