@@ -5,6 +5,7 @@ export const controllerErrors = {
   NO_CREDENTIALS: { exit: 1, http: 500, summary: 'The state folder has no fleet CA or controller certificate: run "muster init".' },
   LIMIT_INVALID: { exit: 1, http: 400, summary: 'A --limit is malformed or one of its terms matches no node; the term is named with the names, roles and label keys the inventory has.' },
   CONFIG_INVALID: { exit: 1, http: 400, summary: 'The controller config file (muster.yaml or $MUSTER_CONFIG) does not load; every problem is listed with file, line and field.' },
+  NO_CLUSTER_CA: { exit: 1, http: 409, summary: 'The state folder has no cluster CA yet, so there is nothing to sign an admin certificate with: run "muster apply" first.' },
   UNKNOWN_NODE: { exit: 1, http: 404, summary: 'A node named on the command line is not in the inventory.' },
   NODE_UNREACHABLE: { exit: 1, http: 502, summary: 'An agent did not answer (connection refused, TLS refused, deadline passed); the node, address and cause are named.' },
   NODE_FAILED: { exit: 1, http: 502, summary: 'An agent answered and a task failed; the task, its error code and message are named.' },

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_ALLOWED_TREES } from '../agent/host/path-policy.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const demo = path.resolve(process.env.MUSTER_DEMO_DIR ?? path.join(repo, 'demo'));
@@ -65,12 +66,16 @@ async function main() {
 
   step(`start ${nodes.length} agents (musterd), each its own process, root folder and loopback address`);
   const pki = path.join(state, 'pki/fleet');
+  // The cluster spec also writes containerd's and crictl's config, outside the default trees.
+  const config = path.join(demo, 'musterd.yaml');
+  fs.writeFileSync(config, `allowedTrees: ${JSON.stringify([...DEFAULT_ALLOWED_TREES, '/etc/containerd', '/etc/crictl.yaml'])}\n`);
   for (const n of nodes) {
     const root = path.join(demo, 'nodes', n.name);
     fs.mkdirSync(root, { recursive: true });
     const log = fs.openSync(path.join(demo, 'logs', `${n.name}.log`), 'w');
     const args = [
       path.join(repo, 'bin/musterd.js'),
+      '--config', config,
       '--name', n.name,
       '--listen', `${n.ip}:${AGENT_PORT}`,
       '--http', `${n.ip}:${HTTP_PORT}`,

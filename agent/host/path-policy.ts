@@ -22,6 +22,9 @@ export const DEFAULT_ALLOWED_TREES = [
   '/etc/apt/keyrings',
   '/etc/sysctl.d',
   '/etc/modules-load.d',
+  // the node runtime: containerd's config and crictl's
+  '/etc/containerd',
+  '/etc/crictl.yaml',
 ];
 
 // Pure check of a host path against the allowed trees; runs before any I/O.

@@ -171,6 +171,13 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .option('--within <days>', 'only those with fewer days left', positiveInt)
     .action(lazy(() => import('./commands/certs-renew.js')));
 
+  program
+    .command('kubeconfig')
+    .description("the operator's admin kubeconfig (kubernetes-admin, system:masters) through the API VIP; printed, or written 0600 with -o")
+    .requiredOption('-c, --cluster <file>', 'cluster spec (YAML)')
+    .option('-o, --output <file>', 'write it to this file (mode 0600) instead of printing it')
+    .action(lazy(() => import('./commands/kubeconfig.js')));
+
   const discovery = program.command('discovery').description('etcd v2 discovery for bootstrapping etcd with --discovery, without internet access');
   discovery
     .command('serve')

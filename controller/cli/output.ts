@@ -36,10 +36,23 @@ function withNewline(s: string): string {
   return s === '' || s.endsWith('\n') ? s : s + '\n';
 }
 
+// What a removal (a task of the last applied plan that left this one) did or would do.
+const REMOVAL_VERBS: Record<string, Record<string, string>> = {
+  default: { ok: 'already removed', changed: 'removed', 'would-change': 'would remove', failed: 'failed to remove', skipped: 'removal skipped' },
+  service: { ok: 'already stopped', changed: 'stopped and disabled', 'would-change': 'would stop and disable', failed: 'failed to stop', skipped: 'stop skipped' },
+};
+
+function removalWords(r: TaskResult): string {
+  // One name per thing: "haproxy.service (now)" and "haproxy.service (at boot)" are one unit.
+  const what = [...new Set(r.diffs.map((d) => d.header.replace(/ \([^)]*\)$/, '')))].join(', ');
+  const verb = (REMOVAL_VERBS[r.kind] ?? REMOVAL_VERBS.default)[statusWord(r.status)] ?? statusWord(r.status);
+  return what ? `${verb} ${what}` : verb;
+}
+
 export function renderTask(r: TaskResult, showDiffs: boolean, paint: Paint = painter(false)): string {
-  const word = statusWord(r.status);
-  const mark = { ok: '=', changed: '~', 'would-change': '~', failed: '!', skipped: '-' }[word] ?? '?';
-  const lines = [`  ${mark} ${r.id} (${r.kind}) ${paintResult(paint, word)}${r.errorCode ? `: ${r.errorCode}: ${r.errorMessage}` : ''}`];
+  const mark = r.removal ? '-' : ({ ok: '=', changed: '~', 'would-change': '~', failed: '!', skipped: '-' }[statusWord(r.status)] ?? '?');
+  const word = r.removal ? removalWords(r) : paintResult(paint, statusWord(r.status));
+  const lines = [`  ${mark} ${r.id} (${r.kind}) ${word}${r.errorCode ? `: ${r.errorCode}: ${r.errorMessage}` : ''}`];
   for (const w of r.warnings) lines.push(`    warning: ${w}`);
   if (showDiffs) for (const d of r.diffs) lines.push(renderDiff(d));
   return lines.join('\n');
@@ -87,7 +100,8 @@ export function printNode(io: Io, out: ApplyOutcome, showDiffs: boolean, applyin
     return;
   }
   const s = out.summary!;
-  const counts = applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`;
+  const removals = out.results.filter((r) => r.removal && (r.status === TaskStatus.TASK_STATUS_CHANGED || r.status === TaskStatus.TASK_STATUS_WOULD_CHANGE)).length;
+  const counts = (applying ? `${s.changed} changed, ${s.ok} ok` : `${s.wouldChange} would change, ${s.ok} ok`) + (removals ? `, ${removals} ${applying ? 'removed' : 'to remove'}` : '');
   io.out(`${head}: ${paintResult(paint, outcomeWord(out))} (${counts}${s.failed ? `, ${s.failed} failed` : ''}) revision ${s.revision}`);
   for (const r of out.results) {
     if (r.status === TaskStatus.TASK_STATUS_OK || (r.status === TaskStatus.TASK_STATUS_SKIPPED && !r.errorCode)) continue;
@@ -102,7 +116,7 @@ export function outcomeJson(o: ApplyOutcome, showDiffs = true) {
     error: o.error,
     revision: o.summary?.revision,
     durationMs: Math.round(o.durationMs),
-    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, warnings: r.warnings.length ? r.warnings : undefined, diffs: showDiffs ? r.diffs : undefined })),
+    tasks: o.results.map((r) => ({ id: r.id, kind: r.kind, status: statusWord(r.status), ...(r.removal ? { removal: true } : {}), errorCode: r.errorCode || undefined, errorMessage: r.errorMessage || undefined, warnings: r.warnings.length ? r.warnings : undefined, diffs: showDiffs ? r.diffs : undefined })),
   };
 }
 

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -132,6 +133,57 @@ export const clusterSchema = z
     storage: z
       .array(z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, ".", "_" or "-"'), on: selector.optional(), mount: mountSchema }).strict())
       .default([]),
+    // runtime: the container runtime every node gets (containerd, its config.toml).
+    runtime: z
+      .object({
+        containerd: z
+          .object({
+            // package: Debian's "containerd" by default; version pins it (absent: the distribution's).
+            package: z.string().regex(/^[a-z0-9][a-z0-9+.-]{1,99}$/, 'must be a Debian package name').default('containerd'),
+            version: z.string().regex(/^[0-9A-Za-z.+~:-]{1,100}$/, 'must be a Debian version such as 1.6.20~ds1-1+b1').optional(),
+            sandboxImage: z.string().min(1).default('registry.k8s.io/pause:3.10'),
+          })
+          .strict()
+          .default({ package: 'containerd', sandboxImage: 'registry.k8s.io/pause:3.10' }),
+        // restart: the handler commands run after containerd's or the kubelet's config changed.
+        restart: z
+          .object({ containerd: z.array(z.string()).min(1).optional(), kubelet: z.array(z.string()).min(1).optional() })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .default({ containerd: { package: 'containerd', sandboxImage: 'registry.k8s.io/pause:3.10' }, restart: {} }),
+    // kubelet: where its package comes from and how it is pinned.
+    kubelet: z
+      .object({
+        // repository: the Kubernetes apt repository (pkgs.k8s.io layout); absent: the node's own apt sources.
+        repository: z
+          .object({
+            url: z.string().url(),
+            suite: z.string().min(1).default('/'),
+            components: z.array(z.string().regex(/^[A-Za-z0-9._-]+$/)).default([]),
+            // keyFile: the repository's OpenPGP key on the controller, relative to this file; read at load.
+            keyFile: z.string().min(1),
+          })
+          .strict()
+          .optional(),
+        // packageVersion: the Debian version of the kubelet package; default <kubernetes.version>-1.1.
+        packageVersion: z.string().regex(/^[0-9A-Za-z.+~:-]{1,100}$/, 'must be a Debian version such as 1.31.2-1.1').optional(),
+        maxPods: z.number().int().min(1).max(2500).default(110),
+      })
+      .strict()
+      .default({ maxPods: 110 }),
+    // cni: the pod network the addon manager applies; none leaves it to the operator.
+    cni: z
+      .object({ plugin: z.enum(['flannel', 'none']).default('flannel') })
+      .strict()
+      .default({ plugin: 'flannel' }),
+    // system: false writes only the config files; packages, services, kernel modules, sysctl and swap are left to the operator.
+    system: z.object({ manage: z.boolean().default(true) }).strict().default({ manage: true }),
+    // pki.layout: seed keeps the control plane's files in /srv/kubernetes; kubeadm in /etc/kubernetes/pki and /etc/kubernetes/*.conf.
+    pki: z.object({ layout: z.enum(['seed', 'kubeadm']).default('seed') }).strict().default({ layout: 'seed' }),
+    // prune: what leaves a node's plan is removed from it (false keeps it on the host).
+    prune: z.boolean().default(true),
     // vars: extra ${NAME} values for templates.
     vars: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
   })
@@ -144,6 +196,8 @@ export interface ClusterSpec {
   dir: string;
   value: ClusterSpecInput;
   templates: Map<string, { file: string; text: string }>;
+  // the Kubernetes apt repository's key, read from kubelet.repository.keyFile at load
+  repositoryKey?: Buffer;
   locate(path: readonly PropertyKey[]): { line: number; column: number };
 }
 
@@ -179,8 +233,31 @@ export async function loadClusterSpec(file: string, inv: Inventory): Promise<Clu
       at(['templates', component], `${abs} cannot be read`);
     }
   }
+  let repositoryKey: Buffer | undefined;
+  const repo = value.kubelet.repository;
+  if (repo) {
+    const abs = path.resolve(dir, repo.keyFile);
+    try {
+      repositoryKey = await fs.readFile(abs);
+      if (repositoryKey.length > MAX_KEY_BYTES) at(['kubelet', 'repository', 'keyFile'], `${abs} is ${repositoryKey.length} bytes; an apt signing key is at most ${MAX_KEY_BYTES}`);
+      else if (!looksLikePgpKey(repositoryKey)) at(['kubelet', 'repository', 'keyFile'], `${abs} is not an OpenPGP public key (ASCII-armored or binary)`);
+    } catch {
+      at(['kubelet', 'repository', 'keyFile'], `${abs} cannot be read`);
+    }
+  }
   if (problems.length) throw new SpecError(problems);
-  return { file, dir, value, templates, locate };
+  return { file, dir, value, templates, repositoryKey, locate };
+}
+
+const MAX_KEY_BYTES = 64 * 1024;
+
+// An armored public key block (at the very start, as the agent names .asc files), or a binary packet whose first tag is a public key (tag 6).
+function looksLikePgpKey(b: Buffer): boolean {
+  if (b.subarray(0, 36).toString('latin1') === '-----BEGIN PGP PUBLIC KEY BLOCK-----') return true;
+  const first = b[0] ?? 0;
+  if (!(first & 0x80)) return false;
+  const tag = first & 0x40 ? first & 0x3f : (first >> 2) & 0x0f;
+  return tag === 6;
 }
 
 export function parseVersion(raw: string): { raw: string; major: number; minor: number; patch: number } {

@@ -109,6 +109,8 @@ export const taskFileSchema = z
     // drift: what agents do when a managed file changes behind their back.
     drift: z.enum(['enforce', 'report']).default('enforce'),
     probes: z.array(probeSpec).default([]),
+    // prune: what leaves a node's plan is removed from it (false keeps it on the host).
+    prune: z.boolean().default(true),
     tasks: z.array(taskSpec).min(1, 'the task file lists no tasks'),
   })
   .strict();
@@ -123,6 +125,7 @@ export interface TaskFile {
   handlers: { id: string; command: string[]; timeoutMs: number }[];
   driftPolicy: DriftPolicy;
   probes: z.output<typeof probeSpec>[];
+  prune: boolean;
   // where each task starts, for errors found later (substitution)
   positions: { line: number; column: number }[];
   // contents of contentFile/manifestFile references, read once at load
@@ -163,5 +166,6 @@ export async function loadTaskFile(file: string): Promise<TaskFile> {
     handlers: value.handlers.map((h) => ({ id: h.id, command: h.command, timeoutMs: h.timeoutSeconds * 1000 })),
     driftPolicy: value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE,
     probes: value.probes,
+    prune: value.prune,
     positions: value.tasks.map((_, i) => locate(['tasks', i])), includes };
 }

@@ -46,6 +46,22 @@ test('cluster pki: etcd certificates come from their own CA; kubelets are system
   assert.equal(reqs.filter((r) => r.name.startsWith('kubelet/')).length, 10);
 });
 
+test('cluster pki: every kubelet gets a serving certificate for its name, hostname and IP; admin and the addon manager are system:masters', async () => {
+  const { model } = await example();
+  const reqs = clusterRequests(model);
+  const serving = reqs.find((r) => r.name === 'kubelet-serving/m2')!;
+  assert.equal(serving.ca, 'ca');
+  assert.deepEqual(serving.request, { commonName: 'system:node:m2', organizations: ['system:nodes'], dnsNames: ['m2', 'm2.ha.example'], ipAddresses: ['10.0.0.12'], usages: ['server'] });
+  assert.deepEqual(reqs.find((r) => r.name === 'kubelet-serving/w1')!.request.dnsNames, ['w1']);
+  assert.equal(reqs.filter((r) => r.name.startsWith('kubelet-serving/')).length, 10);
+  for (const [name, cn] of [['admin', 'kubernetes-admin'], ['addon-manager', 'system:addon-manager']]) {
+    const r = reqs.find((x) => x.name === name)!.request;
+    assert.equal(r.commonName, cn);
+    assert.deepEqual(r.organizations, ['system:masters']);
+    assert.deepEqual(r.usages, ['client']);
+  }
+});
+
 test('cluster pki: re-running keeps everything; a new SAN re-issues that certificate only; renew --within', async (t) => {
   const state = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-pki-'));
   t.after(() => fs.rm(state, { recursive: true, force: true }));
@@ -80,13 +96,13 @@ test('cluster pki: in memory, the PKI step reads the state folder and writes not
   const dry = await new ClusterPki(state, 'ha', { inMemory: true }).resolve(needs);
   assert.deepEqual(await fs.readdir(state), [], 'nothing written');
   assert.ok(dry.issued.includes('ca') && dry.issued.includes('etcd-ca') && dry.issued.includes('apiserver') && dry.issued.includes('sa'));
-  assert.equal(dry.issued.length, needs.certificates.length + 3);
+  assert.equal(dry.issued.length, needs.certificates.length + 4); // and ca, etcd-ca, front-proxy-ca, sa
   // The in-memory leaf chains to the in-memory CA it made.
   const { X509Certificate } = await import('node:crypto');
   assert.ok(new X509Certificate(dry.material.cert('apiserver').certPem).verify(new X509Certificate(dry.material.caPem('ca')).publicKey));
 
   const kept = await new ClusterPki(state, 'ha').resolve(needs);
-  assert.equal(kept.issued.length, needs.certificates.length + 3, 'persisted: everything issued once');
+  assert.equal(kept.issued.length, needs.certificates.length + 4, 'persisted: everything issued once');
   const again = await new ClusterPki(state, 'ha', { inMemory: true }).resolve(needs);
   assert.deepEqual(again.issued, [], 'once stored, the in-memory step only loads');
   assert.equal(again.material.cert('kubelet/w1').certPem, kept.material.cert('kubelet/w1').certPem);

@@ -5,7 +5,9 @@ import type { IssueRequest } from './certs.js';
 import { inspectCertificate, type CertInfo, type CertPair } from './inspect.js';
 import { PkiStore, type Ensured, type PkiStoreOptions } from './store.js';
 
-export type CaName = 'ca' | 'etcd-ca';
+export type CaName = 'ca' | 'etcd-ca' | 'front-proxy-ca';
+const CA_NAMES: readonly string[] = ['ca', 'etcd-ca', 'front-proxy-ca'];
+const CA_SUBJECT: Record<CaName, string> = { ca: 'kubernetes', 'etcd-ca': 'etcd', 'front-proxy-ca': 'front-proxy' };
 
 // A certificate a node needs, named as it is kept in the state folder.
 export interface NamedRequest {
@@ -48,7 +50,7 @@ export class ClusterPki {
   ca(name: CaName = 'ca'): Promise<Ensured> {
     let p = this.cas.get(name);
     if (!p) {
-      p = this.store.ensureCA(name, name === 'ca' ? `kubernetes (${this.cluster})` : `etcd (${this.cluster})`);
+      p = this.store.ensureCA(name, `${CA_SUBJECT[name]} (${this.cluster})`);
       this.cas.set(name, p);
     }
     return p;
@@ -115,7 +117,7 @@ export class ClusterPki {
       const pair = await this.store.read(name);
       if (!pair) continue;
       const meta = await this.store.request(name);
-      out.push({ name, ca: name === 'ca' || name === 'etcd-ca' ? '(self-signed CA)' : (meta?.ca ?? 'ca'), info: inspectCertificate(pair.certPem, now) });
+      out.push({ name, ca: CA_NAMES.includes(name) ? '(self-signed CA)' : (meta?.ca ?? 'ca'), info: inspectCertificate(pair.certPem, now) });
     }
     return out;
   }
@@ -125,7 +127,7 @@ export class ClusterPki {
   async renew(withinDays?: number, now = Date.now()): Promise<string[]> {
     const renewed: string[] = [];
     for (const { name, info } of await this.list(now)) {
-      if (name === 'ca' || name === 'etcd-ca') continue;
+      if (CA_NAMES.includes(name)) continue;
       if (withinDays !== undefined && info.daysLeft >= withinDays) continue;
       const meta = await this.store.request(name);
       if (!meta) continue;
@@ -164,6 +166,8 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
     { name: 'kube-scheduler', ca: 'ca', request: client('system:kube-scheduler') },
     { name: 'kube-controller-manager', ca: 'ca', request: client('system:kube-controller-manager') },
     { name: 'apiserver-etcd-client', ca: 'etcd-ca', request: client('kube-apiserver-etcd-client') },
+    // The aggregation layer's own CA, as kubeadm has it: extension apiservers trust it for X-Remote-* only.
+    { name: 'front-proxy-client', ca: 'front-proxy-ca', request: client('front-proxy-client') },
     { name: 'etcd-healthcheck-client', ca: 'etcd-ca', request: client('muster-etcd-healthcheck') },
     ...m.etcd.members.flatMap((e): NamedRequest[] => [
       {
@@ -179,8 +183,20 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
         request: { commonName: e.name, dnsNames: unique([e.name, e.hostname, 'localhost']), ipAddresses: unique([e.ip, '127.0.0.1']), usages: ['server', 'client'] },
       },
     ]),
-    ...[...m.controlPlane, ...m.workers, ...m.lbNodes]
+    // The operator's kubeconfig (muster kubeconfig) and the addon manager's: neither can be
+    // granted by a ClusterRoleBinding it would first have to apply itself.
+    { name: 'admin', ca: 'ca', request: client('kubernetes-admin', ['system:masters']) },
+    ...(m.controlPlane.length ? [{ name: 'addon-manager', ca: 'ca' as const, request: client('system:addon-manager', ['system:masters']) }] : []),
+    // Every kubelet's client and serving pairs: muster issues both (docs/cluster.md says why).
+    ...[...m.etcd.members, ...m.controlPlane, ...m.workers, ...m.lbNodes]
       .filter((n, i, all) => all.findIndex((x) => x.name === n.name) === i)
-      .map((n): NamedRequest => ({ name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) })),
+      .flatMap((n): NamedRequest[] => [
+        { name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) },
+        {
+          name: `kubelet-serving/${n.name}`,
+          ca: 'ca',
+          request: { commonName: `system:node:${n.name}`, organizations: ['system:nodes'], dnsNames: unique([n.name, n.hostname]), ipAddresses: [n.ip], usages: ['server'] },
+        },
+      ]),
   ];
 }

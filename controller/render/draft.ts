@@ -13,6 +13,8 @@ export interface NodeDraft {
   handlers: Handler[];
   probes: ProbeSpec[];
   driftPolicy: DriftPolicy;
+  // prune: false in an input: what leaves the plan stays on the host.
+  keepRemoved?: boolean;
 }
 
 // What rendering produces: a draft per node and the certificates they need (the requests).

@@ -33,6 +33,8 @@ export async function renderInputs(inputs: LoadedInputs): Promise<Rendered> {
         probes: mine.flatMap((d) => d.probes),
         // The cluster spec's policy wins over a task file's.
         driftPolicy: mine[0].driftPolicy,
+        // Kept when any input says prune: false; removing is the one that cannot be undone.
+        ...(mine.some((d) => d.keepRemoved) ? { keepRemoved: true } : {}),
       };
     }),
   };
@@ -48,6 +50,7 @@ export function assemblePlans(rendered: Rendered, material: Material): Plan[] {
       handlers: d.handlers,
       probes: d.probes,
       driftPolicy: d.driftPolicy,
+      ...(d.keepRemoved ? { keepRemoved: true } : {}),
     };
     plan.revision = revisionOf(plan);
     return plan;

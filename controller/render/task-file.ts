@@ -33,7 +33,7 @@ export function renderTaskFile(inv: Inventory, tf: TaskFile): Rendered {
       timeoutMs: p.timeoutSeconds * 1000,
       http: { url: substitute(p.http.url, vars, `probe ${p.name}`), insecure: p.http.insecure, caPath: '', certPath: '', keyPath: '' },
     }));
-    drafts.push({ node: node.name, tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes, driftPolicy: tf.driftPolicy });
+    drafts.push({ node: node.name, tasks, handlers: tf.handlers.filter((h) => used.has(h.id)), probes, driftPolicy: tf.driftPolicy, ...(tf.prune ? {} : { keepRemoved: true }) });
   }
   if (problems.length) {
     // One problem per task and message, not one per node.

@@ -12,6 +12,11 @@ import type { DeepPartial } from '../../proto/gen/muster/agent/v1/tasks.js';
 
 export const silent = pino({ level: 'silent' });
 
+// The agent's default trees and the container runtime's fixed config paths, which cluster
+// plans write (containerd's config.toml, crictl's config) and the defaults do not hold yet.
+// What a cluster node's agent manages: the defaults (containerd and crictl included).
+export const CLUSTER_NODE_TREES = DEFAULT_ALLOWED_TREES;
+
 export interface TempHost {
   root: string;
   host: Host;
@@ -23,9 +28,9 @@ export interface TempHost {
 }
 
 // kernel: the real one unless a test gives another (a fake, or the system tests' stand-in view).
-export async function tempHost(options: { kernel?: Kernel } = {}): Promise<TempHost> {
+export async function tempHost(options: { kernel?: Kernel; allowedTrees?: readonly string[] } = {}): Promise<TempHost> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-host-'));
-  const host = new Host({ root, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' });
+  const host = new Host({ root, allowedTrees: [...(options.allowedTrees ?? DEFAULT_ALLOWED_TREES)], stateDir: '/var/lib/musterd' });
   const engine = new Engine(host, silent, {}, options.kernel);
   await engine.init();
   return {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -14,7 +15,7 @@ import { plansFrom } from '../../controller/app/plan-set.js';
 import { loadClusterSpec } from '../../controller/inputs/cluster.js';
 import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
 import { agentTls, freePort, repoRoot, type TestFleet } from '../helpers/fleet.js';
-import { silent, snapshot } from '../helpers/host.js';
+import { CLUSTER_NODE_TREES, silent, snapshot } from '../helpers/host.js';
 
 const exec = promisify(execFile);
 const example = path.join(repoRoot, 'examples/ha-cluster/local');
@@ -34,7 +35,7 @@ before(async () => {
   agents = await Promise.all(inv.nodes.map(async (n) => {
     const root = path.join(dir, 'nodes', n.name);
     await fs.mkdir(root, { recursive: true });
-    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent });
+    return startAgent({ name: n.name, root, listen: { host: n.address, port: n.agentPort }, http: false, tls: await agentTls(f, n.name), log: silent, allowedTrees: CLUSTER_NODE_TREES });
   }));
 });
 
@@ -59,9 +60,9 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
   const stateBefore = await snapshot(path.join(dir, 'state'));
   const validated = await muster('validate', '-c', cluster);
   assert.equal(validated.code, 0, validated.stderr);
-  assert.match(validated.stdout, /\[validate\] \d+ certificate\(s\) or key\(s\) not in the state folder yet \(ca, etcd-ca, apiserver/);
+  assert.match(validated.stdout, /\[validate\] \d+ certificate\(s\) or key\(s\) not in the state folder yet \(ca, etcd-ca, front-proxy-ca, apiserver/);
   const plan = await muster('plan', '-c', cluster, '--no-diff');
-  assert.equal(plan.code, 2, plan.stderr);
+  assert.equal(plan.code, 2, plan.stderr + plan.stdout);
   assert.match(plan.stdout, /\[plan\] 10 nodes: 10 would change, 0 ok, 0 failed, 0 unreachable/);
   assert.match(plan.stdout, /issued in memory for this run only/);
   assert.deepEqual(await snapshot(path.join(dir, 'state')), stateBefore, 'validate and plan wrote nothing to the state folder');
@@ -100,6 +101,21 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
   assert.match(await fs.readFile(root('w1', 'etc/kubernetes/kubelet.conf'), 'utf8'), /server: https:\/\/192\.0\.2\.100:6443/);
   const dns = await fs.readFile(root('m1', 'etc/kubernetes/addons/dns.yaml'), 'utf8');
   assert.match(dns, /clusterIP: 10\.96\.0\.10/);
+  // Every node gets the runtime and the kubelet's configuration; control-plane nodes the addons and their manager.
+  for (const node of ['m1', 'lb2', 'w4']) {
+    assert.match(await fs.readFile(root(node, 'etc/containerd/config.toml'), 'utf8'), /SystemdCgroup = true/);
+    const kubelet = parse(await fs.readFile(root(node, 'var/lib/kubelet/config.yaml'), 'utf8'));
+    assert.deepEqual([kubelet.kind, kubelet.clusterDNS, kubelet.cgroupDriver, kubelet.tlsCertFile], ['KubeletConfiguration', ['10.96.0.10'], 'systemd', '/var/lib/kubelet/pki/kubelet.crt']);
+    assert.match(await fs.readFile(root(node, 'etc/systemd/system/kubelet.service.d/10-muster.conf'), 'utf8'), new RegExp(`--hostname-override=${node}\\b`));
+  }
+  const serving = new X509Certificate(await fs.readFile(root('w4', 'var/lib/kubelet/pki/kubelet.crt')));
+  assert.equal(serving.subject, 'O=system:nodes\nCN=system:node:w4');
+  assert.match(serving.subjectAltName ?? '', /DNS:w4, IP Address:127\.0\.0\.29/);
+  for (const f of ['dns.yaml', 'kube-proxy.yaml', 'cni-flannel.yaml']) assert.match(await fs.readFile(root('m2', `etc/kubernetes/addons/${f}`), 'utf8'), /addonmanager\.kubernetes\.io\/mode: Reconcile/);
+  const manager = parse(await fs.readFile(root('m3', 'etc/kubernetes/manifests/kube-addon-manager.yaml'), 'utf8'));
+  assert.deepEqual(manager.spec.containers[0].env.find((e: { name: string }) => e.name === 'KUBECTL_OPTS'), { name: 'KUBECTL_OPTS', value: '--kubeconfig=/srv/kubernetes/addon-manager.kubeconfig' });
+  assert.match(await fs.readFile(root('m3', 'srv/kubernetes/addon-manager.kubeconfig'), 'utf8'), /client-certificate-data/);
+  await assert.rejects(fs.access(root('w1', 'etc/kubernetes/addons/kube-proxy.yaml')), 'workers get no addons');
 
   const certs = await muster('certs', 'check-expiration');
   assert.equal(certs.code, 0);
@@ -182,4 +198,84 @@ test('ha cluster: muster discovery serve and new hand out a token etcd can use',
   }
   // The token outlives the server: it is kept in the state folder.
   assert.match(await fs.readFile(path.join(dir, 'state', 'discovery.json'), 'utf8'), /_config/);
+});
+
+test('ha cluster: switching the load balancer from haproxy to nginx shows the haproxy config as a removal, apply removes it; prune: false keeps it', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const text = await fs.readFile(cluster, 'utf8');
+  const nginx = path.join(dir, 'nginx.yaml');
+  await fs.writeFile(nginx, text.replace('kind: haproxy', 'kind: nginx'));
+  const before = await snapshot(root('lb1', '.'));
+  const plan = await muster('plan', '-c', nginx, '--no-diff');
+  assert.equal(plan.code, 2, plan.stderr);
+  for (const lb of ['lb1', 'lb2']) assert.match(plan.stdout, new RegExp(`^\\[plan\\] ${lb}: would-change \\(3 would change, \\d+ ok, 1 to remove\\)`, 'm'));
+  assert.match(plan.stdout, /^ {2}- lb-config \(file\) would remove \/etc\/haproxy\/haproxy\.cfg$/m);
+  assert.match(plan.stdout, /^ {2}~ lb-config \(file\) would-change$/m);
+  assert.deepEqual(await snapshot(root('lb1', '.')), before, 'plan touched nothing');
+  const json = JSON.parse((await muster('plan', '-c', nginx, '--json')).stdout) as { node: string; tasks: { id: string; status: string; removal?: boolean; diffs: { header: string }[] }[] }[];
+  const removal = json.find((n) => n.node === 'lb2')!.tasks.find((t) => t.removal)!;
+  assert.deepEqual([removal.id, removal.status, removal.diffs.map((d) => d.header)], ['lb-config', 'would-change', ['/etc/haproxy/haproxy.cfg']]);
+  assert.ok(json.find((n) => n.node === 'w1')!.tasks.every((t) => !t.removal));
+
+  const kept = path.join(dir, 'nginx-keep.yaml');
+  await fs.writeFile(kept, text.replace('kind: haproxy', 'kind: nginx') + 'prune: false\n');
+  const keep = await muster('apply', '-c', kept, '--no-diff');
+  assert.equal(keep.code, 0, keep.stdout + keep.stderr);
+  assert.doesNotMatch(keep.stdout, /removed/);
+  await fs.access(root('lb1', 'etc/haproxy/haproxy.cfg'));
+  await fs.access(root('lb1', 'etc/nginx/nginx.conf'));
+
+  // Back to haproxy, then to nginx with pruning on: the haproxy config goes.
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const apply = await muster('apply', '-c', nginx, '--no-diff');
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  assert.match(apply.stdout, /^ {2}- lb-config \(file\) removed \/etc\/haproxy\/haproxy\.cfg$/m);
+  for (const lb of ['lb1', 'lb2']) {
+    await assert.rejects(fs.access(root(lb, 'etc/haproxy/haproxy.cfg')), `${lb} has no haproxy config left`);
+    assert.match(await fs.readFile(root(lb, 'etc/nginx/nginx.conf'), 'utf8'), /127\.0\.0\.23:6443/);
+  }
+  assert.equal((await muster('plan', '-c', nginx, '--no-diff')).code, 0);
+});
+
+test('ha cluster: muster kubeconfig prints the admin kubeconfig through the VIP, writes it 0600 with -o, and refuses without a cluster CA', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const printed = await muster('kubeconfig', '-c', cluster);
+  assert.equal(printed.code, 0, printed.stderr);
+  const config = parse(printed.stdout);
+  assert.equal(config.clusters[0].cluster.server, 'https://192.0.2.100:6443');
+  const cert = new X509Certificate(Buffer.from(config.users[0].user['client-certificate-data'], 'base64'));
+  assert.equal(cert.subject, 'O=system:masters\nCN=kubernetes-admin');
+  assert.equal(Buffer.from(config.clusters[0].cluster['certificate-authority-data'], 'base64').toString(), await fs.readFile(path.join(dir, 'state/pki/cluster/ca.crt'), 'utf8'));
+  const file = path.join(dir, 'admin.conf');
+  await fs.writeFile(file, 'old\n', { mode: 0o644 });
+  const written = await muster('kubeconfig', '-c', cluster, '-o', file);
+  assert.equal(written.code, 0, written.stderr);
+  assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+  assert.deepEqual(parse(await fs.readFile(file, 'utf8')).users, config.users, 'the same kept certificate, not a new one');
+  const empty = await exec(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', path.join(dir, 'no-state'), '-i', inventoryFile, 'kubeconfig', '-c', cluster]).catch((e: { code: number; stderr: string }) => e);
+  assert.equal((empty as { code: number }).code, 1);
+  assert.match((empty as { stderr: string }).stderr, /NO_CLUSTER_CA: .*no-state holds no cluster CA for ha: run "muster apply" first/);
+  await assert.rejects(fs.access(path.join(dir, 'no-state')), 'nothing was made in the empty state folder');
+});
+
+test('ha cluster: switching to pki.layout kubeadm converges, moves the control plane\'s files to /etc/kubernetes/pki and removes /srv/kubernetes', async () => {
+  const cluster = path.join(example, 'cluster.yaml');
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0);
+  const kubeadm = path.join(dir, 'kubeadm.yaml');
+  await fs.writeFile(kubeadm, (await fs.readFile(cluster, 'utf8')) + 'pki: { layout: kubeadm }\n');
+  const apply = await muster('apply', '-c', kubeadm, '--no-diff');
+  assert.equal(apply.code, 0, apply.stdout + apply.stderr);
+  assert.match(apply.stdout, /- apiserver-cert \(certificate\) removed \/srv\/kubernetes\/server\.cert/);
+  for (const f of ['pki/ca.crt', 'pki/apiserver.crt', 'pki/front-proxy-ca.crt', 'pki/front-proxy-client.key', 'pki/sa.pub', 'pki/etcd/ca.crt', 'admin.conf', 'scheduler.conf', 'controller-manager.conf']) {
+    await fs.access(root('m2', `etc/kubernetes/${f}`));
+  }
+  await assert.rejects(fs.access(root('m2', 'etc/kubernetes/pki/ca.key')), 'no CA key on the node');
+  await assert.rejects(fs.access(root('m2', 'srv/kubernetes/server.cert')), 'the seed layout\'s files are gone');
+  const api = parse(await fs.readFile(root('m2', 'etc/kubernetes/manifests/kube-apiserver.yaml'), 'utf8')).spec.containers[0].command as string[];
+  assert.ok(api.includes('--proxy-client-cert-file=/etc/kubernetes/pki/front-proxy-client.crt'));
+  assert.equal((await muster('plan', '-c', kubeadm, '--no-diff')).code, 0);
+  assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0, 'and back');
+  await fs.access(root('m2', 'srv/kubernetes/server.cert'));
 });

@@ -34,6 +34,7 @@ let cluster: AppliedCluster;
 let certs: InstalledCert[] = [];
 let kubernetesCa = '';
 let etcdCa = '';
+let frontProxyCa = '';
 
 function requireOpenssl(t: TestContext): string | undefined {
   const bin = findProgram('openssl');
@@ -58,6 +59,7 @@ before(async () => {
   cluster = await renderAndApplyExample(tmp);
   kubernetesCa = (await cluster.state.pki.ca('ca')).certPem;
   etcdCa = (await cluster.state.pki.ca('etcd-ca')).certPem;
+  frontProxyCa = (await cluster.state.pki.ca('front-proxy-ca')).certPem;
   for (const c of certificateTasks(cluster.plans)) {
     certs.push({
       ...c,
@@ -73,15 +75,18 @@ after(async () => {
   certs = [];
 });
 
-// The etcd CA signs what etcd serves and what opens etcd; the Kubernetes CA signs the rest.
-function expectedCa(c: { spec: CertificateSpec }): 'etcd' | 'kubernetes' {
+// The etcd CA signs what etcd serves and what opens etcd; the front-proxy CA the aggregation
+// layer's client; the Kubernetes CA signs the rest.
+function expectedCa(c: { spec: CertificateSpec }): 'etcd' | 'front-proxy' | 'kubernetes' {
+  if (c.spec.certPath.endsWith('/front-proxy-client.crt')) return 'front-proxy';
   return c.spec.certPath.startsWith('/etc/kubernetes/pki/etcd/') || c.spec.certPath.endsWith('/apiserver-etcd-client.crt') ? 'etcd' : 'kubernetes';
 }
 
 // openssl verify -purpose: what the peer checks in the extended key usage when it sees this certificate.
 function purposes(certPath: string): ('sslserver' | 'sslclient')[] {
   const file = path.posix.basename(certPath);
-  if (file === 'server.cert') return ['sslserver'];
+  // The API server's, and the kubelet's serving certificate (muster issues it; docs/cluster.md).
+  if (file === 'server.cert' || file === 'kubelet.crt') return ['sslserver'];
   // etcd dials its peers with peer.crt and, for its own gateway and grpc-proxy, the server cert as a client.
   if (file === 'server.crt' || file === 'peer.crt') return ['sslserver', 'sslclient'];
   return ['sslclient'];
@@ -99,15 +104,18 @@ describe('the HA example installs certificates that openssl accepts', () => {
         '/etc/kubernetes/pki/etcd/server.crt',
         '/srv/kubernetes/apiserver-etcd-client.crt',
         '/srv/kubernetes/apiserver-kubelet-client.crt',
+        '/srv/kubernetes/front-proxy-client.crt',
         '/srv/kubernetes/kubecfg.crt',
         '/srv/kubernetes/server.cert',
         '/var/lib/kubelet/pki/kubelet-client.crt',
+        '/var/lib/kubelet/pki/kubelet.crt',
       ]);
     }
     for (const name of ['lb1', 'lb2', 'w1', 'w2', 'w3', 'w4', 'w5']) {
-      assert.deepEqual(byNode.get(name), ['/var/lib/kubelet/pki/kubelet-client.crt']);
+      assert.deepEqual(byNode.get(name), ['/var/lib/kubelet/pki/kubelet-client.crt', '/var/lib/kubelet/pki/kubelet.crt']);
     }
     assert.notEqual(kubernetesCa, etcdCa);
+    assert.ok(![kubernetesCa, etcdCa].includes(frontProxyCa));
   });
 
   it('openssl verify: every installed certificate chains to the CA its task names, and that is the right CA', async (t) => {
@@ -115,7 +123,7 @@ describe('the HA example installs certificates that openssl accepts', () => {
     if (!openssl) return;
     for (const c of certs) {
       const want = expectedCa(c);
-      assert.equal(c.spec.caPem, want === 'etcd' ? etcdCa : kubernetesCa, `${c.node} ${c.spec.certPath}: the plan ships the wrong CA (want the ${want} CA)`);
+      assert.equal(c.spec.caPem, { etcd: etcdCa, 'front-proxy': frontProxyCa, kubernetes: kubernetesCa }[want], `${c.node} ${c.spec.certPath}: the plan ships the wrong CA (want the ${want} CA)`);
       // What the agent put on disk is what the plan carried.
       assert.equal(await fs.readFile(c.cert, 'utf8'), c.spec.certPem, `${c.node} ${c.spec.certPath} differs from the plan`);
       if (c.spec.caPath) assert.equal(await fs.readFile(onNode(cluster, c.node, c.spec.caPath), 'utf8'), c.spec.caPem, `${c.node} ${c.spec.caPath}`);
@@ -150,7 +158,7 @@ describe('the HA example installs certificates that openssl accepts', () => {
       checked.add(c.spec.caPath);
     }
     // The etcd CA on etcd nodes, the Kubernetes and etcd CAs for the apiserver, and the kubelet's.
-    assert.deepEqual([...checked].sort(), ['/etc/kubernetes/pki/etcd/ca.crt', '/srv/kubernetes/ca.crt', '/srv/kubernetes/etcd-ca.crt', '/var/lib/kubelet/pki/ca.crt']);
+    assert.deepEqual([...checked].sort(), ['/etc/kubernetes/pki/etcd/ca.crt', '/srv/kubernetes/ca.crt', '/srv/kubernetes/etcd-ca.crt', '/srv/kubernetes/front-proxy-ca.crt', '/var/lib/kubelet/pki/ca.crt']);
   });
 
   it("m1's API serving certificate names every control-plane node, the VIP, the service IP, the cluster names and the extra SAN", async (t) => {

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Host } from '../../agent/host/host.js';
-import { DEFAULT_ALLOWED_TREES } from '../../agent/host/path-policy.js';
+import { CLUSTER_NODE_TREES } from '../helpers/host.js';
 import { check as checkProbe } from '../../agent/probes/probes.js';
 import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import { onNode, renderAndApplyExample } from './helpers/cluster.js';
@@ -191,7 +191,7 @@ test('the HA example runs as a real 3-member etcd cluster with the issued certif
   // with the member id, the leader, the raft index and the db size.
   for (const { name } of MEMBERS) {
     const spec = cluster.plans.find((p) => p.node === name)!.probes.find((p) => p.name === 'etcd')!;
-    const host = new Host({ root: cluster.roots.get(name)!, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' });
+    const host = new Host({ root: cluster.roots.get(name)!, allowedTrees: CLUSTER_NODE_TREES, stateDir: '/var/lib/musterd' });
     const outcome = await checkProbe(spec, host);
     assert.equal(outcome.state, ProbeState.PROBE_STATE_HEALTHY, `${name}: ${outcome.message}`);
     assert.match(outcome.details!.member_id, /^\d+$/);
@@ -210,7 +210,7 @@ test('the HA example runs as a real 3-member etcd cluster with the issued certif
   // Stop every member by pid and prove its ports are closed.
   for (const m of members) await stopEtcdMember(m);
   // With its member gone, the probe fails and says why.
-  const gone = await checkProbe(cluster.plans.find((p) => p.node === 'm1')!.probes.find((p) => p.name === 'etcd')!, new Host({ root: cluster.roots.get('m1')!, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' })).catch((err: Error) => ({ state: ProbeState.PROBE_STATE_FAILED, message: err.message }));
+  const gone = await checkProbe(cluster.plans.find((p) => p.node === 'm1')!.probes.find((p) => p.name === 'etcd')!, new Host({ root: cluster.roots.get('m1')!, allowedTrees: CLUSTER_NODE_TREES, stateDir: '/var/lib/musterd' })).catch((err: Error) => ({ state: ProbeState.PROBE_STATE_FAILED, message: err.message }));
   assert.equal(gone.state, ProbeState.PROBE_STATE_FAILED);
   assert.match(gone.message, /ECONNREFUSED/);
   for (const m of members) {

@@ -21,6 +21,8 @@ packages=(
   nfs-ganesha nfs-ganesha-vfs rpcbind libnfs-utils
   ceph-mon ceph-mgr ceph-osd ceph-mds ceph-fuse rbd-fuse ceph-common
 )
+# kubectl for the kubeconfig test: Debian's kubernetes-client only where none is installed yet.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -2,7 +2,8 @@ import type { ClusterSpec } from '../../inputs/cluster.js';
 import { nthIp, parseVersion } from '../../inputs/cluster.js';
 import type { Inventory, InventoryNode } from '../../inputs/inventory.js';
 import { dnsScale } from './manifests/dns.js';
-import type { ClusterModel, ClusterNode } from './model.js';
+import { kubeletPki } from './node/runtime.js';
+import { layoutPaths, type ClusterModel, type ClusterNode } from './model.js';
 
 export const ETCD_CLIENT_PORT = 2379;
 export const ETCD_PEER_PORT = 2380;
@@ -33,6 +34,20 @@ function defaultImages(repo: string, version: ReturnType<typeof parseVersion>): 
   };
 }
 
+export const KUBELET_KUBECONFIG = '/etc/kubernetes/kubelet.conf';
+export const KUBERNETES_APT_SOURCE = 'kubernetes';
+
+// pkgs.k8s.io names its builds <version>-1.1 ("1.31.2-1.1").
+export function kubeletPackageVersion(version: { major: number; minor: number; patch: number }): string {
+  return `${version.major}.${version.minor}.${version.patch}-1.1`;
+}
+
+// Where the apt-source task puts the key: .asc for an armored key, .gpg for a binary one.
+function aptKeyPath(key: Buffer): string {
+  const armored = key.subarray(0, 36).toString('latin1') === '-----BEGIN PGP PUBLIC KEY BLOCK-----';
+  return `/etc/apt/keyrings/${KUBERNETES_APT_SOURCE}.${armored ? 'asc' : 'gpg'}`;
+}
+
 const asNode = (n: InventoryNode): ClusterNode => ({ name: n.name, ip: n.address, hostname: n.hostname });
 
 export function buildModel(inv: Inventory, spec: ClusterSpec): ClusterModel {
@@ -44,6 +59,9 @@ export function buildModel(inv: Inventory, spec: ClusterSpec): ClusterModel {
     peerURL: `https://${n.address}:${ETCD_PEER_PORT}`,
     clientURL: `https://${n.address}:${ETCD_CLIENT_PORT}`,
   }));
+  const paths = layoutPaths(v.pki.layout);
+  const dnsServiceIP = v.network.dnsServiceIP ?? nthIp(v.network.serviceCIDR, 10);
+  const repo = v.kubelet.repository;
   const inflight = inflightFor(inv.nodes.length);
   const scale = dnsScale(inv.nodes.length);
   return {
@@ -55,7 +73,7 @@ export function buildModel(inv: Inventory, spec: ClusterSpec): ClusterModel {
       podCIDR: v.network.podCIDR,
       clusterDomain: v.network.clusterDomain,
       firstServiceIP: nthIp(v.network.serviceCIDR, 1),
-      dnsServiceIP: v.network.dnsServiceIP ?? nthIp(v.network.serviceCIDR, 10),
+      dnsServiceIP,
     },
     api: {
       vip: v.api.vip,
@@ -84,12 +102,28 @@ export function buildModel(inv: Inventory, spec: ClusterSpec): ClusterModel {
       cacheSize: v.dns.cacheSize,
       forwardMax: v.dns.forwardMax,
     },
-    paths: {
-      manifests: '/etc/kubernetes/manifests',
-      addons: '/etc/kubernetes/addons',
-      srv: '/srv/kubernetes',
-      etcdPki: '/etc/kubernetes/pki/etcd',
-      etcdData: '/var/lib/etcd',
+    paths,
+    layout: v.pki.layout,
+    runtime: {
+      clusterName: v.name ?? inv.cluster,
+      kubernetesVersion: version.raw,
+      containerd: { ...v.runtime.containerd, socket: '/run/containerd/containerd.sock' },
+      kubelet: {
+        repository: repo && { url: repo.url, suite: repo.suite, components: repo.components, keyFile: aptKeyPath(spec.repositoryKey!), key: spec.repositoryKey! },
+        packageVersion: v.kubelet.packageVersion ?? kubeletPackageVersion(version),
+        staticPodPath: paths.manifests,
+        clusterDNS: dnsServiceIP,
+        clusterDomain: v.network.clusterDomain,
+        clientCAFile: kubeletPki('ca.crt'),
+        kubeconfig: KUBELET_KUBECONFIG,
+        configPath: '/var/lib/kubelet/config.yaml',
+        servingCertFile: kubeletPki('kubelet.crt'),
+        servingKeyFile: kubeletPki('kubelet.key'),
+        maxPods: v.kubelet.maxPods,
+      },
     },
+    cni: v.cni.plugin,
+    manageSystem: v.system.manage,
+    prune: v.prune,
   };
 }

@@ -8,6 +8,7 @@ import { nodeVars } from '../node.js';
 import { substitute } from '../substitute.js';
 import { renderKubeconfig } from './kubeconfig.js';
 import { renderDnsAddon } from './manifests/index.js';
+import { srvFile } from './manifests/pod.js';
 import type { ClusterModel, ClusterNode } from './model.js';
 
 // Variables an operator's manifest template may use: the node's, the cluster's and the spec's `vars`.
@@ -41,8 +42,9 @@ export interface ClusterContext {
   dnsAddon: string;
   srv(file: string): string;
   etcdPki(file: string): string;
-  cert(id: string, name: string, certPath: string, keyPath: string, ca: CaName, caPath?: string): DraftTask;
-  file(id: string, filePath: string, content: string, mode: number, secret?: boolean, notify?: string[]): Task;
+  cert(id: string, name: string, certPath: string, keyPath: string, ca: CaName, caPath?: string, notify?: string[]): DraftTask;
+  // check: the program that must accept the new bytes first ("{}" is the temp file).
+  file(id: string, filePath: string, content: string, mode: number, secret?: boolean, notify?: string[], check?: string[]): Task;
   material(id: string, filePath: string, content: (m: Material) => string, mode: number, secret?: boolean): DraftTask;
   pod(id: string, name: string, manifest: string): Task;
   kubeconfig(user: string, certName: string): (m: Material) => string;
@@ -52,21 +54,21 @@ export interface ClusterContext {
 
 export function clusterContext(m: ClusterModel, spec: ClusterSpec, problems: string[]): ClusterContext {
   const server = `https://${m.api.vip}:${m.api.port}`;
-  const file: ClusterContext['file'] = (id, filePath, content, mode, secret = false, notify = []) => ({
+  const file: ClusterContext['file'] = (id, filePath, content, mode, secret = false, notify = [], check) => ({
     id,
     notify,
-    file: { path: filePath, content: Buffer.from(content), mode, owner: '', group: '', secret },
+    file: { path: filePath, content: Buffer.from(content), mode, owner: '', group: '', secret, ...(check ? { check: { command: check } } : {}) },
   });
   return {
     m,
     spec,
     server,
     dnsAddon: renderDnsAddon(m),
-    srv: (f) => path.posix.join(m.paths.srv, f),
+    srv: (f) => srvFile(m, f),
     etcdPki: (f) => path.posix.join(m.paths.etcdPki, f),
-    cert: (id, name, certPath, keyPath, ca, caPath = '') => (mat) => ({
+    cert: (id, name, certPath, keyPath, ca, caPath = '', notify = []) => (mat) => ({
       id,
-      notify: [],
+      notify,
       certificate: { certPath, certPem: mat.cert(name).certPem, keyPath, keyPem: mat.cert(name).keyPem, caPath, caPem: mat.caPem(ca), owner: '', group: '' },
     }),
     file,

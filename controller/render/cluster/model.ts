@@ -1,3 +1,5 @@
+import type { RuntimeModel } from './node/runtime.js';
+
 // The resolved cluster: everything the manifest and file renderers need, with every default
 // filled in. Built from the inventory and the cluster spec by controller/inputs/cluster.ts.
 
@@ -35,7 +37,11 @@ export interface ClusterPaths {
   srv: string; // /srv/kubernetes: ca.crt, server.cert, server.key, kubecfg.*, known_tokens.csv, basic_auth.csv, sa.key, sa.pub, ...
   etcdPki: string; // /etc/kubernetes/pki/etcd: ca.crt, server.crt, server.key, peer.crt, peer.key
   etcdData: string; // /var/lib/etcd
+  // Where a layout keeps a file of FILES elsewhere than paths.srv/<name> (kubeadm: /etc/kubernetes/pki/apiserver.crt, ...).
+  files: Partial<Record<string, string>>;
 }
+
+export type PkiLayout = 'seed' | 'kubeadm';
 
 // File names inside paths.srv and paths.etcdPki that the manifests reference.
 export const FILES = {
@@ -61,7 +67,35 @@ export const FILES = {
   etcdServerKey: 'server.key',
   etcdPeerCert: 'peer.crt',
   etcdPeerKey: 'peer.key',
+  frontProxyCa: 'front-proxy-ca.crt',
+  frontProxyClientCert: 'front-proxy-client.crt',
+  frontProxyClientKey: 'front-proxy-client.key',
+  addonManagerKubeconfig: 'addon-manager.kubeconfig',
+  adminKubeconfig: 'admin.conf',
 } as const;
+
+const KUBEADM_PKI = '/etc/kubernetes/pki';
+// kubeadm's names for the seed's files (kubeadm's "certs" and "kubeconfig" phases).
+export const KUBEADM_FILES: Partial<Record<string, string>> = {
+  [FILES.apiserverCert]: `${KUBEADM_PKI}/apiserver.crt`,
+  [FILES.apiserverKey]: `${KUBEADM_PKI}/apiserver.key`,
+  [FILES.etcdCa]: `${KUBEADM_PKI}/etcd/ca.crt`,
+  [FILES.schedulerKubeconfig]: '/etc/kubernetes/scheduler.conf',
+  [FILES.controllerManagerKubeconfig]: '/etc/kubernetes/controller-manager.conf',
+  [FILES.addonManagerKubeconfig]: '/etc/kubernetes/addon-manager.conf',
+  [FILES.adminKubeconfig]: '/etc/kubernetes/admin.conf',
+};
+
+export function layoutPaths(layout: PkiLayout): ClusterPaths {
+  return {
+    manifests: '/etc/kubernetes/manifests',
+    addons: '/etc/kubernetes/addons',
+    srv: layout === 'kubeadm' ? KUBEADM_PKI : '/srv/kubernetes',
+    etcdPki: '/etc/kubernetes/pki/etcd',
+    etcdData: '/var/lib/etcd',
+    files: layout === 'kubeadm' ? KUBEADM_FILES : {},
+  };
+}
 
 export interface ClusterModel {
   name: string;
@@ -112,4 +146,12 @@ export interface ClusterModel {
     forwardMax: number; // dnsmasq --dns-forward-max (seed: 1000)
   };
   paths: ClusterPaths;
+  layout: PkiLayout;
+  // What every node runs under the static pods: containerd, the kubelet and its settings.
+  runtime: RuntimeModel;
+  cni: 'flannel' | 'none';
+  // false: only config files; packages, services and kernel settings are the operator's.
+  manageSystem: boolean;
+  // false: what leaves a node's plan stays on the host (Plan.keep_removed).
+  prune: boolean;
 }

@@ -6,7 +6,8 @@ import { clusterRequests } from '../../pki/cluster.js';
 import type { NodeDraft, Rendered } from '../draft.js';
 import { buildModel } from './build-model.js';
 import { clusterContext } from './context.js';
-import { controlPlaneTasks, etcdTasks, kubeletTasks, lbTasks, probesFor, storageTasks } from './roles.js';
+import { nodeHandlers, nodeTasks } from './node-tasks.js';
+import { controlPlaneTasks, etcdTasks, lbTasks, probesFor, storageTasks } from './roles.js';
 
 // Every node's draft for the cluster the spec describes, by role, and the certificates they
 // need. Pure and deterministic: the same inputs give the same drafts and requests.
@@ -19,15 +20,17 @@ export function renderCluster(inv: Inventory, spec: ClusterSpec): Rendered {
     return {
       node: n.name,
       tasks: [
-        // Storage first: /var/lib/etcd is mounted before etcd's manifest appears.
+        // Storage first: /var/lib/etcd is mounted before etcd's manifest appears; then the
+        // runtime and the kubelet, so the static pods below have something to start them.
         ...storageTasks(ctx, n),
+        ...nodeTasks(ctx, n),
         ...(n.roles.includes('etcd') ? etcdTasks(ctx, n) : []),
         ...(n.roles.includes('control-plane') ? controlPlaneTasks(ctx, n) : []),
         ...lb.tasks,
-        ...kubeletTasks(ctx, n),
       ],
-      handlers: lb.handlers,
+      handlers: [...nodeHandlers(ctx), ...lb.handlers],
       probes: probesFor(ctx, n),
+      ...(m.prune ? {} : { keepRemoved: true }),
       driftPolicy: spec.value.drift === 'report' ? DriftPolicy.DRIFT_POLICY_REPORT : DriftPolicy.DRIFT_POLICY_ENFORCE,
     };
   });

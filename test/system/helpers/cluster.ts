@@ -9,11 +9,11 @@ import { pino } from 'pino';
 import { parse, stringify } from 'yaml';
 import { Engine } from '../../../agent/engine/engine.js';
 import { Host } from '../../../agent/host/host.js';
-import { DEFAULT_ALLOWED_TREES } from '../../../agent/host/path-policy.js';
 import { ClusterPki } from '../../../controller/pki/cluster.js';
 import { plansFrom } from '../../../controller/app/plan-set.js';
 import { loadClusterSpec, type ClusterSpec } from '../../../controller/inputs/cluster.js';
 import { loadInventory, type Inventory } from '../../../controller/inputs/inventory.js';
+import { CLUSTER_NODE_TREES } from '../../helpers/host.js';
 import { ApplyMode, TaskStatus, type ApplySummary, type Plan, type TaskResult } from '../../../proto/gen/muster/agent/v1/agent.js';
 
 const execFileAsync = promisify(execFile);
@@ -51,7 +51,7 @@ export async function renderAndApplyExample(tmpDir: string, options: RenderOptio
   for (const plan of plans) {
     const root = path.join(tmpDir, 'nodes', plan.node);
     await fs.mkdir(root, { recursive: true });
-    const host = new Host({ root, allowedTrees: DEFAULT_ALLOWED_TREES, stateDir: '/var/lib/musterd' });
+    const host = new Host({ root, allowedTrees: CLUSTER_NODE_TREES, stateDir: '/var/lib/musterd' });
     const engine = new Engine(host, log);
     await engine.init();
     const results: TaskResult[] = [];

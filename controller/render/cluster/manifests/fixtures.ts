@@ -1,4 +1,5 @@
-import type { ClusterModel, ClusterNode, EtcdMember } from '../model.js';
+import { layoutPaths, type ClusterModel, type ClusterNode, type EtcdMember } from '../model.js';
+import { exampleRuntime } from '../node/fixtures.js';
 import { dnsScale } from './dns.js';
 
 const node = (name: string, ip: string): ClusterNode => ({ name, ip, hostname: `${name}.dc1.example` });
@@ -44,13 +45,12 @@ export function exampleModel(): ClusterModel {
     nodeCount,
     auth: { tokenAuth: true, basicAuth: false },
     dns: { provider: 'coredns', replicas: scale.replicas, resources: scale.resources, cacheSize: 10000, forwardMax: 1000 },
-    paths: {
-      manifests: '/etc/kubernetes/manifests',
-      addons: '/etc/kubernetes/addons',
-      srv: '/srv/kubernetes',
-      etcdPki: '/etc/kubernetes/pki/etcd',
-      etcdData: '/var/lib/etcd',
-    },
+    paths: layoutPaths('seed'),
+    layout: 'seed',
+    runtime: exampleRuntime(),
+    cni: 'flannel',
+    manageSystem: true,
+    prune: true,
   };
 }
 
@@ -76,5 +76,13 @@ export function oldModel(): ClusterModel {
 export function kubeDnsModel(): ClusterModel {
   const m = exampleModel();
   m.dns.provider = 'kube-dns';
+  return m;
+}
+
+/** The example in kubeadm's layout: /etc/kubernetes/pki and /etc/kubernetes/*.conf. */
+export function kubeadmModel(): ClusterModel {
+  const m = exampleModel();
+  m.layout = 'kubeadm';
+  m.paths = layoutPaths('kubeadm');
   return m;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { ClusterModel } from '../model.js';
-import { discoveryModel, exampleModel, kubeDnsModel, oldModel } from './fixtures.js';
+import { discoveryModel, exampleModel, kubeadmModel, kubeDnsModel, oldModel } from './fixtures.js';
 import { renderApiserver, renderControllerManager, renderDnsAddon, renderEtcd, renderScheduler } from './index.js';
 
 // UPDATE_GOLDEN=1 rewrites the files; review the diff before committing it.
@@ -16,6 +16,8 @@ const CASES: [file: string, render: () => string][] = [
   ['etcd-m1.yaml', () => { const m = exampleModel(); return renderEtcd(m, member(m)); }],
   ['etcd-m2-discovery.yaml', () => { const m = discoveryModel(); return renderEtcd(m, member(m, 1)); }],
   ['kube-apiserver-m1.yaml', () => { const m = exampleModel(); return renderApiserver(m, cp(m)); }],
+  ['kube-apiserver-m1-kubeadm.yaml', () => { const m = kubeadmModel(); return renderApiserver(m, cp(m)); }],
+  ['kube-controller-manager-m1-kubeadm.yaml', () => { const m = kubeadmModel(); return renderControllerManager(m, cp(m)); }],
   ['kube-apiserver-m1-v1.18.yaml', () => { const m = oldModel(); return renderApiserver(m, cp(m)); }],
   ['kube-controller-manager-m1.yaml', () => { const m = exampleModel(); return renderControllerManager(m, cp(m)); }],
   ['kube-controller-manager-m1-v1.18.yaml', () => { const m = oldModel(); return renderControllerManager(m, cp(m)); }],

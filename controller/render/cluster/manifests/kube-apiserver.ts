@@ -42,6 +42,15 @@ export function renderApiserver(model: ClusterModel, node: ClusterNode): string 
       ['max-mutating-requests-inflight', model.api.maxMutatingRequestsInflight],
       // Lease-based reconciliation keeps the kubernetes Endpoints to live apiservers, with no --apiserver-count to keep in sync.
       ['endpoint-reconciler-type', 'lease'],
+      // The aggregation layer: the apiserver proxies to extension apiservers (metrics-server) as
+      // front-proxy-client, and they trust the X-Remote-* headers from that name only.
+      ['requestheader-client-ca-file', srv(FILES.frontProxyCa)],
+      ['requestheader-allowed-names', 'front-proxy-client'],
+      ['requestheader-username-headers', 'X-Remote-User'],
+      ['requestheader-group-headers', 'X-Remote-Group'],
+      ['requestheader-extra-headers-prefix', 'X-Remote-Extra-'],
+      ['proxy-client-cert-file', srv(FILES.frontProxyClientCert)],
+      ['proxy-client-key-file', srv(FILES.frontProxyClientKey)],
       ['token-auth-file', model.auth.tokenAuth ? srv(FILES.knownTokens) : undefined],
       ['basic-auth-file', model.auth.basicAuth ? srv(FILES.basicAuth) : undefined],
     ]),

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
 import { FILES, type ClusterModel, type ClusterNode } from '../model.js';
-import { assertControlPlane, electedComponentFlags, flags, renderStaticPod, srvFile, srvMount } from './pod.js';
+import { assertControlPlane, electedComponentFlags, flags, outsideSrvMount, renderStaticPod, srvFile, srvMount } from './pod.js';
 
 /** kube-controller-manager's secure port; the probe and --secure-port must agree. */
 export const CONTROLLER_MANAGER_SECURE_PORT = 10257;
@@ -54,6 +54,6 @@ export function renderControllerManager(model: ClusterModel, node: ClusterNode):
     command,
     requests: { cpu: '200m' },
     health: { port: CONTROLLER_MANAGER_SECURE_PORT, scheme: 'HTTPS', liveness: '/healthz' },
-    mounts: [srvMount(model)],
+    mounts: [srvMount(model), ...outsideSrvMount(model, 'kubeconfig', FILES.controllerManagerKubeconfig)],
   });
 }

@@ -45,9 +45,15 @@ export function flags(entries: [name: string, value: string | number | boolean |
   return entries.filter(([, v]) => v !== undefined).map(([n, v]) => `--${n}=${v}`);
 }
 
-/** A file in paths.srv, where the credentials of the apiserver, controller-manager and scheduler live. */
+/** A file of the control plane's credentials: in paths.srv, or where the layout keeps it. */
 export function srvFile(model: ClusterModel, file: string): string {
-  return posix.join(model.paths.srv, file);
+  return model.paths.files[file] ?? posix.join(model.paths.srv, file);
+}
+
+/** A read-only File mount for a credential the layout keeps outside paths.srv (kubeadm's *.conf); none otherwise. */
+export function outsideSrvMount(model: ClusterModel, name: string, file: string): HostPathMount[] {
+  const at = srvFile(model, file);
+  return at.startsWith(model.paths.srv + '/') ? [] : [{ name, path: at, type: 'File', readOnly: true }];
 }
 
 /** The node must be a control-plane node of the model; rendering for any other node is a caller bug. */

@@ -7,7 +7,7 @@ export function exampleRuntime(): RuntimeModel {
     kubernetesVersion: 'v1.31.2',
     containerd: { package: 'containerd', sandboxImage: 'registry.k8s.io/pause:3.10', socket: '/run/containerd/containerd.sock' },
     kubelet: {
-      repository: { url: 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/', suite: '/', components: [], keyFile: '/etc/apt/keyrings/kubernetes.asc', keyPem: 'KEY' },
+      repository: { url: 'https://pkgs.k8s.io/core:/stable:/v1.31/deb/', suite: '/', components: [], keyFile: '/etc/apt/keyrings/kubernetes.asc', key: new TextEncoder().encode('KEY') },
       packageVersion: '1.31.2-1.1',
       staticPodPath: '/etc/kubernetes/manifests',
       clusterDNS: '10.96.0.10',

@@ -14,7 +14,7 @@ export interface RuntimeModel {
   };
   kubelet: {
     // The Kubernetes package repository the operator names (pkgs.k8s.io layout): apt line parts.
-    repository?: { url: string; suite: string; components: string[]; keyFile: string; keyPem: string };
+    repository?: { url: string; suite: string; components: string[]; keyFile: string; key: Uint8Array };
     packageVersion: string; // 1.31.2-1.1: pinned to the cluster version
     staticPodPath: string; // /etc/kubernetes/manifests
     clusterDNS: string; // 10.96.0.10
