@@ -213,7 +213,7 @@ test('ha cluster: switching the load balancer from haproxy to nginx shows the ha
   assert.match(plan.stdout, /^ {2}- lb-config \(file\) would remove \/etc\/haproxy\/haproxy\.cfg$/m);
   assert.match(plan.stdout, /^ {2}~ lb-config \(file\) would-change$/m);
   assert.deepEqual(await snapshot(root('lb1', '.')), before, 'plan touched nothing');
-  const json = JSON.parse((await muster('plan', '-c', nginx, '--json')).stdout) as { node: string; tasks: { id: string; status: string; removal?: boolean; diffs: { header: string }[] }[] }[];
+  const json = (JSON.parse((await muster('plan', '-c', nginx, '--json')).stdout) as { nodes: { node: string; tasks: { id: string; status: string; removal?: boolean; diffs: { header: string }[] }[] }[] }).nodes;
   const removal = json.find((n) => n.node === 'lb2')!.tasks.find((t) => t.removal)!;
   assert.deepEqual([removal.id, removal.status, removal.diffs.map((d) => d.header)], ['lb-config', 'would-change', ['/etc/haproxy/haproxy.cfg']]);
   assert.ok(json.find((n) => n.node === 'w1')!.tasks.every((t) => !t.removal));
