@@ -279,3 +279,18 @@ test('ha cluster: switching to pki.layout kubeadm converges, moves the control p
   assert.equal((await muster('apply', '-c', cluster, '--no-diff')).code, 0, 'and back');
   await fs.access(root('m2', 'srv/kubernetes/server.cert'));
 });
+
+test('ha cluster: muster rollout --dry-run shows the waves: etcd members one at a time, then lb nodes one at a time, then workers in batches; nothing sent or kept', async () => {
+  // A new Kubernetes version, load balancer kind and a file on every node: every plan changes.
+  const tasks = path.join(dir, 'note.yaml');
+  await fs.writeFile(tasks, 'tasks:\n  - id: note\n    file: { path: /etc/kubernetes/muster-note, content: "v1.31.3\\n" }\n');
+  const cluster = path.join(dir, 'upgrade.yaml');
+  await fs.writeFile(cluster, (await fs.readFile(path.join(example, 'cluster.yaml'), 'utf8')).replace('version: v1.31.2', 'version: v1.31.3').replace('kind: haproxy', 'kind: nginx'));
+  const before = await snapshot(path.join(dir, 'nodes'));
+  const out = await muster('rollout', '-c', cluster, '-t', tasks, '--dry-run', '--no-diff', '--batch', '2');
+  assert.equal(out.code, 0, out.stderr);
+  const waves = [...out.stdout.matchAll(/^\[rollout\] wave \d+: .*: (.*)$/gm)].map((m) => m[1]);
+  assert.deepEqual(waves, ['m1', 'm2', 'm3', 'lb1', 'lb2', 'w1, w2', 'w3, w4', 'w5'], out.stdout);
+  assert.match(out.stdout, /dry run: 8 wave\(s\), 10 node\(s\) would change; nothing was sent or kept/);
+  assert.deepEqual(await snapshot(path.join(dir, 'nodes')), before, 'nothing sent');
+});
