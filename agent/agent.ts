@@ -7,6 +7,7 @@ import { Host } from './host/host.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
 import { localChecks } from './probes/local.js';
 import { ProbeRunner } from './probes/probes.js';
+import type { RuntimeOptions } from './probes/running-pods.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
 import { Health } from './server/health.js';
 import { buildHttp } from './server/http.js';
@@ -27,6 +28,8 @@ export interface AgentOptions {
   log?: Logger;
   // drift: false turns off watching and probes (the fleet simulator measures applies alone).
   drift?: DriftOptions | false;
+  // How the static-pods probe asks the container runtime for its running pods (crictl, socket).
+  runtime?: RuntimeOptions;
 }
 
 export interface Agent {
@@ -58,7 +61,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
       if (o.drift === false) return;
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m), o.runtime));
       void drift?.follow(plan);
     },
   });
@@ -73,7 +76,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // Keep the node converged from the plan on disk, controller or not.
     const plan = engine.status.plan;
     if (plan) {
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m)));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m), o.runtime));
       await drift.follow(plan);
       await drift.reconcile('all');
     }
