@@ -178,7 +178,8 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
         request: { commonName: e.name, dnsNames: unique([e.name, e.hostname, 'localhost']), ipAddresses: unique([e.ip, '127.0.0.1']), usages: ['server', 'client'] },
       },
     ]),
-    ...[...m.controlPlane, ...m.workers, ...m.lbNodes]
+    // Every node runs a kubelet, an etcd-only node too (it runs etcd as a static pod).
+    ...[...m.controlPlane, ...m.workers, ...m.lbNodes, ...m.etcd.members]
       .filter((n, i, all) => all.findIndex((x) => x.name === n.name) === i)
       .map((n): NamedRequest => ({ name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) })),
   ];
