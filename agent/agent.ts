@@ -83,7 +83,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
-  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log }));
+  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log, host }));
   const health = new Health({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
   health.addToServer(server);
   // true: a client certificate signed by the fleet CA is required.

@@ -32,6 +32,8 @@ export const agentErrors = {
   SERVICE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'systemd has no such unit (no unit file on the host).' },
   PACKAGE_NOT_FOUND: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'apt knows no such package or version, even after refreshing its sources.' },
   PACKAGE_ROOT_UNSUPPORTED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The package kind runs apt and dpkg on the real root only; an agent with another root prefix refuses it.' },
+  ETCD_NOT_PLANNED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'An etcd snapshot was asked of a node whose plan has no etcd probe (no etcd member there).' },
+  SNAPSHOT_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The etcd snapshot could not be taken (the member did not answer, refused the client certificate or sent nothing); no snapshot file was left.' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
 } as const;

@@ -363,3 +363,34 @@ test('rollout: malformed options are refused before anything is recorded or sent
   assert.deepEqual(await store.generations('m1'), [], 'no plan recorded either');
   assert.deepEqual(fleet.calls, []);
 });
+
+test('rollout: one etcd snapshot, on the first member, before it changes; journaled; a failed snapshot pauses with nothing sent', async (t) => {
+  const { store } = tempStore(t);
+  const { fleet } = haFleet(1);
+  const taken: { node: string; applied: number }[] = [];
+  const snapshots = {
+    async snapshot(node: string) {
+      taken.push({ node, applied: fleet.applies().length });
+      return { path: `/var/lib/musterd/snapshots/x-7.db`, sizeBytes: 4096, revision: 7, sha256: 'ab'.repeat(32) };
+    },
+  };
+  const r = await new RolloutRunner({ store, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).start({ specHash: 'h', nodes: fleet.plans('v2'), options: quick });
+  assert.equal(r.state, 'done', r.reason);
+  assert.deepEqual(taken, [{ node: 'm1', applied: 0 }], 'once, before any apply');
+  const entries = await store.entries(r.id);
+  assert.deepEqual(entries.slice(0, 2).map((e) => [e.node, e.step]), [['m1', 'snapshot'], ['m1', 'dispatched']]);
+  assert.match(entries[0].detail, /x-7\.db, 4096 bytes, revision 7, sha256 abab/);
+
+  // Only workers change: no etcd wave, no snapshot.
+  taken.length = 0;
+  await new RolloutRunner({ store, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).start({ specHash: 'h3', nodes: fleet.plans('v3', (n) => n.name === 'w01'), options: quick });
+  assert.deepEqual(taken, []);
+
+  const { store: other } = tempStore(t);
+  const { fleet: f2 } = haFleet(1);
+  const failing = { snapshot: () => Promise.reject(new Error('SNAPSHOT_FAILED: etcd https://m1:2379 Maintenance.Snapshot: bad certificate')) };
+  const paused = await new RolloutRunner({ store: other, dispatcher: f2, health: f2, clock: f2.clock, snapshots: failing }).start({ specHash: 'h', nodes: f2.plans('v2'), options: quick });
+  assert.equal(paused.state, 'paused');
+  assert.match(paused.reason, /etcd snapshot on m1 before the first etcd member changes failed: SNAPSHOT_FAILED: .*bad certificate/);
+  assert.deepEqual(f2.calls, []);
+});

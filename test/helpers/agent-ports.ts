@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { fleetStore } from '../../controller/pki/fleet.js';
 import { healthOf, outcomeOf } from '../../controller/rollout/adapters.js';
-import type { DispatchRequest, Dispatcher, HealthSource } from '../../controller/rollout/ports.js';
+import type { DispatchRequest, Dispatcher, EtcdSnapshotter, HealthSource } from '../../controller/rollout/ports.js';
 import { AgentServiceClient, ApplyMode, Plan, type ApplySummary, type NodeStatus, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 
 // The rollout runner's ports over real agents (mTLS gRPC with the controller's certificate),
@@ -10,6 +10,7 @@ export interface AgentPorts {
   clients: Map<string, AgentServiceClient>;
   dispatcher: Dispatcher;
   health: HealthSource;
+  snapshots: EtcdSnapshotter;
   // Every request the dispatcher sent, in order.
   dispatched: Pick<DispatchRequest, 'node' | 'mode' | 'generation' | 'rollback'>[];
   close(): void;
@@ -38,5 +39,8 @@ export async function agentPorts(fleetState: string, nodes: { name: string; addr
   const health: HealthSource = {
     health: (node) => new Promise((resolve) => clients.get(node)!.getStatus({}, (err, res) => resolve(err ? healthOf(undefined, err.message) : healthOf(res!.status as NodeStatus)))),
   };
-  return { clients, dispatcher, health, dispatched, close: () => clients.forEach((c) => c.close()) };
+  const snapshots: EtcdSnapshotter = {
+    snapshot: (node) => new Promise((resolve, reject) => clients.get(node)!.snapshotEtcd({ keep: 0 }, (err, res) => (err ? reject(new Error(err.details)) : resolve(res!.snapshot!)))),
+  };
+  return { clients, dispatcher, health, snapshots, dispatched, close: () => clients.forEach((c) => c.close()) };
 }

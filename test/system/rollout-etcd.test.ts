@@ -7,6 +7,7 @@
 // with the API server's etcd client certificate through etcd's v3 API.
 // Needs Debian packages etcd-server and jq; skips only when etcd is absent or its ports are taken.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -22,11 +23,11 @@ import { etcdLeader } from '../../controller/rollout/gates.js';
 import type { NodeHealth } from '../../controller/rollout/ports.js';
 import { RolloutRunner, type RolloutNodeInput, type RolloutOptions } from '../../controller/rollout/runner.js';
 import { openStore } from '../../controller/store/sqlite.js';
-import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { Plan, type EtcdSnapshot } from '../../proto/gen/muster/agent/v1/agent.js';
 import { agentPorts } from '../helpers/agent-ports.js';
 import { freePort } from '../helpers/fleet.js';
 import { silent } from '../helpers/host.js';
-import { onNode, planOf, renderAndApplyExample, writeExampleVariant, type AppliedCluster } from './helpers/cluster.js';
+import { onNode, planOf, renderAndApplyExample, runProgram, writeExampleVariant, type AppliedCluster } from './helpers/cluster.js';
 import { findBinary, isListening, sleep, waitForPortsClosed } from './helpers/etcd.js';
 import { STANDINS } from './helpers/mount.js';
 import { manifestPath, StandInKubelet } from './helpers/standin-kubelet.js';
@@ -195,7 +196,7 @@ test('rollout on a real etcd: one member at a time, leader last, writes keep goi
   cleanups.push(() => ports.close());
   const store = openStore(cluster.state.dir);
   cleanups.push(() => store.close());
-  const runner = new RolloutRunner({ store, dispatcher: ports.dispatcher, health: ports.health });
+  const runner = new RolloutRunner({ store, dispatcher: ports.dispatcher, health: ports.health, snapshots: ports.snapshots });
 
   const healths = async () => new Map(await Promise.all(MEMBERS.map(async (m) => [m.name, await ports.health.health(m.name)] as const)));
   const allRunning = (h: NodeHealth) => !!h.probes.etcd?.healthy && !!h.probes['static-pods']?.healthy && h.staticPods?.etcd?.runningHash === h.staticPods?.etcd?.manifestHash;
@@ -258,6 +259,27 @@ test('rollout on a real etcd: one member at a time, leader last, writes keep goi
     assert.equal(await fs.readFile(manifestPath(cluster.roots.get(m.name)!), 'utf8'), before.get(m.name)!.manifest, `${m.name}'s manifest untouched`);
     assert.equal(kubelets[i].current!.pid, before.get(m.name)!.pid, `${m.name} still the same process`);
   }
+  // The snapshot was taken on the first member before its manifest changed: the file is there,
+  // 0600, and its checksum matches the one recorded beside it and in the journal.
+  const entries = await store.entries(bad.id);
+  assert.deepEqual(entries.slice(0, 2).map((e) => [e.node, e.step]), [[first, 'snapshot'], [first, 'dispatched']]);
+  const snapshotPath = /^(\S+\.db), (\d+) bytes, revision (\d+), sha256 ([0-9a-f]{64})$/.exec(entries[0].detail)!;
+  assert.ok(snapshotPath, entries[0].detail);
+  const file = onNode(cluster, first, snapshotPath[1]);
+  const bytes = await fs.readFile(file);
+  assert.equal(bytes.length, Number(snapshotPath[2]));
+  assert.equal(createHash('sha256').update(bytes).digest('hex'), snapshotPath[4]);
+  assert.equal((await fs.readFile(`${file}.sha256`, 'utf8')).split(' ')[0], snapshotPath[4]);
+  assert.equal((await fs.stat(file)).mode & 0o777, 0o600);
+  assert.ok(Number(snapshotPath[3]) > 100, 'the revision after the writes');
+  // etcdctl accepts it as an etcd snapshot (it checks the hash etcd appends).
+  const status = await runProgram('etcdctl', ['snapshot', 'status', file, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } });
+  assert.equal(status.status, 0, status.output);
+  assert.equal(JSON.parse(status.stdout).revision, Number(snapshotPath[3]));
+  const listed = await new Promise<EtcdSnapshot[]>((resolve, reject) => ports.clients.get(first)!.listEtcdSnapshots({}, (err, res) => (err ? reject(err) : resolve(res!.snapshots))));
+  assert.deepEqual(listed.map((s) => [s.path, s.sha256]), [[snapshotPath[1], snapshotPath[4]]]);
+  console.log(`rollout-etcd: snapshot before ${first}: ${snapshotPath[2]} bytes at revision ${snapshotPath[3]}`);
+
   const firstKubelet = kubelets[MEMBERS.findIndex((m) => m.name === first)];
   assert.ok(firstKubelet.events.some((e) => e.what === 'exited' && e.atMs > began), `${first} exited on the broken flag`);
   assert.match(firstKubelet.current!.logs(), /no-such-flag/);
