@@ -15,6 +15,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { startAgent, type Agent } from '../../agent/agent.js';
 import { request } from '../../agent/probes/request.js';
+import { etcdSnapshots, takeEtcdSnapshot } from '../../controller/app/etcd.js';
 import { plansFrom } from '../../controller/app/plan-set.js';
 import { loadClusterSpec } from '../../controller/inputs/cluster.js';
 import { loadInventory } from '../../controller/inputs/inventory.js';
@@ -23,7 +24,7 @@ import { etcdLeader } from '../../controller/rollout/gates.js';
 import type { NodeHealth } from '../../controller/rollout/ports.js';
 import { RolloutRunner, type RolloutNodeInput, type RolloutOptions } from '../../controller/rollout/runner.js';
 import { openStore } from '../../controller/store/sqlite.js';
-import { Plan, type EtcdSnapshot } from '../../proto/gen/muster/agent/v1/agent.js';
+import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { agentPorts } from '../helpers/agent-ports.js';
 import { freePort } from '../helpers/fleet.js';
 import { silent } from '../helpers/host.js';
@@ -276,8 +277,11 @@ test('rollout on a real etcd: one member at a time, leader last, writes keep goi
   const status = await runProgram('etcdctl', ['snapshot', 'status', file, '-w', 'json'], { env: { ...process.env, ETCDCTL_API: '3' } });
   assert.equal(status.status, 0, status.output);
   assert.equal(JSON.parse(status.stdout).revision, Number(snapshotPath[3]));
-  const listed = await new Promise<EtcdSnapshot[]>((resolve, reject) => ports.clients.get(first)!.listEtcdSnapshots({}, (err, res) => (err ? reject(err) : resolve(res!.snapshots))));
-  assert.deepEqual(listed.map((s) => [s.path, s.sha256]), [[snapshotPath[1], snapshotPath[4]]]);
+  // What `muster etcd snapshots` lists: one per rollout (the first rollout's too), this one on its node.
+  const listed = await etcdSnapshots({ state: cluster.state.dir, inventory: inv.file });
+  assert.deepEqual(listed.errors, []);
+  assert.equal(listed.rows.length, 2, JSON.stringify(listed.rows));
+  assert.ok(listed.rows.some((r) => r.node === first && r.path === snapshotPath[1] && r.sha256 === snapshotPath[4] && r.sizeBytes === Number(snapshotPath[2])));
   console.log(`rollout-etcd: snapshot before ${first}: ${snapshotPath[2]} bytes at revision ${snapshotPath[3]}`);
 
   const firstKubelet = kubelets[MEMBERS.findIndex((m) => m.name === first)];
@@ -291,4 +295,11 @@ test('rollout on a real etcd: one member at a time, leader last, writes keep goi
   assert.equal(after.get(first)!.generation, waves[0].generations[first] - 1, `${first} holds the earlier generation`);
   assert.equal(await fs.readFile(manifestPath(cluster.roots.get(first)!), 'utf8'), before.get(first)!.manifest, `${first}'s manifest is the good one again`);
   assert.doesNotMatch(firstKubelet.current!.command.join(' '), /no-such-flag/);
+
+  // `muster etcd snapshot --node e3`: on demand, through the same agent call; listed after.
+  const taken = await takeEtcdSnapshot({ state: cluster.state.dir, inventory: inv.file, node: 'e3' });
+  const onE3 = await fs.readFile(onNode(cluster, 'e3', taken.snapshot.path));
+  assert.equal(createHash('sha256').update(onE3).digest('hex'), taken.snapshot.sha256);
+  assert.ok((await etcdSnapshots({ state: cluster.state.dir, inventory: inv.file, node: 'e3' })).rows.some((r) => r.path === taken.snapshot.path));
+  await assert.rejects(takeEtcdSnapshot({ state: cluster.state.dir, inventory: inv.file, node: 'w1' }), /w1 is not an etcd node/);
 });
