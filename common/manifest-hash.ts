@@ -25,10 +25,16 @@ export function manifestHash(manifest: string): string {
 // set; comments and the rest of the layout kept. A manifest that is not a YAML mapping is
 // returned as planned (validation refuses it before anything is written).
 export function stampManifest(manifest: string): Buffer {
+  return plannedBytes(withAnnotation(manifest, MANIFEST_HASH_ANNOTATION, manifestHash(manifest)));
+}
+
+// The manifest with metadata.annotations[key] set, comments and layout kept; unchanged when it
+// is not a YAML mapping.
+export function withAnnotation(manifest: string, key: string, value: string): string {
   const doc = parseDocument(manifest);
-  if (doc.errors.length || !doc.contents || !('items' in doc.contents) || Array.isArray(doc.toJS())) return plannedBytes(manifest);
-  doc.setIn(['metadata', 'annotations', MANIFEST_HASH_ANNOTATION], manifestHash(manifest));
-  return Buffer.from(doc.toString({ lineWidth: 0 }));
+  if (doc.errors.length || !doc.contents || !('items' in doc.contents) || Array.isArray(doc.toJS())) return manifest;
+  doc.setIn(['metadata', 'annotations', key], value);
+  return doc.toString({ lineWidth: 0 });
 }
 
 // The annotation a manifest carries, or undefined.
