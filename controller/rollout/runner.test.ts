@@ -394,3 +394,29 @@ test('rollout: one etcd snapshot, on the first member, before it changes; journa
   assert.match(paused.reason, /etcd snapshot on m1 before the first etcd member changes failed: SNAPSHOT_FAILED: .*bad certificate/);
   assert.deepEqual(f2.calls, []);
 });
+
+test('rollout: killed around the snapshot, the resumed runner takes it again only if it was not journaled; always before the first dispatch', async (t) => {
+  const seen = new Set<string>();
+  for (let k = 1; k <= 6; k++) {
+    const { store, reopen } = tempStore(t);
+    const { fleet } = haFleet(0);
+    await fleet.seed(store);
+    let taken = 0;
+    const snapshots = { snapshot: async () => (taken++, { path: '/s.db', sizeBytes: 1, revision: 1, sha256: 'x' }) };
+    const dying = dyingStore(store, k);
+    await assert.rejects(new RolloutRunner({ store: dying, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).start({ specHash: 'h', nodes: fleet.plans('v2'), options: quick }), /killed/);
+    const fresh = reopen();
+    const [r] = await fresh.rollouts();
+    if (!r) continue;
+    const journaledBefore = (await fresh.entries(r.id)).some((e) => e.step === 'snapshot');
+    const takenBefore = taken;
+    const done = await new RolloutRunner({ store: fresh, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).resume(r.id);
+    assert.equal(done.state, 'done', done.reason);
+    const entries = await fresh.entries(r.id);
+    assert.equal(entries.filter((e) => e.step === 'snapshot').length, 1, `write ${k}: one snapshot entry`);
+    assert.ok(entries.findIndex((e) => e.step === 'snapshot') < entries.findIndex((e) => e.step === 'dispatched'), `write ${k}: the snapshot before the first dispatch`);
+    assert.equal(taken, takenBefore + (journaledBefore ? 0 : 1), `write ${k}`);
+    seen.add(journaledBefore ? 'journaled' : takenBefore ? 'taken, not journaled' : 'not taken');
+  }
+  assert.deepEqual([...seen].sort(), ['journaled', 'not taken', 'taken, not journaled'], 'every case was met');
+});
