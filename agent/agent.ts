@@ -10,6 +10,7 @@ import { linuxKernel, type Kernel } from './host/kernel.js';
 import { DEFAULT_ALLOWED_TREES } from './host/path-policy.js';
 import { localChecks } from './probes/local.js';
 import { ProbeRunner } from './probes/probes.js';
+import type { RuntimeOptions } from './probes/running-pods.js';
 import { AgentServiceService, agentService } from './server/grpc.js';
 import { Health } from './server/health.js';
 import { buildHttp, close as closeHttp, listen as listenHttp } from './server/http.js';
@@ -36,6 +37,8 @@ export interface AgentOptions {
   drift?: DriftOptions | false;
   // what the kernel says; the real one unless a test gives a fake
   kernel?: Kernel;
+  // How the static-pods probe asks the container runtime for its running pods (crictl, socket).
+  runtime?: RuntimeOptions;
 }
 
 export interface Agent {
@@ -72,7 +75,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     // A new desired state: probe what it asks, watch what it manages.
     applied: (plan) => {
       if (o.drift === false) return;
-      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m), kernel));
+      probes.set(plan.probes, localChecks(plan, host, log, (m) => (hub.mounts = m), kernel, o.runtime));
       void drift?.follow(plan);
     },
   }, kernel);
@@ -87,7 +90,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   }
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
-  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log, revoked: o.revoked }));
+  server.addService(AgentServiceService, agentService({ name: o.name, engine, facts: new FactsCache(), hub, log, revoked: o.revoked, host }));
   const health = new Health({ '': 'SERVING', 'muster.agent.v1.AgentService': 'SERVING' });
   health.addToServer(server);
   // true: a client certificate signed by the fleet CA is required.
@@ -115,7 +118,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     hub.changed();
     try {
       await w.follow(p);
-      probes.set(p.probes, localChecks(p, host, log, (m) => (hub.mounts = m), kernel));
+      probes.set(p.probes, localChecks(p, host, log, (m) => (hub.mounts = m), kernel, o.runtime));
       await w.reconcile('all');
       // The probes look again at what the reconcile repaired, not 30 s later.
       await probes.runAll();

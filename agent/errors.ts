@@ -34,6 +34,8 @@ export const agentErrors = {
   PACKAGE_ROOT_UNSUPPORTED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'The package kind runs apt and dpkg on the real root only; an agent with another root prefix refuses it.' },
   NOT_REGULAR_FILE: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'A FIFO, device, socket or folder sits where a managed file belongs; refused without opening it, nothing changed.' },
   PLAN_TOO_LARGE: { grpc: GrpcStatus.INVALID_ARGUMENT, http: 400, summary: 'The plan has more tasks than the agent takes in one plan (MAX_PLAN_TASKS); nothing was changed.' },
+  ETCD_NOT_PLANNED: { grpc: GrpcStatus.FAILED_PRECONDITION, http: 409, summary: 'An etcd snapshot was asked of a node whose plan has no etcd probe (no etcd member there).' },
+  SNAPSHOT_FAILED: { grpc: GrpcStatus.UNAVAILABLE, http: 503, summary: 'The etcd snapshot could not be taken (the member did not answer, refused the client certificate or sent nothing); no snapshot file was left.' },
   IO_ERROR: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'Reading or writing the host failed.' },
   INTERNAL: { grpc: GrpcStatus.INTERNAL, http: 500, summary: 'An unexpected error in the agent.' },
 } as const;

@@ -7,19 +7,21 @@ import { linuxKernel, type Kernel } from '../host/kernel.js';
 import { certificatesOf } from '../status/hub.js';
 import { bind } from '../tasks/index.js';
 import type { LocalCheck } from './probes.js';
+import { notRestarted, plannedPod, runningPods, type RuntimeOptions } from './running-pods.js';
 
 const EVERY_MS = 30_000;
 export const CERT_WARN_DAYS = 30;
 
 // The agent's checks of itself against its plan: are the static pods the kubelet reads the
 // ones planned, and how long do the managed certificates have left.
-export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}, kernel: Kernel = linuxKernel): LocalCheck[] {
+export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}, kernel: Kernel = linuxKernel, runtime: RuntimeOptions = {}): LocalCheck[] {
   const checks: LocalCheck[] = [];
   const pods = plan.tasks.filter((t) => t.staticPod);
   if (pods.length) {
     checks.push({
       name: 'static-pods',
-      intervalMs: EVERY_MS,
+      // As often as the plan's own probes: a rollout's gate waits on this one for each restart.
+      intervalMs: Math.min(EVERY_MS, ...plan.probes.map((p) => p.intervalMs || EVERY_MS)),
       async run() {
         const wrong: string[] = [];
         for (const t of pods) {
@@ -28,9 +30,8 @@ export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: M
           const diff = b.task.diff(b.spec, observed);
           if (diff.length) wrong.push(`${t.staticPod!.name}.yaml ${diff[0].before === '(absent)' ? 'missing' : 'differs'}`);
         }
-        return wrong.length
-          ? { state: ProbeState.PROBE_STATE_FAILED, message: wrong.join('; ') }
-          : { state: ProbeState.PROBE_STATE_HEALTHY, message: `${pods.length} static pod manifest(s) as planned` };
+        if (wrong.length) return { state: ProbeState.PROBE_STATE_FAILED, message: wrong.join('; ') };
+        return restartView(pods.map((t) => plannedPod(t.staticPod!.name, t.staticPod!.manifest)), host, runtime);
       },
     });
   }
@@ -66,4 +67,19 @@ export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: M
     });
   }
   return checks;
+}
+
+// Restart detection: per pod "<pod>.manifest-hash" (planned) and "<pod>.running-hash" (the
+// running sandbox's annotation, from crictl); healthy once every pod runs its planned manifest.
+async function restartView(pods: ReturnType<typeof plannedPod>[], host: Host, runtime: RuntimeOptions) {
+  const seen = await runningPods(pods, host.root, runtime);
+  const details: Record<string, string> = {};
+  for (const p of pods) {
+    details[`${p.name}.manifest-hash`] = p.manifestHash;
+    details[`${p.name}.running-hash`] = seen.running.get(p.name) ?? '';
+  }
+  if (seen.error) return { state: ProbeState.PROBE_STATE_DEGRADED, message: `${pods.length} static pod manifest(s) as planned; running pods unknown: ${seen.error}`, details };
+  const stale = notRestarted(pods, seen.running);
+  if (stale.length) return { state: ProbeState.PROBE_STATE_DEGRADED, message: `manifests as planned, waiting for the kubelet: ${stale.join('; ')}`, details };
+  return { state: ProbeState.PROBE_STATE_HEALTHY, message: `${pods.length} static pod(s) running as planned`, details };
 }

@@ -9,6 +9,8 @@ import {
 import type { Engine } from '../engine/engine.js';
 import { AgentError, agentErrors, toAgentError } from '../errors.js';
 import type { FactsCache } from '../facts/facts.js';
+import type { Host } from '../host/host.js';
+import { listSnapshots, snapshotEtcd } from '../etcd/snapshot.js';
 import type { StatusHub } from '../status/hub.js';
 import { peerIdentity, type Role } from './roles.js';
 
@@ -20,6 +22,7 @@ export interface ServiceDeps {
   log: Logger;
   // revoked holds the fleet's revoked serials: grpc-js has no CRL option, so each call checks.
   revoked?: { has(serial: string): boolean };
+  host: Host;
 }
 
 function statusOf(err: unknown): grpc.ServiceError {
@@ -92,6 +95,22 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
       const denied = refuse(call, ['controller', 'reader'], 'GetStatus', log, deps.revoked);
       if (denied) return callback(denied);
       callback(null, { status: deps.hub.current() });
+    },
+    snapshotEtcd(call, callback) {
+      const denied = refuse(call, ['controller'], 'SnapshotEtcd', log);
+      if (denied) return callback(denied);
+      snapshotEtcd(deps.host, engine.status.plan?.probes.find((p) => p.etcd), call.request.keep).then(
+        (snapshot) => {
+          log.info({ path: snapshot.path, bytes: snapshot.sizeBytes, revision: snapshot.revision }, 'etcd snapshot saved');
+          callback(null, { snapshot });
+        },
+        (err) => callback(statusOf(err)),
+      );
+    },
+    listEtcdSnapshots(call, callback) {
+      const denied = refuse(call, ['controller', 'reader'], 'ListEtcdSnapshots', log);
+      if (denied) return callback(denied);
+      listSnapshots(deps.host).then((snapshots) => callback(null, { snapshots }), (err) => callback(statusOf(err)));
     },
     watchStatus(call) {
       const denied = refuse(call, ['controller', 'reader'], 'WatchStatus', log, deps.revoked);

@@ -45,6 +45,15 @@ for (const [what, bad, code] of [
   });
 }
 
+test('static-pod: refuses a manifest that sets the agent\'s own hash annotation', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const stamped = manifest.replace('  namespace: kube-system\n', '  namespace: kube-system\n  annotations:\n    muster.io/manifest-hash: abc\n');
+  const { results } = await h.run([{ id: 'p', staticPod: { name: 'etcd', manifest: stamped, manifestsDir: '' } }]);
+  assert.equal(results[0].errorCode, 'MANIFEST_INVALID');
+  assert.match(results[0].errorMessage, /muster\.io\/manifest-hash is set by the agent on write/);
+});
+
 test('static-pod: a name the kubelet would skip or that leaves the folder is refused', async (t) => {
   const h = await tempHost();
   t.after(h.cleanup);

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { parse } from 'yaml';
+import { annotationOf, MANIFEST_HASH_ANNOTATION, stampManifest } from '../../common/manifest-hash.js';
 import type { StaticPodSpec } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { filesTask } from './managed-file.js';
 import { Memo } from './memo.js';
@@ -16,6 +17,8 @@ function podModel(): PodClass {
   return PodModel;
 }
 
+const stamped = new Memo<Buffer>();
+
 export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
   validate(spec) {
     const problems: Problem[] = [];
@@ -26,12 +29,17 @@ export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
     }
     const message = podProblem(spec.manifest);
     if (message) problems.push({ code: 'MANIFEST_INVALID', message: `static-pod ${spec.name}: ${message}` });
+    else if (annotationOf(spec.manifest, MANIFEST_HASH_ANNOTATION) !== undefined) {
+      problems.push({ code: 'MANIFEST_INVALID', message: `static-pod ${spec.name}: metadata.annotations ${MANIFEST_HASH_ANNOTATION} is set by the agent on write; remove it from the manifest` });
+    }
     return problems;
   },
   files: (spec) => [
     {
       path: `${(spec.manifestsDir || DEFAULT_MANIFESTS_DIR).replace(/\/+$/, '')}/${spec.name}.yaml`,
-      content: Buffer.from(spec.manifest.endsWith('\n') ? spec.manifest : spec.manifest + '\n'),
+      // Stamped with the planned manifest's hash: the running pod sandbox carries it, so the
+      // static-pods probe sees when the kubelet has restarted the pod from this manifest.
+      content: stamped.get([spec.manifest], () => stampManifest(spec.manifest)),
       // kubeadm writes manifests 0600: they can hold flags that matter to security.
       mode: 0o600,
     },

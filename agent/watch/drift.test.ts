@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
+import { stampManifest } from '../../common/manifest-hash.js';
 import { ApplyMode, DriftPolicy, Plan, type DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
 import { silent, tempHost } from '../../test/helpers/host.js';
 import { DriftWatcher } from './drift.js';
 
 const manifest = 'apiVersion: v1\nkind: Pod\nmetadata: { name: etcd, namespace: kube-system }\nspec:\n  containers: [{ name: etcd, image: registry.k8s.io/etcd:3.5.15-0 }]\n';
+// As the agent writes it: stamped with its hash.
+const written = stampManifest(manifest).toString();
 
 async function setup(t: { after(fn: () => Promise<void>): void }, policy = DriftPolicy.DRIFT_POLICY_ENFORCE) {
   const h = await tempHost();
@@ -53,7 +56,7 @@ test('drift: an outside edit is put back and reported', async (t) => {
   assert.equal(e.what, 'changed');
   assert.equal(e.repaired, true);
   assert.ok(e.repairUs > 0);
-  assert.equal(await fs.readFile(file, 'utf8'), manifest);
+  assert.equal(await fs.readFile(file, 'utf8'), written);
   await settle();
   assert.equal(events.length, 1, 'the repair itself does not start another one');
 });
@@ -78,7 +81,7 @@ test('drift: a folder deleted whole comes back, and is watched again', async (t)
   const again = next();
   await fs.writeFile(h.real('/etc/kubernetes/manifests/etcd.yaml'), 'garbage');
   assert.equal((await again).repaired, true);
-  assert.equal(await fs.readFile(h.real('/etc/kubernetes/manifests/etcd.yaml'), 'utf8'), manifest);
+  assert.equal(await fs.readFile(h.real('/etc/kubernetes/manifests/etcd.yaml'), 'utf8'), written);
 });
 
 test('drift: the report policy leaves the file and reports it', async (t) => {
@@ -119,7 +122,7 @@ test('drift: an edit right after a repair (inside chokidar\'s 50 ms change throt
     // Straight after the repair, inside the window where chokidar drops change events.
     await fs.writeFile(file, `quick edit ${i}\n`);
     const deadline = Date.now() + 2000;
-    while ((await fs.readFile(file, 'utf8')) !== manifest) {
+    while ((await fs.readFile(file, 'utf8')) !== written) {
       assert.ok(Date.now() < deadline, `quick edit ${i} was not repaired`);
       await settle(5);
     }

@@ -1,8 +1,11 @@
+import type * as grpc from '@grpc/grpc-js';
 import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ApplyMode, Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { ControllerError } from '../errors.js';
 import type { ApplyOutcome } from '../fleet/client.js';
+import { fleetChannelCredentials } from '../fleet/client.js';
+import { snapshotEtcd } from '../fleet/etcd-snapshots.js';
 import { Fleet } from '../fleet/fleet.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
 import { readFleetCredentials } from '../pki/fleet.js';
@@ -10,7 +13,7 @@ import { healthOf, outcomeOf } from '../rollout/adapters.js';
 import { abortRollout, pauseRollout, rolloutStatus, type RolloutStatus } from '../rollout/control.js';
 import { etcdLeader } from '../rollout/gates.js';
 import { takeRolloutLock } from '../rollout/lock.js';
-import type { Dispatcher, HealthSource, NodeHealth } from '../rollout/ports.js';
+import type { Dispatcher, EtcdSnapshotter, HealthSource, NodeHealth } from '../rollout/ports.js';
 import { RolloutRunner, type RolloutNodeInput, type RolloutOptions } from '../rollout/runner.js';
 import { planWaves, type WavePlan } from '../rollout/waves.js';
 import { openStore } from '../store/sqlite.js';
@@ -37,8 +40,11 @@ export interface Progress {
   onWait?: (w: OpenWait) => void;
 }
 
-// The runner's ports over real agents: Apply for the dispatcher, one GetStatus per node per poll for the gates.
-export function fleetPorts(fleet: Fleet, inv: Inventory, timeoutMs: number): Dispatcher & HealthSource {
+type FleetPorts = Dispatcher & HealthSource & EtcdSnapshotter;
+
+// The runner's ports over real agents: Apply for the dispatcher, one GetStatus per node per
+// poll for the gates, SnapshotEtcd before the first etcd wave.
+export function fleetPorts(fleet: Fleet, inv: Inventory, timeoutMs: number, creds: grpc.ChannelCredentials): FleetPorts {
   const byName = new Map(inv.nodes.map((n) => [n.name, n]));
   const node = (name: string) => {
     const n = byName.get(name);
@@ -55,6 +61,10 @@ export function fleetPorts(fleet: Fleet, inv: Inventory, timeoutMs: number): Dis
         if (!out.error?.includes('APPLY_IN_PROGRESS') || Date.now() + IN_PROGRESS_RETRY_MS > deadline) return outcomeOf(out);
         await delay(IN_PROGRESS_RETRY_MS);
       }
+    },
+    async snapshot(name) {
+      const s = await snapshotEtcd(node(name), creds);
+      return { path: s.path, sizeBytes: s.sizeBytes, revision: s.revision, sha256: s.sha256 };
     },
     async health(name) {
       try {
@@ -75,7 +85,7 @@ export interface RolloutPreview {
   waves: WavePlan;
   nodes: RolloutNodeInput[];
   fleet: Fleet;
-  ports: Dispatcher & HealthSource;
+  ports: FleetPorts;
   close(): void;
 }
 
@@ -95,9 +105,10 @@ export async function previewRollout(o: PreviewOptions): Promise<RolloutPreview>
   const planSet = await buildPlanSet({ ...o, persist: !o.dryRun });
   const chosen = new Set(selectNodes(planSet.inv.nodes, o.limit).map((n) => n.name));
   const plans = planSet.plans.filter((p) => chosen.has(p.node));
-  const fleet = new Fleet(planSet.inv.nodes, await readFleetCredentials(o.state));
+  const credentials = await readFleetCredentials(o.state);
+  const fleet = new Fleet(planSet.inv.nodes, credentials);
   try {
-    const ports = fleetPorts(fleet, planSet.inv, o.timeoutMs);
+    const ports = fleetPorts(fleet, planSet.inv, o.timeoutMs, fleetChannelCredentials(credentials));
     const outcomes = await fleet.run(plans, { mode: ApplyMode.APPLY_MODE_CHECK, concurrency: o.concurrency, timeoutMs: o.timeoutMs });
     const byName = new Map(planSet.inv.nodes.map((n) => [n.name, n]));
     const nodes: RolloutNodeInput[] = plans.map((p) => ({ name: p.node, roles: [...byName.get(p.node)!.roles], labels: { ...byName.get(p.node)!.labels }, plan: Plan.encode(p).finish(), revision: p.revision }));
@@ -182,22 +193,23 @@ async function withStore<T>(state: string, fn: (s: Store) => Promise<T>): Promis
   }
 }
 
-async function withFleet<T>(o: FleetCallOptions, fn: (ports: Dispatcher & HealthSource) => Promise<T>): Promise<T> {
+async function withFleet<T>(o: FleetCallOptions, fn: (ports: FleetPorts) => Promise<T>): Promise<T> {
   const inv = await loadInventory(o.inventory);
-  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  const credentials = await readFleetCredentials(o.state);
+  const fleet = new Fleet(inv.nodes, credentials);
   try {
-    return await fn(fleetPorts(fleet, inv, o.timeoutMs));
+    return await fn(fleetPorts(fleet, inv, o.timeoutMs, fleetChannelCredentials(credentials)));
   } finally {
     fleet.close();
   }
 }
 
 // Runs fn with a runner over the ports while this process holds the rollout lock.
-async function withRunner<T>(state: string, purpose: string, ports: Dispatcher & HealthSource, progress: Progress, fn: (s: Store, r: RolloutRunner) => Promise<T>): Promise<T> {
+async function withRunner<T>(state: string, purpose: string, ports: FleetPorts, progress: Progress, fn: (s: Store, r: RolloutRunner) => Promise<T>): Promise<T> {
   return withStore(state, async (store) => {
     const release = await takeRolloutLock(store, purpose);
     try {
-      const runner = new RolloutRunner({ store: seeWaits(store, progress.onWait), dispatcher: ports, health: ports, onEntry: progress.onEntry });
+      const runner = new RolloutRunner({ store: seeWaits(store, progress.onWait), dispatcher: ports, health: ports, snapshots: ports, onEntry: progress.onEntry });
       return await fn(store, runner);
     } finally {
       await release();

@@ -177,6 +177,19 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .requiredOption('-c, --cluster <file>', 'cluster spec (YAML)')
     .option('-o, --output <file>', 'write it to this file (mode 0600) instead of printing it')
     .action(lazy(() => import('./commands/kubeconfig.js')));
+  const etcd = program.command('etcd').description('etcd snapshots, saved by the agents on etcd nodes in their state folder');
+  etcd
+    .command('snapshot')
+    .description('save a snapshot through etcd\'s v3 API on --node (default: the first etcd node that takes one)')
+    .option('--node <name>', 'the etcd node')
+    .option('--keep <n>', 'snapshots kept on the node, this one included', positiveInt, 5)
+    .action(lazy(() => import('./commands/etcd-snapshot.js')));
+  etcd
+    .command('snapshots')
+    .description('the snapshots on every etcd node (or --node): time, size, revision, checksum')
+    .option('--node <name>', 'only this etcd node')
+    .option('--json', 'print as JSON')
+    .action(lazy(() => import('./commands/etcd-snapshots.js')));
 
   const discovery = program.command('discovery').description('etcd v2 discovery for bootstrapping etcd with --discovery, without internet access');
   discovery

@@ -2,6 +2,7 @@ import type { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ClusterSpec } from '../inputs/cluster.js';
 import type { Inventory } from '../inputs/inventory.js';
 import type { TaskFile } from '../inputs/task-file.js';
+import { annotateRestarts } from './restart-for.js';
 import type { Material, NamedRequest } from '../pki/cluster.js';
 import { revisionOf, type Rendered } from './draft.js';
 
@@ -46,7 +47,7 @@ export function assemblePlans(rendered: Rendered, material: Material): Plan[] {
     const plan: Plan = {
       node: d.node,
       revision: '',
-      tasks: d.tasks.map((t) => (typeof t === 'function' ? t(material) : t)),
+      tasks: annotateRestarts(d.tasks.map((t) => (typeof t === 'function' ? t(material) : t))),
       handlers: d.handlers,
       probes: d.probes,
       driftPolicy: d.driftPolicy,

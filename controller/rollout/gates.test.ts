@@ -65,3 +65,14 @@ test('gates: the failure budget as a count or a percentage of the nodes changed'
   assert.equal(failureBudget('10%', 5), 0, 'rounds down: 10% of 5 tolerates none');
   for (const b of ['ten', '-1', '150%', '1.5']) assert.throws(() => failureBudget(b, 10), { code: 'ROLLOUT_INVALID' }, b);
 });
+
+test('gates: with no running pod seen the gate says why, in the probe\'s words (crictl missing)', () => {
+  const ctx = { generation: 2, leaderRaftIndex: 100, raftLag: 100 };
+  const blind = member('a', {
+    probes: { etcd: ok, 'static-pods': { ...bad('1 static pod manifest(s) as planned; running pods unknown: crictl not installed (package cri-tools)') } },
+    staticPods: { etcd: { manifestHash: 'new', runningHash: '' } },
+  });
+  const c = checkGate(['etcd'], blind, ctx);
+  assert.equal(c.probe, 'static-pods');
+  assert.match(c.error, /^etcd: no running pod seen for manifest new: .*crictl not installed \(package cri-tools\)/);
+});

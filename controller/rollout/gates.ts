@@ -34,7 +34,9 @@ function probe(h: NodeHealth, name: string, required: boolean): GateCheck {
 function restarted(h: NodeHealth, required: boolean): GateCheck {
   if (!h.staticPods) return required ? fail('static-pods', 'the agent does not report the running pods\' config hashes') : pass;
   for (const [pod, v] of Object.entries(h.staticPods).sort(([a], [b]) => a.localeCompare(b))) {
-    if (v.runningHash !== v.manifestHash) return fail('static-pods', `${pod}: the running pod has config hash ${v.runningHash || '(none)'}, the manifest ${v.manifestHash}: not restarted yet`);
+    // No running hash at all: the probe's message says why (no pod, or crictl missing).
+    if (!v.runningHash) return fail('static-pods', `${pod}: no running pod seen for manifest ${v.manifestHash}: ${h.probes['static-pods']?.message || 'no static-pods probe'}`);
+    if (v.runningHash !== v.manifestHash) return fail('static-pods', `${pod}: the running pod has config hash ${v.runningHash}, the manifest ${v.manifestHash}: not restarted yet`);
   }
   return pass;
 }

@@ -63,6 +63,18 @@ export interface HealthSource {
   health(node: string): Promise<NodeHealth>;
 }
 
+// An etcd snapshot an agent saved (SnapshotEtcd): where, how big, at which revision, its sha256.
+export interface EtcdSnapshotView {
+  path: string;
+  sizeBytes: number;
+  revision: number;
+  sha256: string;
+}
+
+export interface EtcdSnapshotter {
+  snapshot(node: string): Promise<EtcdSnapshotView>;
+}
+
 export interface Clock {
   now(): number;
   sleep(ms: number): Promise<void>;

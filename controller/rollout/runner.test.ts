@@ -363,3 +363,60 @@ test('rollout: malformed options are refused before anything is recorded or sent
   assert.deepEqual(await store.generations('m1'), [], 'no plan recorded either');
   assert.deepEqual(fleet.calls, []);
 });
+
+test('rollout: one etcd snapshot, on the first member, before it changes; journaled; a failed snapshot pauses with nothing sent', async (t) => {
+  const { store } = tempStore(t);
+  const { fleet } = haFleet(1);
+  const taken: { node: string; applied: number }[] = [];
+  const snapshots = {
+    async snapshot(node: string) {
+      taken.push({ node, applied: fleet.applies().length });
+      return { path: `/var/lib/musterd/snapshots/x-7.db`, sizeBytes: 4096, revision: 7, sha256: 'ab'.repeat(32) };
+    },
+  };
+  const r = await new RolloutRunner({ store, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).start({ specHash: 'h', nodes: fleet.plans('v2'), options: quick });
+  assert.equal(r.state, 'done', r.reason);
+  assert.deepEqual(taken, [{ node: 'm1', applied: 0 }], 'once, before any apply');
+  const entries = await store.entries(r.id);
+  assert.deepEqual(entries.slice(0, 2).map((e) => [e.node, e.step]), [['m1', 'snapshot'], ['m1', 'dispatched']]);
+  assert.match(entries[0].detail, /x-7\.db, 4096 bytes, revision 7, sha256 abab/);
+
+  // Only workers change: no etcd wave, no snapshot.
+  taken.length = 0;
+  await new RolloutRunner({ store, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).start({ specHash: 'h3', nodes: fleet.plans('v3', (n) => n.name === 'w01'), options: quick });
+  assert.deepEqual(taken, []);
+
+  const { store: other } = tempStore(t);
+  const { fleet: f2 } = haFleet(1);
+  const failing = { snapshot: () => Promise.reject(new Error('SNAPSHOT_FAILED: etcd https://m1:2379 Maintenance.Snapshot: bad certificate')) };
+  const paused = await new RolloutRunner({ store: other, dispatcher: f2, health: f2, clock: f2.clock, snapshots: failing }).start({ specHash: 'h', nodes: f2.plans('v2'), options: quick });
+  assert.equal(paused.state, 'paused');
+  assert.match(paused.reason, /etcd snapshot on m1 before the first etcd member changes failed: SNAPSHOT_FAILED: .*bad certificate/);
+  assert.deepEqual(f2.calls, []);
+});
+
+test('rollout: killed around the snapshot, the resumed runner takes it again only if it was not journaled; always before the first dispatch', async (t) => {
+  const seen = new Set<string>();
+  for (let k = 1; k <= 6; k++) {
+    const { store, reopen } = tempStore(t);
+    const { fleet } = haFleet(0);
+    await fleet.seed(store);
+    let taken = 0;
+    const snapshots = { snapshot: async () => (taken++, { path: '/s.db', sizeBytes: 1, revision: 1, sha256: 'x' }) };
+    const dying = dyingStore(store, k);
+    await assert.rejects(new RolloutRunner({ store: dying, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).start({ specHash: 'h', nodes: fleet.plans('v2'), options: quick }), /killed/);
+    const fresh = reopen();
+    const [r] = await fresh.rollouts();
+    if (!r) continue;
+    const journaledBefore = (await fresh.entries(r.id)).some((e) => e.step === 'snapshot');
+    const takenBefore = taken;
+    const done = await new RolloutRunner({ store: fresh, dispatcher: fleet, health: fleet, clock: fleet.clock, snapshots }).resume(r.id);
+    assert.equal(done.state, 'done', done.reason);
+    const entries = await fresh.entries(r.id);
+    assert.equal(entries.filter((e) => e.step === 'snapshot').length, 1, `write ${k}: one snapshot entry`);
+    assert.ok(entries.findIndex((e) => e.step === 'snapshot') < entries.findIndex((e) => e.step === 'dispatched'), `write ${k}: the snapshot before the first dispatch`);
+    assert.equal(taken, takenBefore + (journaledBefore ? 0 : 1), `write ${k}`);
+    seen.add(journaledBefore ? 'journaled' : takenBefore ? 'taken, not journaled' : 'not taken');
+  }
+  assert.deepEqual([...seen].sort(), ['journaled', 'not taken', 'taken, not journaled'], 'every case was met');
+});

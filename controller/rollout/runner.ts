@@ -12,7 +12,7 @@ import {
   type WaveRecord,
 } from '../store/store.js';
 import { checkGate, etcdLeader, failureBudget, quorumGuard, type GateCheck } from './gates.js';
-import { processHooks, systemClock, type Clock, type Dispatcher, type DispatchOutcome, type HealthSource, type HookRunner, type NodeHealth } from './ports.js';
+import { processHooks, systemClock, type Clock, type Dispatcher, type DispatchOutcome, type EtcdSnapshotter, type HealthSource, type HookRunner, type NodeHealth } from './ports.js';
 import { planWaves, WAVE_ROLES, type WaveRole } from './waves.js';
 
 // The rollout runner: drives a rollout's waves over the journal. Every node step is written
@@ -75,6 +75,8 @@ export interface RunnerPorts {
   health: HealthSource;
   clock?: Clock;
   hooks?: HookRunner;
+  // Takes the etcd snapshot before the first etcd wave; without it none is taken.
+  snapshots?: EtcdSnapshotter;
   // Sees every journal entry as it is written (live output).
   onEntry?: (e: JournalEntry) => void;
 }
@@ -101,6 +103,7 @@ interface Run {
   pausedWaves: Set<number>;
   budget: number;
   stopped: boolean;
+  snapshotTaken: boolean;
 }
 
 const unreachable = (err: unknown): NodeHealth => ({ reachable: false, error: (err as Error).message ?? String(err), generation: 0, revision: '', probes: {} });
@@ -171,6 +174,7 @@ export class RolloutRunner {
     if (run.r.state !== 'running') return run.r;
     for (const wave of run.waves) {
       if (!(await this.mayGoOn(run))) return run.r;
+      if (wave.role === 'etcd' && !(await this.snapshot(run, wave))) return this.refresh(run);
       await this.runWave(run, wave);
       if (run.stopped) return this.refresh(run);
       if (wave.pauseAfter && !run.pausedWaves.has(wave.index)) {
@@ -236,13 +240,15 @@ export class RolloutRunner {
     const progress = new Map<string, Progress>();
     const failed = new Map<string, string>();
     const pausedWaves = new Set<number>();
+    let snapshotTaken = false;
     for (const e of await this.store.entries(id)) {
-      if (e.step === 'paused') pausedWaves.add(e.wave);
+      if (e.step === 'snapshot') snapshotTaken = true;
+      else if (e.step === 'paused') pausedWaves.add(e.wave);
       else progress.set(e.node, progressOf(e));
       if (e.step === 'failed') failed.set(e.node, e.detail);
     }
     const total = waves.reduce((n, w) => n + w.nodes.length, 0);
-    return { r, opts, waves, progress, failed, pausedWaves, budget: failureBudget(opts.maxFailed, total), stopped: false };
+    return { r, opts, waves, progress, failed, pausedWaves, budget: failureBudget(opts.maxFailed, total), stopped: false, snapshotTaken };
   }
 
   // --- waves and nodes ---
@@ -327,6 +333,25 @@ export class RolloutRunner {
     const record = await this.store.plan(node, generation);
     if (!record) return { status: 'failed', changed: 0, error: `the store has no plan of generation ${generation} for ${node}` };
     return this.ports.dispatcher.dispatch({ node, mode, plan: record.plan, revision: record.revision, generation, rollback: run.opts.rollback });
+  }
+
+  // Once per rollout, before the first etcd member changes: a snapshot on that member, or on
+  // another healthy one when it is down (an undo of a broken member), journaled. A failed
+  // snapshot pauses the rollout with nothing dispatched. Returns whether to go on.
+  private async snapshot(run: Run, wave: WaveRecord): Promise<boolean> {
+    if (run.snapshotTaken || !this.ports.snapshots) return true;
+    const members = await this.healthMap(run.opts.etcdMembers);
+    const order = [wave.nodes[0], ...run.opts.etcdMembers.filter((n) => n !== wave.nodes[0])];
+    const node = order.find((n) => members.get(n)?.probes.etcd?.healthy) ?? wave.nodes[0];
+    try {
+      const s = await this.ports.snapshots.snapshot(node);
+      await this.journal(run.r.id, wave.index, node, 'snapshot', 0, `${s.path}, ${s.sizeBytes} bytes, revision ${s.revision}, sha256 ${s.sha256}`);
+      run.snapshotTaken = true;
+      return true;
+    } catch (err) {
+      await this.pause(run, `etcd snapshot on ${node} before the first etcd member changes failed: ${(err as Error).message}`);
+      return false;
+    }
   }
 
   // applied: the generation the node holds now when the failure came after its apply.

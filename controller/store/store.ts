@@ -9,8 +9,9 @@ export type RolloutState = 'running' | 'paused' | 'aborted' | 'done' | 'failed';
 
 // Every step a node goes through in a rollout, written before the step takes effect
 // (dispatched before the Apply is sent, gating before the wait starts).
-// 'hook' records a hook's command and output once it ran; 'paused' (node '') a canary pause.
-export const JOURNAL_STEPS = ['dispatched', 'applied', 'gating', 'healthy', 'failed', 'skipped', 'hook', 'paused'] as const;
+// 'hook' records a hook's command and output once it ran; 'paused' (node '') a canary pause;
+// 'snapshot' the etcd snapshot taken on that member before the first etcd wave.
+export const JOURNAL_STEPS = ['dispatched', 'applied', 'gating', 'healthy', 'failed', 'skipped', 'hook', 'paused', 'snapshot'] as const;
 export type JournalStep = (typeof JOURNAL_STEPS)[number];
 
 export interface PlanRecord {

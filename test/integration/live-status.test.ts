@@ -6,12 +6,14 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../agent/agent.js';
+import { manifestHash, stampManifest } from '../../common/manifest-hash.js';
 import { buildApi } from '../../controller/api/server.js';
 import { Fleet } from '../../controller/fleet/fleet.js';
 import { FleetMonitor } from '../../controller/fleet/monitor.js';
 import { readFleetCredentials } from '../../controller/pki/fleet.js';
 import { ApplyMode, Plan, ProbeState, type DriftEvent, type WatchStatusResponse } from '../../proto/gen/muster/agent/v1/agent.js';
 import { agentTls, freePort, makeFleet, repoRoot, type TestFleet } from '../helpers/fleet.js';
+import { fakeCrictl, type FakeCrictl } from '../helpers/crictl.js';
 import { silent } from '../helpers/host.js';
 
 const exec = promisify(execFile);
@@ -21,8 +23,12 @@ let fleet: Fleet;
 let kubelet: http.Server;
 let kubeletPort: number;
 let httpPort: number;
+let crictl: FakeCrictl;
 
 const manifest = 'apiVersion: v1\nkind: Pod\nmetadata: { name: etcd, namespace: kube-system }\nspec:\n  containers: [{ name: etcd, image: registry.k8s.io/etcd:3.5.15-0 }]\n';
+
+// As the agent writes it: stamped with its hash.
+const written = stampManifest(manifest).toString();
 
 // A stand-in kubelet: only its /healthz endpoint, which is all the kubelet probe reads.
 function startKubelet(port: number): Promise<http.Server> {
@@ -39,6 +45,9 @@ before(async () => {
   kubelet = await startKubelet(kubeletPort);
   const node = f.inventory.nodes[0];
   await fs.mkdir(f.nodeRoot(node.name), { recursive: true });
+  // The container runtime runs the planned pod: its sandbox carries the manifest's hash.
+  crictl = await fakeCrictl(path.join(f.nodeRoot(node.name), '..', 'crictl'), node.name);
+  await crictl.set([{ name: 'etcd', hash: manifestHash(manifest) }]);
   agent = await startAgent({
     name: node.name,
     root: f.nodeRoot(node.name),
@@ -47,6 +56,7 @@ before(async () => {
     tls: await agentTls(f, node.name),
     log: silent,
     drift: { debounceMs: 10, recheckMs: 3_600_000 },
+    runtime: { crictl: crictl.path },
   });
   httpPort = agent.httpPort!;
   fleet = new Fleet(f.inventory.nodes, await readFleetCredentials(f.state));
@@ -97,7 +107,7 @@ test('live: a deleted manifest comes back, the stream tells the controller, and 
     await fs.rm(file);
     const drift = await until<DriftEvent>('a drift event on the stream', 5000, () => events.find((e) => e.drift)?.drift);
     assert.deepEqual([drift.taskId, drift.path, drift.what, drift.repaired], ['etcd-manifest', '/etc/kubernetes/manifests/etcd.yaml', 'deleted', true]);
-    assert.equal(await fs.readFile(file, 'utf8'), manifest);
+    assert.equal(await fs.readFile(file, 'utf8'), written);
     const status = await until('a status counting the repair', 5000, () => events.map((e) => e.status).filter(Boolean).find((s) => s!.driftRepaired === 1));
     assert.equal(status!.lastDrift?.taskId, 'etcd-manifest');
   } finally {
@@ -161,12 +171,13 @@ test('live: with no controller at all, a restarted agent repairs from the plan o
     tls: await agentTls(f, node.name),
     log: silent,
     drift: { debounceMs: 10, recheckMs: 3_600_000 },
+    runtime: { crictl: crictl.path },
   });
   // It serves first and repairs in the background.
   await agent.converged;
-  assert.equal(await fs.readFile(file, 'utf8'), manifest, 'the start-up check put it back');
+  assert.equal(await fs.readFile(file, 'utf8'), written, 'the start-up check put it back');
   assert.equal(agent.hub.current().lastDrift?.what, 'recheck');
   await fs.rm(file);
-  await until('the deletion to be repaired', 5000, async () => (await fs.readFile(file, 'utf8').catch(() => '')) === manifest || undefined);
+  await until('the deletion to be repaired', 5000, async () => (await fs.readFile(file, 'utf8').catch(() => '')) === written || undefined);
   assert.equal(agent.hub.current().driftRepaired, 2);
 });

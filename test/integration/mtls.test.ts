@@ -179,3 +179,24 @@ test('GetFacts: the controller reads the machine through the agent; cached until
     client.close();
   }
 });
+
+test('SnapshotEtcd: a reader may list snapshots but not take one; a node without etcd in its plan says so', async () => {
+  const reader = issueCertificate(ca, { commonName: 'dashboard', organizationalUnits: ['reader'], usages: ['client'] });
+  const asReader = rawClient(credsFor(reader));
+  const asController = rawClient(credsFor((await fleetStore(f.state).read('controller'))!));
+  const unary = <T>(fn: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void) => new Promise<{ err: grpc.ServiceError | null; res?: T }>((resolve) => fn((err, res) => resolve({ err, res })));
+  try {
+    const refused = await unary((cb) => asReader.snapshotEtcd({ keep: 0 }, cb));
+    assert.equal(refused.err?.code, grpc.status.PERMISSION_DENIED);
+    assert.match(refused.err!.details, /SnapshotEtcd needs a controller certificate/);
+    const listed = await unary<{ snapshots: unknown[] }>((cb) => asReader.listEtcdSnapshots({}, cb));
+    assert.equal(listed.err, null);
+    assert.deepEqual(listed.res?.snapshots, []);
+    const noEtcd = await unary((cb) => asController.snapshotEtcd({ keep: 0 }, cb));
+    assert.equal(noEtcd.err?.code, grpc.status.FAILED_PRECONDITION);
+    assert.match(noEtcd.err!.details, /ETCD_NOT_PLANNED: this node's plan has no etcd probe/);
+  } finally {
+    asReader.close();
+    asController.close();
+  }
+});

@@ -1,17 +1,14 @@
-import * as grpc from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import type { Agent } from '../../agent/agent.js';
-import { fleetStore } from '../../controller/pki/fleet.js';
-import { healthOf, outcomeOf } from '../../controller/rollout/adapters.js';
-import type { Dispatcher, HealthSource } from '../../controller/rollout/ports.js';
 import { rolloutStatus } from '../../controller/rollout/control.js';
 import { RolloutRunner, type RolloutNodeInput } from '../../controller/rollout/runner.js';
 import { openStore, type SqliteStore } from '../../controller/store/sqlite.js';
-import { AgentServiceClient, ApplyMode, Plan, type ApplySummary, type NodeStatus, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
+import { Plan, type NodeStatus } from '../../proto/gen/muster/agent/v1/agent.js';
+import { agentPorts, type AgentPorts } from '../helpers/agent-ports.js';
 import { makeFleet, startAgents, type TestFleet } from '../helpers/fleet.js';
 
 // The rollout runner over real agents on loopback (mTLS gRPC), reading their real probes: each
@@ -22,7 +19,7 @@ let store: SqliteStore;
 let kubelet: http.Server;
 let kubeletUrl = '';
 const sick = new Set<string>();
-const clients = new Map<string, AgentServiceClient>();
+let ports: AgentPorts;
 const names = ['n1', 'n2', 'n3'];
 
 before(async () => {
@@ -35,14 +32,11 @@ before(async () => {
   });
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
   kubeletUrl = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}`;
-  const pki = fleetStore(f.state);
-  const [ca, controller] = [(await pki.read('ca'))!, (await pki.read('controller'))!];
-  const creds = grpc.credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(controller.keyPem), Buffer.from(controller.certPem));
-  for (const n of f.inventory.nodes) clients.set(n.name, new AgentServiceClient(`127.0.0.1:${n.agentPort}`, creds, { 'grpc.ssl_target_name_override': n.name }));
+  ports = await agentPorts(f.state, f.inventory.nodes);
 });
 
 after(async () => {
-  for (const c of clients.values()) c.close();
+  ports.close();
   store.close();
   await Promise.all(agents.map((a) => a.stop()));
   await new Promise((r) => kubelet.close(r));
@@ -62,42 +56,24 @@ const inputs = (content: string): RolloutNodeInput[] => names.map((name) => {
 });
 const onHost = (node: string) => fs.readFile(`${f.nodeRoot(node)}${file}`, 'utf8').catch(() => '(absent)');
 
-const dispatched: { node: string; mode: string; generation: number; rollback: boolean }[] = [];
-const dispatcher: Dispatcher = {
-  dispatch(req) {
-    dispatched.push({ node: req.node, mode: req.mode, generation: req.generation, rollback: req.rollback });
-    return new Promise((resolve) => {
-      let summary: ApplySummary | undefined;
-      const results: TaskResult[] = [];
-      const mode = req.mode === 'check' ? ApplyMode.APPLY_MODE_CHECK : ApplyMode.APPLY_MODE_APPLY;
-      const call = clients.get(req.node)!.apply({ mode, plan: Plan.decode(req.plan), generation: req.generation, rollback: req.rollback }, { deadline: Date.now() + 10_000 });
-      call.on('data', (e) => (e.task ? results.push(e.task) : (summary = e.summary)));
-      call.on('error', (err: grpc.ServiceError) => resolve(outcomeOf({ error: err.code === grpc.status.UNAVAILABLE ? `unreachable: ${err.details}` : `${grpc.status[err.code]}: ${err.details}` })));
-      call.on('end', () => resolve(outcomeOf({ summary, results })));
-    });
-  },
-};
-const health: HealthSource = {
-  health: (node) => new Promise((resolve) => clients.get(node)!.getStatus({}, (err, res) => resolve(err ? healthOf(undefined, err.message) : healthOf(res!.status as NodeStatus)))),
-};
-const runner = () => new RolloutRunner({ store, dispatcher, health });
+const runner = () => new RolloutRunner({ store, dispatcher: ports.dispatcher, health: ports.health });
 const options = { batch: '1', soakMs: { worker: 300 }, pollMs: 100, gateTimeoutMs: { worker: 3_000 } };
 
 test('rollout over real agents: every worker applied with generation 1, gated on its kubelet probe', async () => {
   const r = await runner().start({ specHash: 'v1', nodes: inputs('one'), options });
   assert.equal(r.state, 'done', r.reason);
   for (const n of names) assert.equal(await onHost(n), 'one\n');
-  const status = await new Promise<NodeStatus>((res) => clients.get('n1')!.getStatus({}, (_e, s) => res(s!.status!)));
+  const status = await new Promise<NodeStatus>((res) => ports.clients.get('n1')!.getStatus({}, (_e, s) => res(s!.status!)));
   assert.equal(status.generation, 1);
 });
 
 test('rollout over real agents: a failed gate spends the budget of 0; the rollout pauses and the next node is never dispatched', async () => {
   sick.add('n2');
-  dispatched.length = 0;
+  ports.dispatched.length = 0;
   const r = await runner().start({ specHash: 'v2', nodes: inputs('two'), options });
   assert.equal(r.state, 'paused');
   assert.match(r.reason, /error budget spent: 1 node\(s\) failed, at most 0 allowed \(n2\)/);
-  assert.deepEqual(dispatched.map((d) => d.node), ['n1', 'n2']);
+  assert.deepEqual(ports.dispatched.map((d) => d.node), ['n1', 'n2']);
   assert.equal(await onHost('n3'), 'one\n', 'n3 untouched');
   const s = await rolloutStatus(store, r.id);
   assert.match(s.failed[0].error, /gate: kubelet: no pass within 3000 ms \(worker gate timeout\): .*500/);
@@ -106,16 +82,16 @@ test('rollout over real agents: a failed gate spends the budget of 0; the rollou
   sick.delete('n2');
 
   // An older plan sent without the rollback flag: the agent refuses it and the host stays.
-  const stale = await dispatcher.dispatch({ node: 'n1', mode: 'apply', plan: inputs('one')[0].plan, revision: 'n1-one', generation: 1, rollback: false });
+  const stale = await ports.dispatcher.dispatch({ node: 'n1', mode: 'apply', plan: inputs('one')[0].plan, revision: 'n1-one', generation: 1, rollback: false });
   assert.equal(stale.status, 'failed');
   assert.match(stale.error!, /^FAILED_PRECONDITION: STALE_GENERATION: plan generation 1 is older than generation 2/);
   assert.equal(await onHost('n1'), 'two\n');
 
   // Undo: the generation before, with the rollback flag; n3 never changed and is skipped.
-  dispatched.length = 0;
+  ports.dispatched.length = 0;
   const undo = await runner().undo(r.id);
   assert.equal(undo.state, 'done', undo.reason);
-  assert.deepEqual(dispatched.map((d) => [d.node, d.generation, d.rollback]), [['n1', 1, true], ['n2', 1, true]]);
+  assert.deepEqual(ports.dispatched.map((d) => [d.node, d.generation, d.rollback]), [['n1', 1, true], ['n2', 1, true]]);
   for (const n of names) assert.equal(await onHost(n), 'one\n');
   const h = await store.history({ node: 'n1' });
   assert.deepEqual([h[0].action, h[0].generationBefore, h[0].generationAfter], ['undo', 2, 1]);

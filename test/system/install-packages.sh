@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   containerd                       # the node runtime: containerd parses the generated config.toml
   etcd-server etcd-client          # etcd 3.4: real clusters with muster's certificates, discovery
+  jq                               # the crictl stand-in filters the stand-in kubelet's pods by namespace
   haproxy nginx libnginx-mod-stream keepalived curl   # load balancer configs, validated and run
   openssl                          # openssl verify of issued certificates
   systemd                          # systemd-analyze verify of generated units; systemctl for the service kind; journald for the log priorities

@@ -35,12 +35,14 @@ export interface AppliedCluster {
 export interface RenderOptions {
   // A cluster spec to use instead of the example's (e.g. a modified copy in a temp folder).
   clusterFile?: string;
+  // An inventory to use instead of the example's (other addresses, other roles).
+  inventoryFile?: string;
 }
 
 // Renders every node's plan from the example and applies each with the agent's own engine into
 // <tmpDir>/nodes/<name>; throws with the failing tasks if any plan does not fully converge.
 export async function renderAndApplyExample(tmpDir: string, options: RenderOptions = {}): Promise<AppliedCluster> {
-  const inventory = await loadInventory(EXAMPLE_INVENTORY);
+  const inventory = await loadInventory(options.inventoryFile ?? EXAMPLE_INVENTORY);
   const spec = await loadClusterSpec(options.clusterFile ?? EXAMPLE_CLUSTER, inventory);
   const stateDir = path.join(tmpDir, 'controller');
   const pki = new ClusterPki(stateDir, inventory.cluster);

@@ -409,6 +409,33 @@ export interface DriftEvent {
   repairUs: number;
 }
 
+export interface SnapshotEtcdRequest {
+  /** keep is how many snapshots stay in the state folder, this one included; 0 means 5. */
+  keep: number;
+}
+
+export interface EtcdSnapshot {
+  /** path is the snapshot file as a host path (under the agent's state folder). */
+  path: string;
+  sizeBytes: number;
+  /** revision is the store revision the member reported with the snapshot. */
+  revision: number;
+  /** sha256 of the file, hex; also in <path>.sha256 in sha256sum's format. */
+  sha256: string;
+  createdAtMs: number;
+}
+
+export interface SnapshotEtcdResponse {
+  snapshot?: EtcdSnapshot | undefined;
+}
+
+export interface ListEtcdSnapshotsRequest {
+}
+
+export interface ListEtcdSnapshotsResponse {
+  snapshots: EtcdSnapshot[];
+}
+
 function createBasePlan(): Plan {
   return { node: "", revision: "", tasks: [], handlers: [], probes: [], driftPolicy: 0, keepRemoved: undefined };
 }
@@ -3299,6 +3326,406 @@ export const DriftEvent: MessageFns<DriftEvent> = {
   },
 };
 
+function createBaseSnapshotEtcdRequest(): SnapshotEtcdRequest {
+  return { keep: 0 };
+}
+
+export const SnapshotEtcdRequest: MessageFns<SnapshotEtcdRequest> = {
+  encode(message: SnapshotEtcdRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.keep !== 0) {
+      writer.uint32(8).uint32(message.keep);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotEtcdRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotEtcdRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.keep = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotEtcdRequest {
+    return { keep: isSet(object.keep) ? globalThis.Number(object.keep) : 0 };
+  },
+
+  toJSON(message: SnapshotEtcdRequest): unknown {
+    const obj: any = {};
+    if (message.keep !== 0) {
+      obj.keep = Math.round(message.keep);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotEtcdRequest>, I>>(base?: I): SnapshotEtcdRequest {
+    return SnapshotEtcdRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotEtcdRequest>, I>>(object: I): SnapshotEtcdRequest {
+    const message = createBaseSnapshotEtcdRequest();
+    message.keep = object.keep ?? 0;
+    return message;
+  },
+};
+
+function createBaseEtcdSnapshot(): EtcdSnapshot {
+  return { path: "", sizeBytes: 0, revision: 0, sha256: "", createdAtMs: 0 };
+}
+
+export const EtcdSnapshot: MessageFns<EtcdSnapshot> = {
+  encode(message: EtcdSnapshot, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.path !== "") {
+      writer.uint32(10).string(message.path);
+    }
+    if (message.sizeBytes !== 0) {
+      writer.uint32(16).uint64(message.sizeBytes);
+    }
+    if (message.revision !== 0) {
+      writer.uint32(24).uint64(message.revision);
+    }
+    if (message.sha256 !== "") {
+      writer.uint32(34).string(message.sha256);
+    }
+    if (message.createdAtMs !== 0) {
+      writer.uint32(40).uint64(message.createdAtMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EtcdSnapshot {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEtcdSnapshot();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.path = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.revision = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sha256 = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.createdAtMs = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EtcdSnapshot {
+    return {
+      path: isSet(object.path) ? globalThis.String(object.path) : "",
+      sizeBytes: isSet(object.sizeBytes)
+        ? globalThis.Number(object.sizeBytes)
+        : isSet(object.size_bytes)
+        ? globalThis.Number(object.size_bytes)
+        : 0,
+      revision: isSet(object.revision) ? globalThis.Number(object.revision) : 0,
+      sha256: isSet(object.sha256) ? globalThis.String(object.sha256) : "",
+      createdAtMs: isSet(object.createdAtMs)
+        ? globalThis.Number(object.createdAtMs)
+        : isSet(object.created_at_ms)
+        ? globalThis.Number(object.created_at_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: EtcdSnapshot): unknown {
+    const obj: any = {};
+    if (message.path !== "") {
+      obj.path = message.path;
+    }
+    if (message.sizeBytes !== 0) {
+      obj.sizeBytes = Math.round(message.sizeBytes);
+    }
+    if (message.revision !== 0) {
+      obj.revision = Math.round(message.revision);
+    }
+    if (message.sha256 !== "") {
+      obj.sha256 = message.sha256;
+    }
+    if (message.createdAtMs !== 0) {
+      obj.createdAtMs = Math.round(message.createdAtMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EtcdSnapshot>, I>>(base?: I): EtcdSnapshot {
+    return EtcdSnapshot.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EtcdSnapshot>, I>>(object: I): EtcdSnapshot {
+    const message = createBaseEtcdSnapshot();
+    message.path = object.path ?? "";
+    message.sizeBytes = object.sizeBytes ?? 0;
+    message.revision = object.revision ?? 0;
+    message.sha256 = object.sha256 ?? "";
+    message.createdAtMs = object.createdAtMs ?? 0;
+    return message;
+  },
+};
+
+function createBaseSnapshotEtcdResponse(): SnapshotEtcdResponse {
+  return { snapshot: undefined };
+}
+
+export const SnapshotEtcdResponse: MessageFns<SnapshotEtcdResponse> = {
+  encode(message: SnapshotEtcdResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.snapshot !== undefined) {
+      EtcdSnapshot.encode(message.snapshot, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SnapshotEtcdResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSnapshotEtcdResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshot = EtcdSnapshot.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SnapshotEtcdResponse {
+    return { snapshot: isSet(object.snapshot) ? EtcdSnapshot.fromJSON(object.snapshot) : undefined };
+  },
+
+  toJSON(message: SnapshotEtcdResponse): unknown {
+    const obj: any = {};
+    if (message.snapshot !== undefined) {
+      obj.snapshot = EtcdSnapshot.toJSON(message.snapshot);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SnapshotEtcdResponse>, I>>(base?: I): SnapshotEtcdResponse {
+    return SnapshotEtcdResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SnapshotEtcdResponse>, I>>(object: I): SnapshotEtcdResponse {
+    const message = createBaseSnapshotEtcdResponse();
+    message.snapshot = (object.snapshot !== undefined && object.snapshot !== null)
+      ? EtcdSnapshot.fromPartial(object.snapshot)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseListEtcdSnapshotsRequest(): ListEtcdSnapshotsRequest {
+  return {};
+}
+
+export const ListEtcdSnapshotsRequest: MessageFns<ListEtcdSnapshotsRequest> = {
+  encode(_: ListEtcdSnapshotsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEtcdSnapshotsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEtcdSnapshotsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): ListEtcdSnapshotsRequest {
+    return {};
+  },
+
+  toJSON(_: ListEtcdSnapshotsRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEtcdSnapshotsRequest>, I>>(base?: I): ListEtcdSnapshotsRequest {
+    return ListEtcdSnapshotsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEtcdSnapshotsRequest>, I>>(_: I): ListEtcdSnapshotsRequest {
+    const message = createBaseListEtcdSnapshotsRequest();
+    return message;
+  },
+};
+
+function createBaseListEtcdSnapshotsResponse(): ListEtcdSnapshotsResponse {
+  return { snapshots: [] };
+}
+
+export const ListEtcdSnapshotsResponse: MessageFns<ListEtcdSnapshotsResponse> = {
+  encode(message: ListEtcdSnapshotsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.snapshots) {
+      EtcdSnapshot.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListEtcdSnapshotsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListEtcdSnapshotsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.snapshots.push(EtcdSnapshot.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListEtcdSnapshotsResponse {
+    return {
+      snapshots: globalThis.Array.isArray(object?.snapshots)
+        ? object.snapshots.map((e: any) => EtcdSnapshot.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListEtcdSnapshotsResponse): unknown {
+    const obj: any = {};
+    if (message.snapshots?.length) {
+      obj.snapshots = message.snapshots.map((e) => EtcdSnapshot.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListEtcdSnapshotsResponse>, I>>(base?: I): ListEtcdSnapshotsResponse {
+    return ListEtcdSnapshotsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListEtcdSnapshotsResponse>, I>>(object: I): ListEtcdSnapshotsResponse {
+    const message = createBaseListEtcdSnapshotsResponse();
+    message.snapshots = object.snapshots?.map((e) => EtcdSnapshot.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** AgentService is what musterd serves to the controller over mutual TLS. */
 export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
@@ -3342,6 +3769,32 @@ export const AgentServiceService = {
     responseSerialize: (value: WatchStatusResponse): Buffer => Buffer.from(WatchStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchStatusResponse => WatchStatusResponse.decode(value),
   },
+  /**
+   * etcd snapshots (controller role only), on nodes whose plan has an etcd probe.
+   * SnapshotEtcd saves one through etcd's v3 Maintenance.Snapshot into the agent's state folder.
+   */
+  snapshotEtcd: {
+    path: "/muster.agent.v1.AgentService/SnapshotEtcd" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SnapshotEtcdRequest): Buffer => Buffer.from(SnapshotEtcdRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SnapshotEtcdRequest => SnapshotEtcdRequest.decode(value),
+    responseSerialize: (value: SnapshotEtcdResponse): Buffer =>
+      Buffer.from(SnapshotEtcdResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SnapshotEtcdResponse => SnapshotEtcdResponse.decode(value),
+  },
+  /** ListEtcdSnapshots lists the snapshots kept there, newest first. */
+  listEtcdSnapshots: {
+    path: "/muster.agent.v1.AgentService/ListEtcdSnapshots" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListEtcdSnapshotsRequest): Buffer =>
+      Buffer.from(ListEtcdSnapshotsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListEtcdSnapshotsRequest => ListEtcdSnapshotsRequest.decode(value),
+    responseSerialize: (value: ListEtcdSnapshotsResponse): Buffer =>
+      Buffer.from(ListEtcdSnapshotsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListEtcdSnapshotsResponse => ListEtcdSnapshotsResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -3353,6 +3806,13 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
   getStatus: handleUnaryCall<GetStatusRequest, GetStatusResponse>;
   /** WatchStatus sends the status now, then every change and every drift event as it happens. */
   watchStatus: handleServerStreamingCall<WatchStatusRequest, WatchStatusResponse>;
+  /**
+   * etcd snapshots (controller role only), on nodes whose plan has an etcd probe.
+   * SnapshotEtcd saves one through etcd's v3 Maintenance.Snapshot into the agent's state folder.
+   */
+  snapshotEtcd: handleUnaryCall<SnapshotEtcdRequest, SnapshotEtcdResponse>;
+  /** ListEtcdSnapshots lists the snapshots kept there, newest first. */
+  listEtcdSnapshots: handleUnaryCall<ListEtcdSnapshotsRequest, ListEtcdSnapshotsResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -3402,6 +3862,41 @@ export interface AgentServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchStatusResponse>;
+  /**
+   * etcd snapshots (controller role only), on nodes whose plan has an etcd probe.
+   * SnapshotEtcd saves one through etcd's v3 Maintenance.Snapshot into the agent's state folder.
+   */
+  snapshotEtcd(
+    request: SnapshotEtcdRequest,
+    callback: (error: ServiceError | null, response: SnapshotEtcdResponse) => void,
+  ): ClientUnaryCall;
+  snapshotEtcd(
+    request: SnapshotEtcdRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SnapshotEtcdResponse) => void,
+  ): ClientUnaryCall;
+  snapshotEtcd(
+    request: SnapshotEtcdRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SnapshotEtcdResponse) => void,
+  ): ClientUnaryCall;
+  /** ListEtcdSnapshots lists the snapshots kept there, newest first. */
+  listEtcdSnapshots(
+    request: ListEtcdSnapshotsRequest,
+    callback: (error: ServiceError | null, response: ListEtcdSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listEtcdSnapshots(
+    request: ListEtcdSnapshotsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListEtcdSnapshotsResponse) => void,
+  ): ClientUnaryCall;
+  listEtcdSnapshots(
+    request: ListEtcdSnapshotsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListEtcdSnapshotsResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const AgentServiceClient = makeGenericClientConstructor(
