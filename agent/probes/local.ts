@@ -7,7 +7,7 @@ import { linuxKernel, type Kernel } from '../host/kernel.js';
 import { certificatesOf } from '../status/hub.js';
 import { bind } from '../tasks/index.js';
 import type { LocalCheck } from './probes.js';
-import { notRestarted, plannedPod, runningPods, type RuntimeOptions } from './running-pods.js';
+import { CRICTL_MISSING, notRestarted, plannedPod, runningPods, type RuntimeOptions } from './running-pods.js';
 
 const EVERY_MS = 30_000;
 export const CERT_WARN_DAYS = 30;
@@ -78,7 +78,8 @@ async function restartView(pods: ReturnType<typeof plannedPod>[], host: Host, ru
     details[`${p.name}.manifest-hash`] = p.manifestHash;
     details[`${p.name}.running-hash`] = seen.running.get(p.name) ?? '';
   }
-  if (seen.error) return { state: ProbeState.PROBE_STATE_DEGRADED, message: `${pods.length} static pod manifest(s) as planned; running pods unknown: ${seen.error}`, details };
+  // Without crictl the files are still checked; only a rollout's restart gate needs the running view, and says why it waits.
+  if (seen.error) return { state: seen.error === CRICTL_MISSING ? ProbeState.PROBE_STATE_HEALTHY : ProbeState.PROBE_STATE_DEGRADED, message: `${pods.length} static pod manifest(s) as planned; running pods unknown: ${seen.error}`, details };
   const stale = notRestarted(pods, seen.running);
   if (stale.length) return { state: ProbeState.PROBE_STATE_DEGRADED, message: `manifests as planned, waiting for the kubelet: ${stale.join('; ')}`, details };
   return { state: ProbeState.PROBE_STATE_HEALTHY, message: `${pods.length} static pod(s) running as planned`, details };

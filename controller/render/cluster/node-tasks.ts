@@ -77,6 +77,8 @@ export function nodeTasks(c: ClusterContext, n: InventoryNode): DraftTask[] {
       : []),
     // Held: an apt-get upgrade never moves the kubelet past the control plane's version.
     ...(sys ? [pkg('kubelet-package', 'kubelet', rt.kubelet.packageVersion, true, repo ? sourcePath : '')] : []),
+    // crictl: the static-pods probe reads which manifest each running pod was started from through it.
+    ...(sys && repo ? [pkg('cri-tools-package', 'cri-tools', '', false, sourcePath)] : []),
     c.cert('kubelet-client-cert', `kubelet/${n.name}`, kubeletPki('kubelet-client.crt'), kubeletPki('kubelet-client.key'), 'ca', rt.kubelet.clientCAFile, restartKubelet),
     c.cert('kubelet-serving-cert', `kubelet-serving/${n.name}`, rt.kubelet.servingCertFile, rt.kubelet.servingKeyFile, 'ca', '', restartKubelet),
     c.file('kubelet-kubeconfig', rt.kubelet.kubeconfig, kubeconfig, 0o600, false, restartKubelet),
