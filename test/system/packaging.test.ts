@@ -130,7 +130,7 @@ test('deb: the agent runs by its unit\'s command; the installed CLI reaches it w
     assert.deepEqual(await health.json(), { status: 'ok', node: 'n1' });
 
     assert.match(muster('status'), /^n1\s+etcd,control-plane\s+yes\s/m);
-    assert.equal((JSON.parse(muster('facts', 'n1')) as { os: string }).os, 'Debian GNU/Linux');
+    assert.equal((JSON.parse(muster('facts', 'n1', '-o', 'json')) as { os: string }).os, 'Debian GNU/Linux');
     // A static pod: its manifest is checked by the Pod schema bundled into the installed agent.
     fs.copyFileSync(path.join(repoRoot, 'examples/demo/etcd.yaml'), inTree('root/etcd.yaml'));
     fs.writeFileSync(inTree('root/tasks.yaml'), 'vars:\n  ETCD_IMAGE: registry.k8s.io/etcd:3.5.15-0\n  ETCD_INITIAL_CLUSTER: n1=https://127.0.0.1:2380\ntasks:\n  - id: etcd\n    staticPod: { name: etcd, manifestFile: etcd.yaml }\n');
