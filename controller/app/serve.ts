@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import os from 'node:os';
 import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
 import { buildApi } from '../api/server.js';
 import { DEFAULT_ENROLL_PORT, Enrollment, loadRevocations, startEnrollServer, type ApprovalPolicy, type EnrollServer } from '../enroll/index.js';
@@ -21,12 +23,23 @@ export const DEFAULT_ENROLL_LISTEN = `127.0.0.1:${DEFAULT_ENROLL_PORT}`;
 export interface ServeOptions extends FleetOptions {
   listen: string;
   // The enrollment service (Join, Renew, GetTrust); false: none.
-  enroll?: false | { listen: string; policy?: ApprovalPolicy };
+  // sans: names and addresses agents dial it by (default: what the listen address implies).
+  enroll?: false | { listen: string; policy?: ApprovalPolicy; sans?: string[] };
   onDrift?: (node: string, d: DriftEvent) => void;
   log?: { warn(o: object, msg: string): void; info(o: object, msg: string): void };
 }
 
-const isIp = (h: string) => /^[\d.]+$/.test(h) || h.includes(':');
+// The names and addresses a joining agent may dial, for the enrollment server certificate (the
+// agent checks the name it dialled): a wildcard bind means this host's name and every address.
+export function enrollSans(host: string, given: string[] = []): { dnsNames: string[]; ipAddresses: string[] } {
+  const all = new Set(['localhost', '127.0.0.1', ...given]);
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    all.add(os.hostname());
+    for (const a of Object.values(os.networkInterfaces()).flat()) if (a && !a.address.includes('%')) all.add(a.address);
+  } else all.add(host);
+  const list = [...all];
+  return { dnsNames: list.filter((n) => !isIP(n)), ipAddresses: list.filter((n) => isIP(n)) };
+}
 
 // The long-running controller: watches every agent, serves the fleet's state over HTTP, and
 // enrolls new nodes on its own port.
@@ -39,15 +52,7 @@ export async function serve(o: ServeOptions): Promise<Listening> {
     const at = splitListen(o.enroll.listen);
     // Read on every join, so an edited inventory applies without a restart.
     const enrollment = new Enrollment({ stateDir: o.state, nodes: async () => (await loadInventory(o.inventory)).nodes, policy: o.enroll.policy });
-    const wildcard = at.host === '0.0.0.0' || at.host === '::';
-    enroll = await startEnrollServer({
-      enrollment,
-      listen: at,
-      // The name or address agents dial goes into the server certificate (a wildcard bind names none).
-      dnsNames: wildcard || isIp(at.host) ? undefined : ['localhost', at.host],
-      ipAddresses: wildcard ? undefined : isIp(at.host) ? [...new Set(['127.0.0.1', at.host])] : undefined,
-      log: o.log,
-    });
+    enroll = await startEnrollServer({ enrollment, listen: at, ...enrollSans(at.host, o.enroll.sans), log: o.log });
     // The enrollment service reloads this list every few seconds: a revocation reaches the watch too.
     revocations = enrollment.revocations;
   } else {

@@ -181,6 +181,7 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     // Loopback unless told, like discovery: opening it to the network is the operator's choice.
     .option('--enroll-listen <host:port>', 'address of the enrollment service (musterd join); 0.0.0.0:7450 for every interface', hostPort, `127.0.0.1:${DEFAULT_ENROLL_PORT}`)
     .addOption(new Option('--enroll-policy <policy>', 'inventory: only inventory nodes join; approve-unknown: others wait for "muster nodes approve"; approve-all: every node waits').choices(['inventory', 'approve-unknown', 'approve-all']).default('inventory'))
+    .option('--enroll-san <names>', 'more names and addresses agents dial the enrollment service by (comma-separated), for its certificate', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
     .option('--no-enroll', 'do not run the enrollment service')
     .action(lazy(() => import('./commands/serve.js')));
 
