@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import os from 'node:os';
 import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
 import { buildApi } from '../api/server.js';
-import { DEFAULT_ENROLL_PORT, Enrollment, loadRevocations, startEnrollServer, type ApprovalPolicy, type EnrollServer } from '../enroll/index.js';
+import { Enrollment, loadRevocations, startEnrollServer, type ApprovalPolicy, type EnrollServer } from '../enroll/index.js';
 import { loadInventory } from '../inputs/inventory.js';
 import { watchFleet, type FleetOptions } from './status.js';
 
@@ -17,8 +17,6 @@ export function splitListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');
   return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
 }
-
-export const DEFAULT_ENROLL_LISTEN = `127.0.0.1:${DEFAULT_ENROLL_PORT}`;
 
 export interface ServeOptions extends FleetOptions {
   listen: string;
@@ -50,8 +48,15 @@ export async function serve(o: ServeOptions): Promise<Listening> {
   let reload: NodeJS.Timeout | undefined;
   if (o.enroll) {
     const at = splitListen(o.enroll.listen);
-    // Read on every join, so an edited inventory applies without a restart.
-    const enrollment = new Enrollment({ stateDir: o.state, nodes: async () => (await loadInventory(o.inventory)).nodes, policy: o.enroll.policy });
+    // Read again at most once a second: an edited inventory applies without a restart, and a
+    // burst of joins shares one read.
+    let read: { at: number; nodes: ReturnType<typeof loadNodes> } | undefined;
+    const loadNodes = async () => (await loadInventory(o.inventory)).nodes;
+    const nodes = () => {
+      if (!read || Date.now() - read.at > 1000) read = { at: Date.now(), nodes: loadNodes() };
+      return read.nodes;
+    };
+    const enrollment = new Enrollment({ stateDir: o.state, nodes, policy: o.enroll.policy });
     enroll = await startEnrollServer({ enrollment, listen: at, ...enrollSans(at.host, o.enroll.sans), log: o.log });
     // The enrollment service reloads this list every few seconds: a revocation reaches the watch too.
     revocations = enrollment.revocations;
@@ -71,7 +76,7 @@ export async function serve(o: ServeOptions): Promise<Listening> {
     });
     const api = buildApi(watch.monitor);
     late.api = api;
-    await api.app.listen(splitListen(o.listen)).catch(async (err: unknown) => {
+    await api.app.listen(splitListen(o.listen)).catch((err: unknown) => {
       watch.stop();
       throw err;
     });

@@ -1,5 +1,4 @@
 import { enrollment } from '../../app/enroll.js';
-import type { ApprovalPolicy } from '../../enroll/index.js';
 import { emit } from '../format.js';
 import { EXIT, type GlobalOptions, type Io, type OutputFormat } from '../io.js';
 import { table } from '../output.js';
@@ -16,7 +15,7 @@ export const pending = {
 };
 
 const decide = (verb: 'approve' | 'deny', said: string) => ({
-  async run(o: GlobalOptions & { name: string; policy?: ApprovalPolicy }, io: Io): Promise<number> {
+  async run(o: GlobalOptions & { name: string }, io: Io): Promise<number> {
     const p = await (await enrollment(o))[verb](o.name);
     io.out(`[nodes] ${said} the join request of ${p.name} (from ${p.peer || 'an unknown address'}); ${verb === 'approve' ? 'its next attempt is signed' : 'its next attempt is refused'}`);
     return EXIT.OK;
