@@ -40,11 +40,15 @@ function join(name: string, root: string, port: number, flags: string[]): { proc
 before(async () => {
   f = await makeFleet(3);
   others = await spawnAgents({ ...f, inventory: { ...f.inventory, nodes: f.inventory.nodes.filter((n) => n.name !== 'n1') } });
-  const enrollPort = await freePort();
-  enrollAddr = `127.0.0.1:${enrollPort}`;
-  serve = spawn(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', f.state, '-i', f.inventoryFile, 'serve', '--listen', `127.0.0.1:${await freePort()}`, '--enroll-listen', enrollAddr, '--enroll-policy', 'approve-unknown'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // Port 0 for both: serve prints the enrollment port it got (no race with other tests for a port).
+  serve = spawn(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', f.state, '-i', f.inventoryFile, 'serve', '--listen', '127.0.0.1:0', '--enroll-listen', '127.0.0.1:0', '--enroll-policy', 'approve-unknown'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let serveErr = '';
   serve.stdout!.on('data', (d: Buffer) => (serveOut += d.toString()));
-  await waitForPort('127.0.0.1', enrollPort, 30_000);
+  serve.stderr!.on('data', (d: Buffer) => (serveErr += d.toString()));
+  for (const deadline = Date.now() + 60_000; !/enrollment on 127\.0\.0\.1:\d+/.test(serveOut); await new Promise((r) => setTimeout(r, 50))) {
+    if (serve.exitCode !== null || Date.now() > deadline) throw new Error(`muster serve did not start: ${serveErr || serveOut}`);
+  }
+  enrollAddr = /enrollment on (127\.0\.0\.1:\d+)/.exec(serveOut)![1];
 });
 
 after(async () => {
@@ -177,4 +181,26 @@ test('enroll cli: nodes revoke makes muster status report that node refused for 
   serve.kill('SIGTERM');
   assert.equal(await new Promise((r) => serve.once('exit', r)), 0);
   await assert.rejects(waitForPort('127.0.0.1', Number(enrollAddr.split(':')[1]), 300), /did not open/, 'the enrollment port is closed');
+});
+
+// After the revocation test. n2 and n3 run on certificates "muster init" made and do not fetch
+// the bundle (no join settings): they keep answering through start, when the old CA still signs.
+test('enroll cli: ca rotate refuses a step out of order; start keeps the fleet answering; switch and finish make the new CA the one listed', async () => {
+  const early = await muster('ca', 'rotate', 'switch');
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /no CA rotation was started: run the start step first/);
+  const oldCa = fs.readFileSync(path.join(f.state, 'pki/fleet/ca.crt'), 'utf8');
+
+  assert.match((await muster('ca', 'rotate', 'start')).stdout, /^\[ca\] start: the fleet trusts .* and .*\(rotated \d{4}-\d\d-\d\d\)$/m);
+  const st = JSON.parse((await muster('status', '-o', 'json', '-l', 'n2,n3')).stdout) as { reachable: boolean }[];
+  assert.deepEqual(st.map((v) => v.reachable), [true, true], 'the controller trusts the bundle');
+  assert.match((await muster('ca', 'rotate', 'start')).stderr, /already under way/);
+
+  assert.match((await muster('ca', 'rotate', 'switch')).stdout, /^\[ca\] the new CA signs; .*then run "muster ca rotate finish"$/m);
+  assert.equal((await muster('ca', 'rotate', 'finish')).code, 0);
+  const newCa = fs.readFileSync(path.join(f.state, 'pki/fleet/ca.crt'), 'utf8');
+  assert.notEqual(newCa, oldCa);
+  const rows = JSON.parse((await muster('certs', 'check-expiration', '-o', 'json')).stdout) as { name: string; subject: string }[];
+  assert.match(rows.find((r) => r.name === 'fleet/ca')!.subject, /\(rotated \d{4}-\d\d-\d\d\)/);
+  assert.ok(!rows.some((r) => r.name === 'fleet/ca-previous' || r.name === 'fleet/ca-next'), 'the old CA is gone');
 });
