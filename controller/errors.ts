@@ -32,6 +32,7 @@ export const controllerErrors = {
   RATE_LIMITED: { exit: 1, http: 429, summary: 'Too many join requests at once from this address or in total; retry after a moment.' },
   NO_PENDING: { exit: 1, http: 404, summary: 'No join request is waiting for this node name.' },
   NO_CERTIFICATE: { exit: 1, http: 404, summary: 'No fleet certificate was issued to this name (nothing to revoke).' },
+  NO_TOKEN: { exit: 1, http: 404, summary: 'No bootstrap token has this id (muster token delete); `muster token list` shows them.' },
 } as const;
 
 export type ControllerErrorCode = keyof typeof controllerErrors;

@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { listFleetCerts } from '../enroll/index.js';
 import type { CertInfo } from '../pki/certs.js';
 import { ClusterPki } from '../pki/cluster.js';
 import { loadInventory } from '../inputs/inventory.js';
@@ -29,4 +31,28 @@ export async function renewCertificates(o: FleetOptions & { within?: number }): 
     store.close();
   }
   return renewed;
+}
+
+export interface FleetCertificateEntry {
+  // fleet/<file under pki/fleet>, or fleet/enrolled/<node> for a certificate signed at a join.
+  name: string;
+  commonName: string;
+  role: string;
+  notAfter: Date;
+  daysLeft: number;
+  serial: string;
+}
+
+// The fleet's own certificates (controller ↔ agents): made by init, signed at joins, readers.
+export async function listFleetCertificates(o: FleetOptions): Promise<FleetCertificateEntry[]> {
+  const enrolled = path.join(o.state, 'enroll', 'nodes');
+  const fleet = path.join(o.state, 'pki', 'fleet');
+  return (await listFleetCerts(o.state)).map((r) => ({
+    name: `fleet/${r.file.startsWith(enrolled) ? `enrolled/${path.basename(r.file, '.crt')}` : path.relative(fleet, r.file).replace(/\.crt$/, '')}`,
+    commonName: r.name,
+    role: r.role,
+    notAfter: r.notAfter,
+    daysLeft: r.daysLeft,
+    serial: r.serial,
+  }));
 }

@@ -1,7 +1,7 @@
 import { ApplyMode, Plan, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ApplyOutcome } from '../fleet/client.js';
 import { Fleet } from '../fleet/fleet.js';
-import { readFleetCredentials } from '../pki/fleet.js';
+import { fleetCredentials } from './fleet-credentials.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
 import { outcomeOf as dispatchOutcome } from '../rollout/adapters.js';
 import { takeRolloutLock } from '../rollout/lock.js';
@@ -69,7 +69,7 @@ export interface SendOptions {
 
 // Sends plans already built to their agents (one wave of a rollout, or a whole plan/apply).
 export async function sendPlans(o: SendOptions): Promise<{ outcomes: ApplyOutcome[]; counts: OutcomeCounts; durationMs: number }> {
-  const fleet = new Fleet(o.inv.nodes, await readFleetCredentials(o.state));
+  const fleet = new Fleet(o.inv.nodes, await fleetCredentials(o.state));
   const started = performance.now();
   try {
     const mode = o.mode === 'apply' ? ApplyMode.APPLY_MODE_APPLY : ApplyMode.APPLY_MODE_CHECK;

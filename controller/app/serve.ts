@@ -1,35 +1,97 @@
+import { isIP } from 'node:net';
+import os from 'node:os';
 import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
 import { buildApi } from '../api/server.js';
+import { Enrollment, loadRevocations, startEnrollServer, type ApprovalPolicy, type EnrollServer } from '../enroll/index.js';
+import { loadInventory } from '../inputs/inventory.js';
 import { watchFleet, type FleetOptions } from './status.js';
 
 export interface Listening {
   nodes: number;
+  // The enrollment port, when it runs.
+  enroll?: { port: number; caCertHash: string };
   close(): Promise<void>;
 }
 
 export function splitListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(':');
-  return { host: listen.slice(0, i), port: Number(listen.slice(i + 1)) };
+  return { host: listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(i + 1)) };
 }
 
-// The long-running controller: watches every agent and serves the fleet's state over HTTP.
-export async function serve(o: FleetOptions & { listen: string; onDrift?: (node: string, d: DriftEvent) => void }): Promise<Listening> {
-  // The API is built on the monitor and counts the monitor's drift events.
-  const late: { api?: ReturnType<typeof buildApi> } = {};
-  const watch = await watchFleet(o, {
-    drift: (node, d) => {
-      late.api?.driftCounter.inc({ node, repaired: String(d.repaired) });
-      o.onDrift?.(node, d);
-    },
-  });
-  const api = buildApi(watch.monitor);
-  late.api = api;
-  await api.app.listen(splitListen(o.listen));
-  return {
-    nodes: watch.inv.nodes.length,
-    close: async () => {
+export interface ServeOptions extends FleetOptions {
+  listen: string;
+  // The enrollment service (Join, Renew, GetTrust); false: none.
+  // sans: names and addresses agents dial it by (default: what the listen address implies).
+  enroll?: false | { listen: string; policy?: ApprovalPolicy; sans?: string[] };
+  onDrift?: (node: string, d: DriftEvent) => void;
+  log?: { warn(o: object, msg: string): void; info(o: object, msg: string): void };
+}
+
+// The names and addresses a joining agent may dial, for the enrollment server certificate (the
+// agent checks the name it dialled): a wildcard bind means this host's name and every address.
+export function enrollSans(host: string, given: string[] = []): { dnsNames: string[]; ipAddresses: string[] } {
+  const all = new Set(['localhost', '127.0.0.1', ...given]);
+  if (host === '0.0.0.0' || host === '::' || host === '') {
+    all.add(os.hostname());
+    for (const a of Object.values(os.networkInterfaces()).flat()) if (a && !a.address.includes('%')) all.add(a.address);
+  } else all.add(host);
+  const list = [...all];
+  return { dnsNames: list.filter((n) => !isIP(n)), ipAddresses: list.filter((n) => isIP(n)) };
+}
+
+// The long-running controller: watches every agent, serves the fleet's state over HTTP, and
+// enrolls new nodes on its own port.
+// (The controller's own certificate is renewed when due by fleetCredentials, under watchFleet.)
+export async function serve(o: ServeOptions): Promise<Listening> {
+  let enroll: EnrollServer | undefined;
+  let revocations: { has(serial: string): boolean; load(): Promise<unknown> };
+  let reload: NodeJS.Timeout | undefined;
+  if (o.enroll) {
+    const at = splitListen(o.enroll.listen);
+    // Read again at most once a second: an edited inventory applies without a restart, and a
+    // burst of joins shares one read.
+    let read: { at: number; nodes: ReturnType<typeof loadNodes> } | undefined;
+    const loadNodes = async () => (await loadInventory(o.inventory)).nodes;
+    const nodes = () => {
+      if (!read || Date.now() - read.at > 1000) read = { at: Date.now(), nodes: loadNodes() };
+      return read.nodes;
+    };
+    const enrollment = new Enrollment({ stateDir: o.state, nodes, policy: o.enroll.policy });
+    enroll = await startEnrollServer({ enrollment, listen: at, ...enrollSans(at.host, o.enroll.sans), log: o.log });
+    // The enrollment service reloads this list every few seconds: a revocation reaches the watch too.
+    revocations = enrollment.revocations;
+  } else {
+    revocations = await loadRevocations(o.state);
+    reload = setInterval(() => void revocations.load().catch(() => undefined), 5_000);
+    reload.unref();
+  }
+  try {
+    // The API is built on the monitor and counts the monitor's drift events.
+    const late: { api?: ReturnType<typeof buildApi> } = {};
+    const watch = await watchFleet({ ...o, revoked: revocations }, {
+      drift: (node, d) => {
+        late.api?.driftCounter.inc({ node, repaired: String(d.repaired) });
+        o.onDrift?.(node, d);
+      },
+    });
+    const api = buildApi(watch.monitor);
+    late.api = api;
+    await api.app.listen(splitListen(o.listen)).catch((err: unknown) => {
       watch.stop();
-      await api.app.close();
-    },
-  };
+      throw err;
+    });
+    return {
+      nodes: watch.inv.nodes.length,
+      enroll: enroll && { port: enroll.port, caCertHash: enroll.caCertHash },
+      close: async () => {
+        clearInterval(reload);
+        watch.stop();
+        await Promise.all([api.app.close(), enroll?.stop()]);
+      },
+    };
+  } catch (err) {
+    clearInterval(reload);
+    await enroll?.stop();
+    throw err;
+  }
 }

@@ -3,7 +3,7 @@ import { Fleet, mapLimit } from '../fleet/fleet.js';
 import { FleetMonitor } from '../fleet/monitor.js';
 import type { NodeView } from '../fleet/view.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
-import { readFleetCredentials } from '../pki/fleet.js';
+import { fleetCredentials } from './fleet-credentials.js';
 import { selectNodes } from './limit.js';
 
 export interface FleetOptions {
@@ -15,7 +15,7 @@ export interface FleetOptions {
 export async function status(o: FleetOptions & { concurrency: number; limit?: string }): Promise<{ inv: Inventory; views: NodeView[] }> {
   const inv = await loadInventory(o.inventory);
   const nodes = selectNodes(inv.nodes, o.limit);
-  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  const fleet = new Fleet(inv.nodes, await fleetCredentials(o.state));
   try {
     const views = await mapLimit(nodes, o.concurrency, async (node): Promise<NodeView> => {
       const now = Date.now();
@@ -38,10 +38,10 @@ export interface FleetWatch {
 }
 
 // A live view fed by every agent's status stream, until stop().
-export async function watchFleet(o: FleetOptions & { limit?: string }, on: { change?: (v: NodeView) => void; drift?: (node: string, d: DriftEvent) => void }): Promise<FleetWatch> {
+export async function watchFleet(o: FleetOptions & { limit?: string; revoked?: { has(serial: string): boolean } }, on: { change?: (v: NodeView) => void; drift?: (node: string, d: DriftEvent) => void }): Promise<FleetWatch> {
   const all = await loadInventory(o.inventory);
   const inv = { ...all, nodes: selectNodes(all.nodes, o.limit) };
-  const fleet = new Fleet(inv.nodes, await readFleetCredentials(o.state));
+  const fleet = new Fleet(inv.nodes, await fleetCredentials(o.state, o.revoked));
   const monitor = new FleetMonitor(fleet, inv, on);
   monitor.start();
   return {

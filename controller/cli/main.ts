@@ -1,4 +1,6 @@
 import { Argument, Command, InvalidArgumentError, Option } from 'commander';
+import os from 'node:os';
+import { DEFAULT_ENROLL_PORT } from '../enroll/port.js';
 import { ControllerError, controllerErrors } from '../errors.js';
 import { VERSION } from '../version.js';
 import { parseDuration, parseRoleDurations } from './duration.js';
@@ -12,6 +14,30 @@ const positiveInt = (v: string) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a positive integer');
   return n;
+};
+
+// 90s, 30m, 1h, 2d or plain seconds.
+const duration = (v: string) => {
+  const m = /^(\d+)([smhd]?)$/.exec(v.trim());
+  const n = m ? Number(m[1]) * { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'] : 0;
+  if (!n) throw new InvalidArgumentError('must be a duration above 0: 90s, 30m, 1h or 2d');
+  return n;
+};
+
+// k=v,k2=v2
+const labels = (v: string) => {
+  const out: Record<string, string> = {};
+  for (const pair of v.split(',')) {
+    const m = /^([A-Za-z0-9_./-]+)=([A-Za-z0-9_.-]*)$/.exec(pair.trim());
+    if (!m) throw new InvalidArgumentError(`${JSON.stringify(pair)} is not key=value`);
+    out[m[1]] = m[2];
+  }
+  return out;
+};
+
+const hostPort = (v: string) => {
+  if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(v) || Number(v.slice(v.lastIndexOf(':') + 1)) > 65535) throw new InvalidArgumentError('must be HOST:PORT');
+  return v;
 };
 
 type Impl = { run(o: never, io: Io): Promise<number> };
@@ -157,14 +183,20 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .addOption(jsonOption())
     .action(lazy(() => import('./commands/validate.js')));
 
-  const certs = program.command('certs').description('the cluster\'s certificates in the state folder');
+  const certs = program.command('certs').description('the cluster\'s and the fleet\'s certificates in the state folder');
   certs
     .command('check-expiration')
-    .description('every certificate, when it expires and the days left (exit 1 when one has expired)')
+    .description('every certificate, cluster and fleet, when it expires and the days left (exit 1 when one has expired)')
     .option('--warn-days <n>', 'mark certificates with fewer days left', positiveInt, 30)
     .addOption(outputOption())
     .addOption(jsonOption())
     .action(lazy(() => import('./commands/certs-check.js')));
+  certs
+    .command('issue <name>')
+    .description('a fleet certificate for monitoring: the reader role may call GetStatus, GetFacts and WatchStatus, never Apply')
+    .addOption(new Option('--role <role>', 'the certificate role').choices(['reader']).makeOptionMandatory())
+    .option('-o, --out-dir <dir>', 'also write <name>.crt and <name>.key (0600) into this folder')
+    .action(lazy(() => import('./commands/certs-issue.js'), ['name']));
   certs
     .command('renew')
     .description('re-issue certificates (all, or those expiring within --within days); the next apply rolls them out')
@@ -208,9 +240,62 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
 
   program
     .command('serve')
-    .description('the long-running controller: a live view of every agent over HTTP (/v1/fleet, /v1/nodes/:name, /metrics, /healthz)')
+    .description('the long-running controller: a live view of every agent over HTTP (/v1/fleet, /v1/nodes/:name, /metrics, /healthz) and the enrollment port nodes join on')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
+    // Loopback unless told, like discovery: opening it to the network is the operator's choice.
+    .option('--enroll-listen <host:port>', 'address of the enrollment service (musterd join); 0.0.0.0:7450 for every interface', hostPort, `127.0.0.1:${DEFAULT_ENROLL_PORT}`)
+    .addOption(new Option('--enroll-policy <policy>', 'inventory: only inventory nodes join; approve-unknown: others wait for "muster nodes approve"; approve-all: every node waits').choices(['inventory', 'approve-unknown', 'approve-all']).default('inventory'))
+    .option('--enroll-san <names>', 'more names and addresses agents dial the enrollment service by (comma-separated), for its certificate', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--no-enroll', 'do not run the enrollment service')
     .action(lazy(() => import('./commands/serve.js')));
+
+  const token = program.command('token').description('bootstrap tokens for "musterd join" (stored hashed in the state folder)');
+  token
+    .command('create')
+    .description('make a token and print it with the CA hash and the "musterd join" command to run on the node')
+    .option('--node <name>', 'only this node name may join with it')
+    .option('--labels <k=v,...>', 'only inventory nodes with all these labels may join with it', labels)
+    .addOption(new Option('--ttl <duration>', 'how long it is valid: 90s, 30m, 1h, 2d').argParser(duration).default(3600, '1h'))
+    .option('--uses <n>', 'how many joins it allows', positiveInt, 1)
+    .option('--controller <host:port>', 'the enrollment address nodes dial, for the printed command', hostPort, `${os.hostname()}:${DEFAULT_ENROLL_PORT}`)
+    .action(lazy(() => import('./commands/token.js').then((m) => m.create)));
+  token
+    .command('list')
+    .description('the unexpired tokens: id, scope, uses left, expiry (never the secret)')
+    .addOption(outputOption())
+    .addOption(jsonOption())
+    .action(lazy(() => import('./commands/token.js').then((m) => m.list)));
+  token
+    .command('delete <id>')
+    .description('delete a token (its id, or the whole token)')
+    .action(lazy(() => import('./commands/token.js').then((m) => m.remove), ['id']));
+
+  const nodes = program.command('nodes').description('join requests and fleet certificates of nodes');
+  nodes
+    .command('pending')
+    .description('join requests waiting for an operator (the approve-unknown and approve-all policies)')
+    .addOption(outputOption())
+    .addOption(jsonOption())
+    .action(lazy(() => import('./commands/nodes.js').then((m) => m.pending)));
+  nodes
+    .command('approve <name>')
+    .description("sign the waiting node's next join attempt (for the key it asked with)")
+    .action(lazy(() => import('./commands/nodes.js').then((m) => m.approve), ['name']));
+  nodes
+    .command('deny <name>')
+    .description("refuse the waiting node's join request")
+    .action(lazy(() => import('./commands/nodes.js').then((m) => m.deny), ['name']));
+  nodes
+    .command('revoke <name>')
+    .description('put every fleet certificate issued to the name on the revocation list: the controller and every agent refuse it')
+    .action(lazy(() => import('./commands/nodes.js').then((m) => m.revoke), ['name']));
+
+  const ca = program.command('ca').description('the fleet CA');
+  ca
+    .command('rotate')
+    .description('rotate the fleet CA in three steps, each a window of dual trust (docs/security.md)')
+    .addArgument(new Argument('<step>', 'start, switch or finish').choices(['start', 'switch', 'finish']))
+    .action(lazy(() => import('./commands/ca-rotate.js'), ['step']));
 
   program
     .command('completion')

@@ -12,7 +12,7 @@ export { bundleFile, readTrust, rotateCa, type RotationStep } from './rotation.j
 export { startEnrollServer, type EnrollServer, type EnrollServerOptions } from './server.js';
 export { FileTokenStore, createToken, deleteToken, listTokens, type TokenStore } from './tokens.js';
 
-export const DEFAULT_ENROLL_PORT = 7450;
+export { DEFAULT_ENROLL_PORT } from './port.js';
 
 // The revocation list as it is now, for the controller's channels (refuseRevoked).
 export async function loadRevocations(stateDir: string): Promise<RevocationList> {

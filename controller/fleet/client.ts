@@ -11,6 +11,7 @@ import {
   type TaskResult,
   type WatchStatusResponse,
 } from '../../proto/gen/muster/agent/v1/agent.js';
+import { refuseRevoked } from '../enroll/revocations.js';
 import type { FleetCredentials } from '../pki/fleet.js';
 import type { InventoryNode } from '../inputs/inventory.js';
 
@@ -55,8 +56,9 @@ export function describeGrpcError(node: InventoryNode, err: Pick<grpc.ServiceErr
     case grpc.status.UNAVAILABLE:
       if (/ECONNREFUSED/.test(cause)) return `${at} refused the connection: check that musterd runs on ${node.name} and listens on port ${port} (systemctl status musterd), and that the inventory's address and agentPort are right`;
       if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EHOSTDOWN/.test(cause)) return `${at} cannot be reached over the network (${cause.match(/E[A-Z]+/)![0]}): check the node's address in the inventory, that the machine is up, and that no firewall drops port ${port}`;
+      if (/agent certificate for .* is revoked/.test(cause)) return `${at} was refused by the controller: its agent certificate (${cause.match(/serial [0-9A-Fa-f:]+/)?.[0] ?? 'serial unknown'}) is on the fleet's revocation list (muster nodes revoke); to bring the machine back, enroll it again (muster token create, then musterd join on the node)`;
       if (/agent certificate is for|lacks the agent role/.test(cause)) return `${at} presented the wrong certificate (${cause.replace(/^.*?(agent certificate)/, '$1')}): the address may now belong to another machine; check the inventory, or reinstall that node's certificate from "muster init"`;
-      if (/certificate|SSL|TLS|handshake|self[- ]signed|verify/i.test(cause)) return `${at} failed the TLS handshake (${cause}): the agent's certificate must come from this fleet's CA: install pki/fleet/ca.crt and the node's certificate from the controller's state folder ("muster init") on the node and restart musterd`;
+      if (/certificate|SSL|TLS|handshake|self[- ]signed|verify/i.test(cause)) return `${at} failed the TLS handshake (${cause}): the agent's certificate must come from this fleet's CA: join the node again (muster token create, then musterd join there), or install pki/fleet/ca.crt and the node's certificate from the controller's state folder ("muster init") on the node and restart musterd`;
       if (/ECONNRESET|socket hang up|closed|EPIPE/i.test(cause)) return `${at} closed the connection (${cause}): check the agent's log (journalctl -u musterd) and that the port belongs to musterd`;
       return `${at} is unavailable (${cause || 'no detail'}): check that musterd runs there and its log (journalctl -u musterd)`;
     case grpc.status.DEADLINE_EXCEEDED:
@@ -85,10 +87,11 @@ export function checkAgentIdentity(nodeName: string, cert: PeerCertificate): Err
 
 // One credentials object (one TLS context) for the whole fleet: building a context per node
 // costs about a millisecond of CPU each, which adds up at a thousand agents.
+// The trust bundle (not ca.crt alone) so agents renewed from a rotated CA still verify.
 export function fleetChannelCredentials(creds: FleetCredentials): grpc.ChannelCredentials {
   new X509Certificate(creds.ca.certPem); // fail early on a damaged CA file
-  return grpc.credentials.createSsl(Buffer.from(creds.ca.certPem), Buffer.from(creds.controller.keyPem), Buffer.from(creds.controller.certPem), {
-    checkServerIdentity: checkAgentIdentity,
+  return grpc.credentials.createSsl(Buffer.from(creds.trustPem ?? creds.ca.certPem), Buffer.from(creds.controller.keyPem), Buffer.from(creds.controller.certPem), {
+    checkServerIdentity: creds.revoked ? refuseRevoked(creds.revoked, checkAgentIdentity) : checkAgentIdentity,
   });
 }
 

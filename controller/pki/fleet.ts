@@ -46,6 +46,10 @@ export async function initFleet(stateDir: string, inv: Inventory): Promise<Fleet
 export interface FleetCredentials {
   ca: CertPair;
   controller: CertPair;
+  // The CAs to trust in agents (two during a CA rotation); the CA alone when absent.
+  trustPem?: string;
+  // The fleet's revocation list: a listed agent certificate is refused at the handshake.
+  revoked?: { has(serial: string): boolean };
 }
 
 export async function readFleetCredentials(stateDir: string): Promise<FleetCredentials> {

@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../agent/agent.js';
 import { fleetStore, initFleet } from '../../controller/pki/fleet.js';
 import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
@@ -127,4 +128,16 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${host}:${port} did not open within ${timeoutMs} ms: ${last}`);
+}
+
+// The real CLI process (bin/muster.js, the built bundle) on the fleet's state and inventory.
+export async function runMuster(f: Pick<TestFleet, 'state' | 'inventoryFile'>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const exec = promisify(execFile);
+  try {
+    const { stdout, stderr } = await exec(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', f.state, '-i', f.inventoryFile, ...args]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
 }

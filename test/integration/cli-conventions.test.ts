@@ -136,7 +136,7 @@ test('conventions: -o json, yaml, wide and table for plan, apply, status, valida
   const cert = certs.find((c: { name: string }) => c.name === 'm3/cert');
   assert.match(cert.notAfter, /^\d{4}-\d\d-\d\dT/);
   assert.ok(cert.daysLeft >= 364);
-  assert.match((await muster('certs', 'check-expiration', '-o', 'wide')).stdout, /^m3\/cert\s+\d{4}-\d\d-\d\d\s+36[45]\s+ca\s+CN=m3\s+-\s+[0-9A-F]+$/m);
+  assert.match((await muster('certs', 'check-expiration', '-o', 'wide')).stdout, /^m3\/cert\s+cluster\s+\d{4}-\d\d-\d\d\s+36[45]\s+ca\s+CN=m3\s+-\s+-\s+[0-9A-F]+$/m);
 
   const facts = await muster('facts', 'm1', '-o', 'yaml');
   assert.equal(facts.code, 0, facts.stderr);
@@ -170,7 +170,7 @@ test('conventions: muster completion bash completes commands, subcommands, flags
     return stdout.trim().split('\n').filter(Boolean).sort();
   };
   assert.deepEqual(await complete('muster', 'pl'), ['plan']);
-  assert.deepEqual(await complete('muster', 'certs', ''), ['check-expiration', 'renew']);
+  assert.deepEqual(await complete('muster', 'certs', ''), ['check-expiration', 'issue', 'renew']);
   assert.deepEqual(await complete('muster', '-s', 'x', 'certs', 'r'), ['renew'], 'a global flag\'s value is skipped');
   assert.deepEqual(await complete('muster', 'status', '-o', ''), ['json', 'table', 'wide', 'yaml']);
   assert.deepEqual(await complete('muster', 'plan', '--li'), ['--limit']);

@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { snapshot } from '../helpers/host.js';
-import { makeFleet, repoRoot, spawnAgents, type TestFleet } from '../helpers/fleet.js';
+import { makeFleet, repoRoot, runMuster, spawnAgents, type TestFleet } from '../helpers/fleet.js';
 
-const exec = promisify(execFile);
 let f: TestFleet;
 let agents: Awaited<ReturnType<typeof spawnAgents>>;
 let tasks: string;
 
-async function muster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', f.state, '-i', f.inventoryFile, ...args]);
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const muster = (...args: string[]) => runMuster(f, ...args);
 
 before(async () => {
   f = await makeFleet(3, 'm');

@@ -119,7 +119,7 @@ test('ha cluster: plan then apply converge the ten nodes, and a second plan find
 
   const certs = await muster('certs', 'check-expiration');
   assert.equal(certs.code, 0);
-  assert.match(certs.stdout, /^apiserver\s+\d{4}-\d\d-\d\d\s+36[45]\s+ca\s+CN=kube-apiserver$/m);
+  assert.match(certs.stdout, /^apiserver\s+cluster\s+\d{4}-\d\d-\d\d\s+36[45]\s+ca\s+CN=kube-apiserver$/m);
   assert.match(certs.stdout, /^etcd\/m2\/peer\s+.*etcd-ca/m);
 });
 

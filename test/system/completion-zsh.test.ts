@@ -23,7 +23,7 @@ test('completion: zsh parses the script and completes commands, subcommands, fla
     const r = await exec('zsh', ['-fc', `compadd() { [ "$1" = -- ] && shift; print -l -- "$@"; }; _files() { print '(files)'; }; source '${file}'; words=(${arr}); CURRENT=${words.length}; _muster`]);
     return r.stdout.trim().split('\n').sort();
   };
-  assert.deepEqual(await complete('muster', 'certs', ''), ['check-expiration', 'renew']);
+  assert.deepEqual(await complete('muster', 'certs', ''), ['check-expiration', 'issue', 'renew']);
   assert.deepEqual(await complete('muster', '-i', 'inv.yaml', 'discovery', ''), ['new', 'serve']);
   assert.deepEqual(await complete('muster', 'status', '-o', ''), ['json', 'table', 'wide', 'yaml']);
   assert.deepEqual(await complete('muster', 'plan', '-c', ''), ['(files)']);
