@@ -1,6 +1,6 @@
 // CLI start-up: `muster --help` and `muster plan` against three agents (the demo's tasks), wall
 // time of the whole process, median of --runs.
-//   npm run build && npm run bench:cli [-- --runs 15 --cli dist/controller/cli/run.js]
+//   npm run build && npm run bench:cli [-- --runs 15 --cli dist/cli/muster.js]
 // The agents are three musterd processes on loopback (free ports), made as the demo makes them.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { freePort, waitForPort } from '../helpers/fleet.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, cli: { type: 'string', default: path.join(repo, 'dist/controller/cli/run.js') } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' }, cli: { type: 'string', default: path.join(repo, 'dist/cli/muster.js') } } });
 const RUNS = Number(values.runs);
 const CLI = path.resolve(values.cli!);
 
