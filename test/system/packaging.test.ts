@@ -76,7 +76,9 @@ test('deb: dpkg -i installs both packages on a minimal Debian 12 with nothing el
   assert.equal(tree.chroot(['sh', '-c', 'command -v musterd; command -v muster']), '/usr/bin/musterd\n/usr/bin/muster\n');
   // The runtime stays off PATH: nodes get no `node` command from us.
   assert.notEqual(spawnSync('chroot', [tree.root, 'sh', '-c', 'command -v node'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status, 0);
-  assert.equal(tree.chroot(['musterd', '--version']).trim(), version);
+  // Both programs print the package's version, from the installed paths.
+  assert.equal(tree.chroot(['/usr/bin/musterd', '--version']), `${version}\n`);
+  assert.equal(tree.chroot(['/usr/bin/muster', '--version']), `${version}\n`);
   assert.match(tree.chroot(['muster', '--help']), /^Usage: muster /);
   assert.equal(mode('var/lib/musterd'), '700');
   assert.equal(mode('etc/muster/pki'), '700');
@@ -163,6 +165,7 @@ test('deb: an upgrade keeps the edited conffile and the agent\'s state', () => {
   const edited = fs.readFileSync(inTree('etc/muster/musterd.yaml'), 'utf8');
   tree.chroot(['dpkg', '-i', `/tmp/${path.basename(debs.upgrade)}`]);
   assert.equal(dpkgVersion('musterd'), `install ok installed ${upgradeVersion}`);
+  assert.equal(tree.chroot(['/usr/bin/musterd', '--version']), `${upgradeVersion}\n`, 'the upgraded agent reports its own version');
   assert.equal(fs.readFileSync(inTree('etc/muster/musterd.yaml'), 'utf8'), edited);
   assert.ok(fs.existsSync(inTree('var/lib/musterd/plan.pb')));
   assert.equal(mode('var/lib/musterd'), '700');
