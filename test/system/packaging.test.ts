@@ -132,11 +132,11 @@ test('deb: the agent runs by its unit\'s command; the installed CLI reaches it w
     assert.deepEqual(await health.json(), { status: 'ok', node: 'n1' });
 
     assert.match(muster('status'), /^n1\s+etcd,control-plane\s+yes\s/m);
-    assert.equal((JSON.parse(muster('facts', 'n1')) as { os: string }).os, 'Debian GNU/Linux');
+    assert.equal((JSON.parse(muster('facts', 'n1', '-o', 'json')) as { os: string }).os, 'Debian GNU/Linux');
     // A static pod: its manifest is checked by the Pod schema bundled into the installed agent.
     fs.copyFileSync(path.join(repoRoot, 'examples/demo/etcd.yaml'), inTree('root/etcd.yaml'));
     fs.writeFileSync(inTree('root/tasks.yaml'), 'vars:\n  ETCD_IMAGE: registry.k8s.io/etcd:3.5.15-0\n  ETCD_INITIAL_CLUSTER: n1=https://127.0.0.1:2380\ntasks:\n  - id: etcd\n    staticPod: { name: etcd, manifestFile: etcd.yaml }\n');
-    assert.match(muster('apply', '-t', '/root/tasks.yaml', '--no-diff'), /1 changed, 0 failed/);
+    assert.match(muster('apply', '-t', '/root/tasks.yaml', '--no-diff'), /: 1 changed, 0 ok, 0 failed, 0 unreachable$/m);
     assert.match(fs.readFileSync(inTree('etc/kubernetes/manifests/etcd.yaml'), 'utf8'), /--name=n1/);
     assert.ok(fs.existsSync(inTree('var/lib/musterd/plan.pb')), 'the agent keeps its plan in /var/lib/musterd');
 
@@ -177,9 +177,10 @@ test('deb: dpkg -r keeps configuration and state, dpkg -P leaves nothing behind'
   for (const kept of ['etc/muster/musterd.yaml', 'etc/muster/pki/agent.key', 'var/lib/musterd/plan.pb']) assert.ok(fs.existsSync(inTree(kept)), `${kept} kept on remove`);
 
   tree.chroot(['dpkg', '-P', 'musterd', 'muster']);
-  // What the test itself made: the packages it copied in, the fleet, and the plan's files (the
-  // cluster's, not the package's, so purge rightly leaves them).
-  for (const own of ['tmp/' + path.basename(debs.musterd), 'tmp/' + path.basename(debs.muster), 'tmp/' + path.basename(debs.upgrade), 'root/fleet', 'root/inventory.yaml', 'root/tasks.yaml', 'root/etcd.yaml', 'etc/kubernetes']) {
+  // What the test itself made: the packages it copied in, the fleet, the plan's files (the
+  // cluster's, not the package's, so purge rightly leaves them) and the compile cache Node keeps
+  // in /tmp for the CLI runs (node:module enableCompileCache; temporary by nature).
+  for (const own of ['tmp/' + path.basename(debs.musterd), 'tmp/' + path.basename(debs.muster), 'tmp/' + path.basename(debs.upgrade), 'tmp/node-compile-cache', 'root/fleet', 'root/inventory.yaml', 'root/tasks.yaml', 'root/etcd.yaml', 'etc/kubernetes']) {
     fs.rmSync(inTree(own), { recursive: true });
   }
   // dpkg's own database and log record the history; everything else is as before the install.
