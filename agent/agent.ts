@@ -63,7 +63,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   let metrics: AgentMetrics | undefined;
   let drift: DriftWatcher | undefined;
   const probes = new ProbeRunner(host, log, () => hub.changed());
-  const kernel = o.kernel ?? linuxKernel;
+  const kernel = o.kernel ?? linuxKernel(host.root);
   const engine = new Engine(host, log, {
     task: (r) => metrics?.task(r),
     summary: (s) => {

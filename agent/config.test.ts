@@ -2,12 +2,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from './config.js';
 
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 const tmp = (text: string) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'musterd-config-'));
+  dirs.push(dir);
   const file = path.join(dir, 'musterd.yaml');
   fs.writeFileSync(file, text);
   return file;

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { VERSION } from '../common/version.js';
 import { startAgent } from './agent.js';
 import { loadConfig, splitHostPort } from './config.js';
 import { agentLogger } from './log.js';
-import { AGENT_VERSION } from './status/hub.js';
 
 const DEFAULT_CONFIG = '/etc/muster/musterd.yaml';
 
@@ -52,7 +52,7 @@ if (opts.help) {
   process.exit(0);
 }
 if (opts.version) {
-  process.stdout.write(`${AGENT_VERSION}\n`);
+  process.stdout.write(`${VERSION}\n`);
   process.exit(0);
 }
 

@@ -1,2 +1,2 @@
-// The version muster reports (muster --version); controller/version.test.ts keeps it equal to package.json's.
-export const VERSION = '0.1.0';
+// muster --version: the one version both programs report (common/version.ts).
+export { VERSION } from '../common/version.js';

@@ -5,6 +5,7 @@
 // dist/sources.json lists the project files each bundle was built from: bin/ refuses to run a
 // bundle older than any of them, so an edit is never tested through a stale build.
 import * as esbuild from 'esbuild';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,10 @@ const bundledRequire: esbuild.Plugin = {
   },
 };
 
-export function options(p: Program, outRoot = repo): esbuild.BuildOptions {
+// The version package.json releases: what a bundle reports unless the build says another.
+export const packageVersion = (): string => (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
+
+export function options(p: Program, outRoot = repo, version = packageVersion()): esbuild.BuildOptions {
   return {
     absWorkingDir: repo,
     entryPoints: { [p.outName]: p.entry },
@@ -52,6 +56,8 @@ export function options(p: Program, outRoot = repo): esbuild.BuildOptions {
     banner: { js: "import { createRequire as __musterRequire } from 'node:module'; const require = __musterRequire(import.meta.url);" },
     // ajv-formats asks for node's deprecated punycode module; the same code from npm, without the warning.
     alias: { punycode: 'punycode/' },
+    // common/version.ts: the bundle reports the version it was built as.
+    define: { MUSTER_BUILD_VERSION: JSON.stringify(version) },
     legalComments: 'none',
     // V8 keeps a script's whole source in memory: minified (names kept for stack traces) the idle
     // agent is 71 MiB instead of 80 (docs/benchmarks.md).
@@ -68,12 +74,12 @@ export function projectInputs(meta: esbuild.Metafile): string[] {
   return Object.keys(meta.inputs).filter((f) => !f.startsWith('node_modules/')).sort();
 }
 
-export async function build(opts: { write?: boolean; outRoot?: string } = {}): Promise<Record<keyof typeof programs, esbuild.Metafile>> {
+export async function build(opts: { write?: boolean; outRoot?: string; version?: string } = {}): Promise<Record<keyof typeof programs, esbuild.Metafile>> {
   const outRoot = opts.outRoot ?? repo;
   const write = opts.write ?? true;
   if (write) await fs.rm(path.join(outRoot, 'dist'), { recursive: true, force: true });
   const [agent, cli] = await Promise.all(
-    (['agent', 'cli'] as const).map(async (name) => (await esbuild.build({ ...options(programs[name], outRoot), write })).metafile!),
+    (['agent', 'cli'] as const).map(async (name) => (await esbuild.build({ ...options(programs[name], outRoot, opts.version), write })).metafile!),
   );
   if (write) {
     const sources = { agent: projectInputs(agent), cli: projectInputs(cli) };

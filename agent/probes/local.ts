@@ -14,7 +14,7 @@ export const CERT_WARN_DAYS = 30;
 
 // The agent's checks of itself against its plan: are the static pods the kubelet reads the
 // ones planned, and how long do the managed certificates have left.
-export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}, kernel: Kernel = linuxKernel, runtime: RuntimeOptions = {}): LocalCheck[] {
+export function localChecks(plan: Plan, host: Host, log: Logger, onMounts: (m: MountStatus[]) => void = () => {}, kernel: Kernel = linuxKernel(host.root), runtime: RuntimeOptions = {}): LocalCheck[] {
   const checks: LocalCheck[] = [];
   const pods = plan.tasks.filter((t) => t.staticPod);
   if (pods.length) {

@@ -13,8 +13,6 @@ import { VERSION } from '../../common/version.js';
 import type { Engine } from '../engine/engine.js';
 import type { ProbeRunner } from '../probes/probes.js';
 
-export const AGENT_VERSION = VERSION;
-
 export type Listener = (event: WatchStatusResponse) => void;
 
 // Every managed certificate of a plan and the days it has left.
@@ -61,7 +59,7 @@ export class StatusHub {
     const reason = notReadyReason(this.serving(), s.lastResult, probes, this.converging);
     return NodeStatus.fromPartial({
       node: this.name,
-      agentVersion: AGENT_VERSION,
+      agentVersion: VERSION,
       revision: s.revision,
       lastResult: s.lastResult,
       appliedAtMs: s.appliedAtMs,

@@ -1,7 +1,7 @@
 import type { KernelModuleSpec } from '../../proto/gen/muster/agent/v1/system.js';
 import { AgentError } from '../errors.js';
 import type { FileState } from '../host/host.js';
-import { kernelPathExists, readKernelFile } from './kernel.js';
+import type { Kernel } from '../host/kernel.js';
 import { applyFile, diffFile, removeFiles, type DesiredFile } from './managed-file.js';
 import { modprobe } from './system-commands.js';
 import { runSystem } from './system-run.js';
@@ -23,11 +23,10 @@ function file(spec: KernelModuleSpec): DesiredFile {
   return { path: spec.file || DEFAULT_MODULES_FILE, content: Buffer.from(`# Managed by muster.\n${spec.names.join('\n')}\n`), mode: 0o644 };
 }
 
-// Loaded modules are in /proc/modules; built-in ones (no /proc/modules on a kernel without
-// module support) show as /sys/module/<name>.
-async function loaded(spec: KernelModuleSpec, host: Parameters<typeof readKernelFile>[0]): Promise<boolean[]> {
-  const table = new Set((await readKernelFile(host, '/proc/modules') ?? '').split('\n').map((l) => l.split(' ')[0]).filter(Boolean));
-  return Promise.all(spec.names.map(async (n) => table.has(kernelName(n)) || kernelPathExists(host, `/sys/module/${kernelName(n)}`)));
+// Loaded or built in, as the kernel lists them.
+async function loaded(spec: KernelModuleSpec, kernel: Kernel): Promise<boolean[]> {
+  const have = await kernel.modules();
+  return spec.names.map((n) => have.has(kernelName(n)));
 }
 
 export const kernelModuleTask: Task<KernelModuleSpec, Observed> = {
@@ -43,7 +42,7 @@ export const kernelModuleTask: Task<KernelModuleSpec, Observed> = {
     return problems;
   },
   async observe(spec, ctx) {
-    return { file: await ctx.host.read(file(spec).path), loaded: await loaded(spec, ctx.host) };
+    return { file: await ctx.host.read(file(spec).path), loaded: await loaded(spec, ctx.kernel) };
   },
   diff(spec, observed) {
     const changes: Change[] = diffFile(file(spec), observed.file);

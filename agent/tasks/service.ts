@@ -1,6 +1,5 @@
 import { ServiceEnablement, ServiceRunState, type ServiceSpec } from '../../proto/gen/muster/agent/v1/system.js';
 import { AgentError } from '../errors.js';
-import { systemdBooted } from './kernel.js';
 import { systemctl } from './system-commands.js';
 import { runSystem } from './system-run.js';
 import type { Change, Problem, Task, TaskContext } from './task.js';
@@ -33,7 +32,8 @@ async function observeService(spec: ServiceSpec, ctx: TaskContext): Promise<Obse
   const unit = unitName(spec.name);
   const r = await runSystem(ctx, systemctl.isEnabled(ctx.host.root, unit), { allowFailure: true });
   const enablement = r.stdout.trim() || (/No such file|not found/i.test(r.stderr) ? 'not-found' : `unknown (${r.stderr.trim()})`);
-  if (!(await systemdBooted(ctx.host))) {
+  // The live half is this machine's: a host under another root has only its unit files.
+  if (ctx.host.root !== '/' || !(await ctx.kernel.systemdBooted())) {
     if (spec.state !== ServiceRunState.SERVICE_RUN_STATE_UNSPECIFIED) ctx.warn?.(NOT_BOOTED);
     return { enablement };
   }

@@ -5,7 +5,8 @@ import { TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import { tempHost } from '../../test/helpers/host.js';
 import { useStandins } from '../../test/helpers/standins.js';
 import { timeline } from '../../test/helpers/timeline.js';
-import { activeSwaps, disableSwapLines } from './swap.js';
+import { parseSwaps } from '../host/kernel.js';
+import { disableSwapLines } from './swap.js';
 
 // swapoff is a stand-in here (test/helpers/standins/swapoff) acting on the temp root's
 // /proc/swaps; the real swapoff of a real swap file runs in test/system.
@@ -49,12 +50,12 @@ test('swap: the fstab line is commented out, kept in its place, and the rest lef
   const r = (await h.run([{ id: 'sw', swap: {} }])).results[0];
   assert.equal(r.status, TaskStatus.TASK_STATUS_CHANGED);
   assert.equal(await fs.readFile(h.real('/etc/fstab'), 'utf8'), 'UUID=abcd / ext4 errors=remount-ro 0 1\n# swap off (muster): /swap.img none swap sw 0 0\n# /old none swap sw 0 0\n');
-  assert.deepEqual(activeSwaps(await fs.readFile(h.real('/proc/swaps'), 'utf8')), []);
+  assert.deepEqual(parseSwaps(await fs.readFile(h.real('/proc/swaps'), 'utf8')), []);
 });
 
 test('swap: /proc/swaps and fstab parsing', () => {
-  assert.deepEqual(activeSwaps(HEADER + '/dev/vda2 partition 100 0 -2\n/srv/my\\040swap file 10 0 -3\n'), ['/dev/vda2', '/srv/my swap']);
-  assert.deepEqual(activeSwaps(HEADER), []);
+  assert.deepEqual(parseSwaps(HEADER + '/dev/vda2 partition 100 0 -2\n/srv/my\\040swap file 10 0 -3\n'), ['/dev/vda2', '/srv/my swap']);
+  assert.deepEqual(parseSwaps(HEADER), []);
   assert.equal(disableSwapLines('/dev/sda1 / ext4 defaults 0 1\n  /dev/sda2 none swap sw 0 0\n'), '/dev/sda1 / ext4 defaults 0 1\n# swap off (muster):   /dev/sda2 none swap sw 0 0\n');
 });
 

@@ -1,6 +1,5 @@
 import type { SwapSpec } from '../../proto/gen/muster/agent/v1/system.js';
 import type { FileState } from '../host/host.js';
-import { readKernelFile } from './kernel.js';
 import { applyFile } from './managed-file.js';
 import { swapoff } from './system-commands.js';
 import { runSystem } from './system-run.js';
@@ -17,11 +16,6 @@ interface Observed {
 }
 
 const fstabOf = (spec: SwapSpec) => spec.fstab || DEFAULT_FSTAB;
-
-// /proc/swaps: a header line, then "<filename> <type> <size> <used> <priority>"; spaces in names are \040.
-export function activeSwaps(text: string): string[] {
-  return text.split('\n').slice(1).map((l) => l.trim().split(/\s+/)[0]).filter(Boolean).map((f) => f.replace(/\\040/g, ' '));
-}
 
 const isSwapLine = (line: string) => {
   const fields = line.trim().split(/\s+/);
@@ -42,7 +36,7 @@ export const swapTask: Task<SwapSpec, Observed> = {
     return problems;
   },
   async observe(spec, ctx) {
-    return { active: activeSwaps((await readKernelFile(ctx.host, '/proc/swaps')) ?? ''), fstab: await ctx.host.read(fstabOf(spec)) };
+    return { active: await ctx.kernel.swaps(), fstab: await ctx.host.read(fstabOf(spec)) };
   },
   diff(spec, observed) {
     const changes: Change[] = observed.active.map((f) => ({ header: `swap ${f} (live, /proc/swaps)`, before: 'on', after: 'off' }));

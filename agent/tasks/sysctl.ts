@@ -1,7 +1,7 @@
 import type { SysctlSpec } from '../../proto/gen/muster/agent/v1/system.js';
 import { AgentError } from '../errors.js';
 import type { FileState } from '../host/host.js';
-import { readKernelFile, writeKernelFile } from './kernel.js';
+import { sysctlPath } from '../host/kernel.js';
 import { applyFile, diffFile, removeFiles, type DesiredFile } from './managed-file.js';
 import type { Change, Problem, Task } from './task.js';
 
@@ -16,7 +16,7 @@ interface Observed {
 }
 
 const names = (spec: SysctlSpec) => Object.keys(spec.settings).sort();
-const procPath = (name: string) => `/proc/sys/${name.replace(/\./g, '/')}`;
+const procPath = sysctlPath;
 // The kernel separates the fields of a multi-value key with tabs; a spec may use spaces.
 const normal = (value: string) => value.trim().split(/\s+/).join(' ');
 
@@ -42,7 +42,7 @@ export const sysctlTask: Task<SysctlSpec, Observed> = {
     return problems;
   },
   async observe(spec, ctx) {
-    const live = await Promise.all(names(spec).map((n) => readKernelFile(ctx.host, procPath(n))));
+    const live = await Promise.all(names(spec).map((n) => ctx.kernel.sysctl(n)));
     return { file: await ctx.host.read(file(spec).path), live: live.map((v) => (v === null ? null : normal(v))) };
   },
   diff(spec, observed) {
@@ -59,7 +59,7 @@ export const sysctlTask: Task<SysctlSpec, Observed> = {
     await applyFile(ctx.host, file(spec), observed.file);
     for (const [i, n] of names(spec).entries()) {
       const want = normal(spec.settings[n]);
-      if (observed.live[i] !== want) await writeKernelFile(ctx.host, procPath(n), want + '\n');
+      if (observed.live[i] !== want) await ctx.kernel.writeSysctl(n, want + '\n');
     }
   },
   watchPaths: (spec) => [file(spec).path],

@@ -148,3 +148,13 @@ test('drift: deletions one after another while the watch is rebuilt are all repa
     await settle(50);
   }
 });
+
+test('drift: close() returns only once a repair in flight is done, so nothing writes to the host after it', async (t) => {
+  const { h, watcher } = await setup(t);
+  await fs.rm(h.real('/srv/kubernetes/known_tokens.csv'));
+  let repaired = false;
+  const repair = watcher.reconcile('all').then((found) => (repaired = found.some((e) => e.taskId === 'tokens' && e.repaired)));
+  await watcher.close();
+  assert.equal(repaired, true, 'the repair had finished when close() returned');
+  await repair;
+});

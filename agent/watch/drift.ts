@@ -37,6 +37,9 @@ export class DriftWatcher {
   private flushing = false;
   private policy = DriftPolicy.DRIFT_POLICY_ENFORCE;
   private closed = false;
+  // checks and batches still running: close() waits for them
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly wakeOnClose = new Set<() => void>();
   private rewatch = false;
   private readonly trailing: { ids: Set<string>; timer?: NodeJS.Timeout }[] = [];
 
@@ -69,16 +72,30 @@ export class DriftWatcher {
     });
     this.watcher.on('all', (event, real) => this.onEvent(event, real));
     this.watcher.on('error', (err) => this.log.warn({ err: (err as Error).message }, 'file watcher error; the periodic re-check covers it'));
-    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
-    this.scheduleRecheck();
+    // A watcher closed before it is ready never says so: close() wakes this wait too.
+    await new Promise<void>((resolve) => {
+      this.wakeOnClose.add(resolve);
+      this.watcher!.once('ready', () => resolve());
+    }).finally(() => this.wakeOnClose.clear());
+    if (!this.closed) this.scheduleRecheck();
   }
 
+  // Resolves once no check or repair of this watcher is still writing to the host.
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.flushTimer);
     clearTimeout(this.recheckTimer);
     for (const slot of this.trailing) clearTimeout(slot.timer);
+    for (const wake of this.wakeOnClose) wake();
     await this.watcher?.close();
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+    // A batch that was rebuilding the watch when closed may have made a new one.
+    await this.watcher?.close();
+  }
+
+  private track<T>(run: Promise<T>): Promise<T> {
+    this.inFlight.add(run);
+    return run.finally(() => this.inFlight.delete(run));
   }
 
   private onEvent(event: string, real: string): void {
@@ -91,7 +108,7 @@ export class DriftWatcher {
     for (const [p, id] of touched) {
       if (!this.pending.has(id)) this.pending.set(id, { firstAt: now, what: event.startsWith('unlink') ? 'deleted' : 'changed', path: p });
     }
-    if (touched.length && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), this.options.debounceMs ?? 10);
+    if (touched.length && !this.flushTimer) this.flushTimer = setTimeout(() => void this.track(this.flush()), this.options.debounceMs ?? 10);
   }
 
   private async flush(): Promise<void> {
@@ -103,7 +120,7 @@ export class DriftWatcher {
     try {
       await this.reconcile([...batch.keys()], (id) => batch.get(id));
       this.trailingCheck([...batch.keys()]);
-      if (this.rewatch) {
+      if (this.rewatch && !this.closed) {
         this.rewatch = false;
         await this.follow(this.engine.status.plan);
         // Any edit made while the watch was being rebuilt left no event: look at everything.
@@ -112,12 +129,16 @@ export class DriftWatcher {
     } finally {
       this.flushing = false;
       // Events that came in while this batch ran get their own check.
-      if (this.pending.size && !this.closed) this.flushTimer = setTimeout(() => void this.flush(), 0);
+      if (this.pending.size && !this.closed) this.flushTimer = setTimeout(() => void this.track(this.flush()), 0);
     }
   }
 
   // Checks (and, when enforcing, repairs) the given tasks, reporting every one that drifted.
-  async reconcile(ids: string[] | 'all', cause: (id: string) => Pending | undefined = () => undefined): Promise<DriftEvent[]> {
+  reconcile(ids: string[] | 'all', cause: (id: string) => Pending | undefined = () => undefined): Promise<DriftEvent[]> {
+    return this.track(this.check(ids, cause));
+  }
+
+  private async check(ids: string[] | 'all', cause: (id: string) => Pending | undefined): Promise<DriftEvent[]> {
     const mode = this.policy === DriftPolicy.DRIFT_POLICY_REPORT ? ApplyMode.APPLY_MODE_CHECK : ApplyMode.APPLY_MODE_APPLY;
     let results;
     try {

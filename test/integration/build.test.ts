@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
-import { build, options, programs, repo } from '../../scripts/build.js';
+import { build, options, packageVersion, programs, repo } from '../../scripts/build.js';
 import { buildPackages } from '../../scripts/package.js';
 
 const exec = promisify(execFile);
@@ -76,11 +77,22 @@ test('build: a dynamic import() in the CLI becomes a chunk of its own, loaded on
   assert.equal(stdout, 'loaded\n');
 });
 
-test('build: the bundles run from a copy with no node_modules and no sources beside them', async () => {
+test('build: both bundles report the version package.json releases unless the build names another', () => {
+  const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(packageVersion(), pkg.version);
+  for (const p of Object.values(programs)) {
+    assert.deepEqual(options(p).define, { MUSTER_BUILD_VERSION: JSON.stringify(pkg.version) });
+    assert.deepEqual(options(p, tmp, '1.2.3+x1').define, { MUSTER_BUILD_VERSION: '"1.2.3+x1"' });
+  }
+});
+
+test('build: the bundles run from a copy with no node_modules and no sources beside them, and print the version they were built as', async () => {
   const out = path.join(tmp, 'copy');
-  await build({ outRoot: out });
+  // Not package.json's: what the bundles print comes from the build, as an upgrade package's does.
+  await build({ outRoot: out, version: '7.7.7+build1' });
   const dist = path.join(out, 'dist');
-  assert.match((await exec(process.execPath, [path.join(dist, programs.agent.outdir.replace('dist/', ''), 'main.js'), '--version'], { cwd: tmp })).stdout, /^\d+\.\d+\.\d+/);
+  assert.equal((await exec(process.execPath, [path.join(dist, programs.agent.outdir.replace('dist/', ''), 'main.js'), '--version'], { cwd: tmp })).stdout, '7.7.7+build1\n');
+  assert.equal((await exec(process.execPath, [path.join(dist, 'cli', 'muster.js'), '--version'], { cwd: tmp })).stdout, '7.7.7+build1\n');
   const help = await exec(process.execPath, [path.join(dist, 'cli', 'muster.js'), '--help'], { cwd: tmp });
   assert.match(help.stdout, /^Usage: muster /);
   assert.equal(help.stderr, '', 'no warning (such as the deprecated punycode built-in) on start');

@@ -2,7 +2,7 @@
 // mount and umount, blkid -p and mkfs. Needs root and util-linux, e2fsprogs (xfsprogs for the
 // has-data case with xfs).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
+import { processHolders } from '../../agent/tasks/mount/holders.js';
 import { observeMounts } from '../../agent/tasks/mount/index.js';
 import { MountPersistence, MountSpec, MountState } from '../../proto/gen/muster/agent/v1/mount.js';
 import type { DeepPartial, Task } from '../../proto/gen/muster/agent/v1/tasks.js';
@@ -29,18 +30,33 @@ import {
   unmountUnder,
 } from './helpers/mount.js';
 
-// A temp host and a loop device over a sparse file outside the host root; all undone after the test.
-async function setup(t: TestContext, size = '64M'): Promise<{ h: TempHost; loop: string; dir: string }> {
+// Killed, and waited for at most 5 s each: a holder left alive would keep its mount busy.
+async function stop(processes: ChildProcess[]): Promise<void> {
+  await Promise.all(processes.map((p) => {
+    if (p.exitCode !== null || p.signalCode) return;
+    p.kill('SIGKILL');
+    return new Promise((r) => {
+      const timer = setTimeout(r, 5000);
+      p.once('exit', () => r(clearTimeout(timer)));
+    });
+  }));
+}
+
+// A temp host and a loop device over a sparse file outside the host root; all undone after the
+// test. Processes a test puts in holders die first, so the unmount can succeed.
+async function setup(t: TestContext, size = '64M'): Promise<{ h: TempHost; loop: string; dir: string; holders: ChildProcess[] }> {
   const h = await tempHost();
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-block-'));
   const loop = attachLoop(await makeImage(path.join(dir, 'disk.img'), size));
+  const holders: ChildProcess[] = [];
   t.after(async () => {
+    await stop(holders);
     await cleanupHost(h);
     unmountUnder(dir);
     sh('losetup', ['-d', loop], { allowFailure: true });
     await fs.rm(dir, { recursive: true, force: true });
   });
-  return { h, loop, dir };
+  return { h, loop, dir, holders };
 }
 
 const blockTask = (device: string, extra: DeepPartial<Task['mount']> = {}): DeepPartial<Task> => ({
@@ -140,18 +156,19 @@ test('block: other signatures count as data too (swap), and an empty device with
 
 test('block: a busy target is not unmounted (no -l, no -f): TARGET_BUSY names the processes; the unit stays', { timeout: 120_000 }, async (t) => {
   if (!requireBinaries(t, 'losetup', 'mkfs.ext4', 'blkid')) return;
-  const { h, loop } = await setup(t);
+  const { h, loop, holders } = await setup(t);
   await applyOk(h, blockTask(loop));
   const target = h.real('/srv/storage/data');
   await fs.writeFile(path.join(target, 'log'), '');
-  // One holder by its working folder, one by an open file.
+  // One holder by its working folder, one by an open file; unref'd, so a failure cannot keep this process alive.
   const cwd = spawn('sleep', ['600'], { cwd: target, stdio: 'ignore' });
   const fd = spawn(process.execPath, ['-e', `require('fs').openSync(${JSON.stringify(path.join(target, 'log'))}, 'r'); setTimeout(() => {}, 600000)`], { stdio: 'ignore' });
-  t.after(() => {
-    cwd.kill('SIGKILL');
-    fd.kill('SIGKILL');
-  });
-  await new Promise((r) => setTimeout(r, 300));
+  holders.push(cwd, fd);
+  for (const p of holders) p.unref();
+  // Until node has opened the file (bounded: 10 s).
+  for (let i = 0; i < 200 && !(await processHolders(target)).some((x) => x.pid === fd.pid && x.uses.some((u) => u.startsWith('fd '))); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
   const unitBefore = await fs.readFile(h.real('/etc/systemd/system/srv-storage-data.mount'));
 
   const absent = blockTask(loop, { state: MountState.MOUNT_STATE_ABSENT });
@@ -159,13 +176,12 @@ test('block: a busy target is not unmounted (no -l, no -f): TARGET_BUSY names th
   assert.equal(r.errorCode, 'TARGET_BUSY');
   assert.match(r.errorMessage, /^\/srv\/storage\/data is in use, so it was not unmounted: /);
   assert.match(r.errorMessage, new RegExp(`pid ${cwd.pid} \\(sleep\\): cwd`));
-  assert.match(r.errorMessage, new RegExp(`pid ${fd.pid} \\(node\\): fd \\d+ ${target}/log`));
+  // Named node as ps shows it, with the thread name Node 24 gives its main thread (MainThread) beside it.
+  assert.match(r.errorMessage, new RegExp(`pid ${fd.pid} \\(node(, thread MainThread)?\\): fd \\d+ ${target}/log`));
   assert.ok(isMounted(target), 'still mounted');
   assert.deepEqual(await fs.readFile(h.real('/etc/systemd/system/srv-storage-data.mount')), unitBefore, 'persistence untouched');
 
-  cwd.kill('SIGKILL');
-  fd.kill('SIGKILL');
-  await Promise.all([cwd, fd].map((p) => new Promise((r) => (p.exitCode !== null || p.signalCode ? r(null) : p.once('exit', r)))));
+  await stop(holders);
   assert.equal((await applyOk(h, absent)).status, TaskStatus.TASK_STATUS_CHANGED);
   assert.equal(isMounted(target), undefined);
 });

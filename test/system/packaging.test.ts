@@ -76,7 +76,9 @@ test('deb: dpkg -i installs both packages on a minimal Debian 12 with nothing el
   assert.equal(tree.chroot(['sh', '-c', 'command -v musterd; command -v muster']), '/usr/bin/musterd\n/usr/bin/muster\n');
   // The runtime stays off PATH: nodes get no `node` command from us.
   assert.notEqual(spawnSync('chroot', [tree.root, 'sh', '-c', 'command -v node'], { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } }).status, 0);
-  assert.equal(tree.chroot(['musterd', '--version']).trim(), version);
+  // Both programs print the package's version, from the installed paths.
+  assert.equal(tree.chroot(['/usr/bin/musterd', '--version']), `${version}\n`);
+  assert.equal(tree.chroot(['/usr/bin/muster', '--version']), `${version}\n`);
   assert.match(tree.chroot(['muster', '--help']), /^Usage: muster /);
   assert.equal(mode('var/lib/musterd'), '700');
   assert.equal(mode('etc/muster/pki'), '700');
@@ -134,7 +136,7 @@ test('deb: the agent runs by its unit\'s command; the installed CLI reaches it w
     // A static pod: its manifest is checked by the Pod schema bundled into the installed agent.
     fs.copyFileSync(path.join(repoRoot, 'examples/demo/etcd.yaml'), inTree('root/etcd.yaml'));
     fs.writeFileSync(inTree('root/tasks.yaml'), 'vars:\n  ETCD_IMAGE: registry.k8s.io/etcd:3.5.15-0\n  ETCD_INITIAL_CLUSTER: n1=https://127.0.0.1:2380\ntasks:\n  - id: etcd\n    staticPod: { name: etcd, manifestFile: etcd.yaml }\n');
-    assert.match(muster('apply', '-t', '/root/tasks.yaml', '--no-diff'), /1 changed, 0 ok, 0 failed, 0 unreachable/);
+    assert.match(muster('apply', '-t', '/root/tasks.yaml', '--no-diff'), /: 1 changed, 0 ok, 0 failed, 0 unreachable$/m);
     assert.match(fs.readFileSync(inTree('etc/kubernetes/manifests/etcd.yaml'), 'utf8'), /--name=n1/);
     assert.ok(fs.existsSync(inTree('var/lib/musterd/plan.pb')), 'the agent keeps its plan in /var/lib/musterd');
 
@@ -163,6 +165,7 @@ test('deb: an upgrade keeps the edited conffile and the agent\'s state', () => {
   const edited = fs.readFileSync(inTree('etc/muster/musterd.yaml'), 'utf8');
   tree.chroot(['dpkg', '-i', `/tmp/${path.basename(debs.upgrade)}`]);
   assert.equal(dpkgVersion('musterd'), `install ok installed ${upgradeVersion}`);
+  assert.equal(tree.chroot(['/usr/bin/musterd', '--version']), `${upgradeVersion}\n`, 'the upgraded agent reports its own version');
   assert.equal(fs.readFileSync(inTree('etc/muster/musterd.yaml'), 'utf8'), edited);
   assert.ok(fs.existsSync(inTree('var/lib/musterd/plan.pb')));
   assert.equal(mode('var/lib/musterd'), '700');
@@ -174,14 +177,14 @@ test('deb: dpkg -r keeps configuration and state, dpkg -P leaves nothing behind'
   for (const kept of ['etc/muster/musterd.yaml', 'etc/muster/pki/agent.key', 'var/lib/musterd/plan.pb']) assert.ok(fs.existsSync(inTree(kept)), `${kept} kept on remove`);
 
   tree.chroot(['dpkg', '-P', 'musterd', 'muster']);
-  // What the test itself made: the packages it copied in, the fleet, and the plan's files (the
-  // cluster's, not the package's, so purge rightly leaves them).
-  for (const own of ['tmp/' + path.basename(debs.musterd), 'tmp/' + path.basename(debs.muster), 'tmp/' + path.basename(debs.upgrade), 'root/fleet', 'root/inventory.yaml', 'root/tasks.yaml', 'root/etcd.yaml', 'etc/kubernetes']) {
-    fs.rmSync(inTree(own), { recursive: true });
+  // What the test itself made: the packages it copied in, the fleet, the plan's files (the
+  // cluster's, not the package's, so purge rightly leaves them) and the CLI's compile cache in root's
+  // home (a user's cache, as any CLI keeps; purge never touches homes), when HOME is set.
+  for (const own of ['tmp/' + path.basename(debs.musterd), 'tmp/' + path.basename(debs.muster), 'tmp/' + path.basename(debs.upgrade), 'root/.cache/muster', 'root/fleet', 'root/inventory.yaml', 'root/tasks.yaml', 'root/etcd.yaml', 'etc/kubernetes']) {
+    fs.rmSync(inTree(own), { recursive: true, force: own === 'root/.cache/muster' });
   }
   // dpkg's own database and log record the history; everything else is as before the install.
-  // dpkg's own records, and the CLI's compile cache in root's home (a user's cache, like any CLI's: purge never touches homes).
-  const dpkgOwn = (p: string) => p.startsWith('./var/lib/dpkg/') || p === './var/log/dpkg.log' || p === './root/.cache' || p.startsWith('./root/.cache/muster');
+  const dpkgOwn = (p: string) => p.startsWith('./var/lib/dpkg/') || p === './var/log/dpkg.log' || p === './root/.cache';
   const now = new Set(fileList(tree.root));
   const before = new Set(pristine);
   assert.deepEqual([...now].filter((p) => !before.has(p) && !dpkgOwn(p)), [], 'left behind');

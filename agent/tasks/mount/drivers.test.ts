@@ -21,7 +21,7 @@ let root: string;
 let log: string;
 let host: Host;
 const saved = process.env.PATH;
-const ctx = () => ({ host, log: pino({ level: 'silent' }), kernel: linuxKernel });
+const ctx = () => ({ host, log: pino({ level: 'silent' }), kernel: linuxKernel(host.root) });
 const KEY = 'AQBzRmVkAAAAABAAmuster+test+key+only+0000==';
 
 before(async () => {

@@ -31,9 +31,31 @@ test('holders: processes holding a folder by cwd, open file and mapped file are 
   const fd = holders.find((h) => h.pid === byFd.pid);
   assert.deepEqual(cwd?.uses, ['cwd']);
   assert.equal(cwd?.command, 'sleep');
+  // Node 24 names its main thread MainThread: the command line says node, as ps does.
+  assert.equal(fd?.command, path.basename(process.execPath));
   assert.ok(fd?.uses.some((u) => new RegExp(`^fd \\d+ ${dir}/data$`).test(u)), JSON.stringify(fd));
   assert.ok(!holders.some((h) => h.pid === bystander.pid));
   assert.match(describeHolders(holders), new RegExp(`pid ${byCwd.pid} \\(sleep\\): cwd`));
+  assert.match(describeHolders(holders), new RegExp(`pid ${byFd.pid} \\(node(, thread \\S+)?\\): fd \\d+ ${dir}/data`));
+});
+
+test('holders: a process is named by its command line as ps shows it, with comm when that says something else', async (t) => {
+  const proc = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-fakeproc-'));
+  t.after(() => fs.rm(proc, { recursive: true, force: true }));
+  const fakeProcess = async (pid: number, comm: string, cmdline: string) => {
+    await fs.mkdir(path.join(proc, String(pid)));
+    await fs.writeFile(path.join(proc, String(pid), 'comm'), comm + '\n');
+    await fs.writeFile(path.join(proc, String(pid), 'cmdline'), cmdline);
+    await fs.symlink('/mnt/x', path.join(proc, String(pid), 'cwd'));
+  };
+  await fakeProcess(1, 'MainThread', '/usr/bin/node\0server.js\0');
+  await fakeProcess(2, 'kube-controller', '/usr/local/bin/kube-controller-manager\0--v=2\0');
+  await fakeProcess(3, 'nginx', 'nginx: worker process\0');
+  await fakeProcess(4, 'kworker/0:1', '');
+  // readdir order is the filesystem's: sorted by pid here so the message reads in order
+  const holders = (await processHolders('/mnt/x', proc)).sort((a, b) => a.pid! - b.pid!);
+  assert.deepEqual(holders.map((h) => [h.command, h.comm]), [['node', 'MainThread'], ['kube-controller-manager', undefined], ['nginx: worker process', undefined], ['kworker/0:1', undefined]]);
+  assert.equal(describeHolders(holders), 'pid 1 (node, thread MainThread): cwd; pid 2 (kube-controller-manager): cwd; pid 3 (nginx: worker process): cwd; pid 4 (kworker/0:1): cwd');
 });
 
 test('holders: a deleted file still open counts; maps are read from /proc/<pid>/maps', async (t) => {

@@ -6,7 +6,11 @@ import { submounts, type MountEntry } from '../../host/mountinfo.js';
 // A process, mount or loop device that keeps a mount point busy.
 export interface Holder {
   pid?: number;
+  // the program as ps shows it: argv[0]'s base name ("node"), or the whole title a process gave
+  // itself ("nginx: worker process"); the kernel's comm when there is no command line
   command?: string;
+  // /proc/<pid>/comm when it says something else: the main thread's name ("MainThread" under Node 24)
+  comm?: string;
   // what holds it: "cwd", "root", "exe", "fd 3 /mnt/x/log", "map /mnt/x/lib.so", "mount /mnt/x/sub", "loop /dev/loop3"
   uses: string[];
 }
@@ -59,10 +63,19 @@ export async function processHolders(target: string, proc = '/proc'): Promise<Ho
       // gone
     }
     if (uses.length === 0) continue;
-    const comm = await fs.readFile(path.join(dir, 'comm'), 'utf8').catch(() => '?');
-    holders.push({ pid: Number(pid), command: comm.trim(), uses });
+    holders.push({ pid: Number(pid), ...(await commandOf(dir)), uses });
   }
   return holders;
+}
+
+// comm is a thread's name, which a program may set to anything (Node 24 names its main thread
+// "MainThread"), cut to 15 bytes; the command line is what an operator knows the program by.
+async function commandOf(dir: string): Promise<{ command: string; comm?: string }> {
+  const comm = (await fs.readFile(path.join(dir, 'comm'), 'utf8').catch(() => '?')).trim();
+  const argv0 = (await fs.readFile(path.join(dir, 'cmdline'), 'utf8').catch(() => '')).split('\0')[0];
+  if (!argv0) return { command: comm };
+  const command = argv0.includes(' ') ? argv0 : path.basename(argv0);
+  return command.startsWith(comm) ? { command } : { command, comm };
 }
 
 // Loop devices whose backing file lies under the target hold it too, as do mounts below it.
@@ -73,5 +86,6 @@ export function kernelHolders(target: string, table: MountEntry[], loops: LoopDe
 }
 
 export function describeHolders(holders: Holder[]): string {
-  return holders.map((h) => (h.pid !== undefined ? `pid ${h.pid} (${h.command}): ${h.uses.join(', ')}` : h.uses.join(', '))).join('; ');
+  const who = (h: Holder) => `pid ${h.pid} (${h.command}${h.comm ? `, thread ${h.comm}` : ''})`;
+  return holders.map((h) => (h.pid !== undefined ? `${who(h)}: ${h.uses.join(', ')}` : h.uses.join(', '))).join('; ');
 }

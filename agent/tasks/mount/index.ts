@@ -34,7 +34,7 @@ async function space(realTarget: string): Promise<{ freeBytes: number; totalByte
 
 // For the agent's status report: what is mounted at each target and its free space. Reads the
 // mount table and statfs only; no command runs.
-export async function observeMounts(specs: MountSpec[], host: Host, kernel: Kernel = linuxKernel): Promise<MountStatus[]> {
+export async function observeMounts(specs: MountSpec[], host: Host, kernel: Kernel = linuxKernel(host.root)): Promise<MountStatus[]> {
   const table = await kernel.mountTable();
   return Promise.all(
     specs.map(async (spec) => {

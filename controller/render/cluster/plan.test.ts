@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { before, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import { SpecError } from '../../../common/yaml-load.js';
 import type { Plan } from '../../../proto/gen/muster/agent/v1/agent.js';
 import { plansFrom } from '../../app/plan-set.js';
@@ -20,6 +20,7 @@ before(async () => {
   inv = await loadInventory(path.join(ex, 'inventory.yaml'));
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-plan-'));
 });
+after(() => fs.rm(dir, { recursive: true, force: true }));
 
 async function plansFor(extra = '', edit = (s: string) => s): Promise<Map<string, Plan>> {
   const file = path.join(dir, `cluster-${Math.random().toString(36).slice(2)}.yaml`);

@@ -23,11 +23,12 @@ export const OVERLAY_FILE = 'mountinfo-overlay';
 
 // The real kernel, with the stand-in's mounts shown as the driver would show them.
 export function standinKernel(standinDir: string): Kernel {
+  const real = linuxKernel();
   return {
-    ...linuxKernel,
+    ...real,
     async mountTable() {
       const overlay = await fs.readFile(path.join(standinDir, OVERLAY_FILE), 'utf8').catch(() => '');
-      return applyOverlay(await linuxKernel.mountTable(), overlay);
+      return applyOverlay(await real.mountTable(), overlay);
     },
   };
 }
