@@ -287,3 +287,14 @@ test('rollout undo --to-generation: every node of the last rollout gets generati
   assert.equal(pause.code, 1);
   assert.match(pause.stderr, /ROLLOUT_NOT_FOUND: no running rollout in this state folder: give its id/);
 });
+
+test('rollout abort: a paused canary rollout is ended for good; nothing after the canary is sent', async () => {
+  const before = await hosts();
+  const out = await muster(['rollout', '-t', await tasks('seven'), '--canary', '1', '--batch', '2', '--yes', ...fast]);
+  assert.equal(out.code, 3, out.stdout + out.stderr);
+  const abort = await muster(['rollout', 'abort']);
+  assert.equal(abort.code, 0, abort.stdout + abort.stderr);
+  const status = await muster(['rollout', 'status']);
+  assert.match(status.stdout, /aborted/);
+  assert.deepEqual((await hosts()).slice(1), before.slice(1), 'the workers after the canary are untouched');
+});
