@@ -10,6 +10,7 @@ export const controllerErrors = {
   NODE_UNREACHABLE: { exit: 1, http: 502, summary: 'An agent did not answer (connection refused, TLS refused, deadline passed); the node, address and cause are named.' },
   NODE_FAILED: { exit: 1, http: 502, summary: 'An agent answered and a task failed; the task, its error code and message are named.' },
   STORE_CONFLICT: { exit: 1, http: 409, summary: 'Another process changed the record first (a rollout paused or resumed elsewhere); read it again and retry.' },
+  STORE_URL: { exit: 2, http: 400, summary: 'The --store address is neither sqlite nor an etcd:// list of endpoints.' },
   STORE_SCHEMA_NEWER: { exit: 1, http: 500, summary: 'The state database was written by a newer muster; this one does not downgrade it.' },
   ROLLOUT_REFUSED: { exit: 1, http: 409, summary: 'A rollout cannot start or go on safely (an etcd member unhealthy, quorum cannot lose one member); the reason is named and nothing was sent.' },
   ROLLOUT_INVALID: { exit: 1, http: 400, summary: 'A rollout option is malformed (--batch, --canary, --max-failed, --by); the option and what to give are named.' },
