@@ -194,3 +194,23 @@ test('api: GET /v1/events streams a rollout state change made through the API to
     stream.close();
   }
 });
+
+test('api: a CA rotation reaches the API within seconds: an operator certificate from the new CA is accepted after "ca rotate start"', async () => {
+  const { rotateCa } = await import('../enroll/rotation.js');
+  await rotateCa(f.state, 'start');
+  const next = (await fleetStore(f.state).read('ca-next'))!;
+  const pair = issueCertificate(next, { commonName: 'bob', organizationalUnits: ['operator'], usages: ['client'] });
+  // serve re-reads the bundle every 5 s; a new connection per try (a connection keeps the trust of its handshake).
+  const once = async () => {
+    const bob = new ControllerClient(server.url, { certPem: pair.certPem, keyPem: pair.keyPem, caPem });
+    try {
+      return await call(bob, 'GET', '/v1/whoami');
+    } finally {
+      bob.close();
+    }
+  };
+  let r = await once();
+  for (const deadline = Date.now() + 12_000; r.status !== 200 && Date.now() < deadline; r = await once()) await new Promise((res) => setTimeout(res, 250));
+  assert.equal(r.status, 200, String(r.body));
+  assert.deepEqual(r.body, { cn: 'bob', role: 'operator', canWrite: true });
+});

@@ -123,6 +123,15 @@ export async function serve(o: ServeOptions): Promise<Listening> {
     });
     const port = (api.app.server.address() as { port: number }).port;
     const say = (msg: string) => o.log?.info({}, msg);
+    // A CA rotation step (muster ca rotate) reaches the API within seconds, as it does the enrollment port.
+    let serving = tls;
+    const retrust = setInterval(() => void apiTls(o.state, at.host, o.sans).then((next) => {
+      if (next.ca === serving.ca && next.cert === serving.cert) return;
+      serving = next;
+      api.app.server.setSecureContext({ cert: next.cert, key: next.key, ca: next.ca });
+      say('fleet CA bundle or API certificate changed: serving with the new one');
+    }, () => undefined), 5_000);
+    retrust.unref();
     const unwatch = held.leadership.onChange((leader) => {
       if (leader && !stopping) void service.takeOver(say);
       else if (!leader) say('leadership lost: dispatching stops; the new leader resumes from the journal');
@@ -137,6 +146,7 @@ export async function serve(o: ServeOptions): Promise<Listening> {
         stopping = true;
         unwatch();
         clearInterval(reload);
+        clearInterval(retrust);
         // The nodes in flight finish their step; nothing more is sent.
         await jobs.idle();
         watch.stop();
