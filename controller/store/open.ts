@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { ControllerError } from '../errors.js';
 import { soleLeader, type Leadership } from '../ha/leadership.js';
@@ -15,6 +16,8 @@ export interface StoreSpec {
   keyFile?: string;
   // Key prefix in etcd, so one etcd can hold several fleets (default "/muster/").
   prefix?: string;
+  // The leader lease's TTL in seconds (default 10): how long a dead leader holds on.
+  leaseTtlS?: number;
 }
 
 export interface Backing {
@@ -40,5 +43,52 @@ export async function openBacking(state: string, spec: StoreSpec = {}, self: { i
       },
     };
   }
+  if (url.startsWith('etcd://')) return openEtcd(parseEtcdUrl(url), spec, self);
   throw new ControllerError('STORE_URL', `--store ${url}: give "sqlite" or "etcd://host:port[,host:port...]"`);
+}
+
+// etcd://host:port[,host:port...] → the https endpoints (etcd is always spoken to over TLS).
+export function parseEtcdUrl(url: string): string[] {
+  const list = url.slice('etcd://'.length).replace(/\/$/, '');
+  const endpoints = list.split(',').map((hp) => hp.trim());
+  for (const hp of endpoints) {
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(hp);
+    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new ControllerError('STORE_URL', `--store ${url}: "${hp}" is not host:port`);
+  }
+  return endpoints.map((hp) => `https://${hp}`);
+}
+
+function readPem(what: string, file: string | undefined): Buffer {
+  if (!file) throw new ControllerError('STORE_TLS', `an etcd store needs TLS with a client certificate: give the ${what} file (--store-${what})`);
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new ControllerError('STORE_TLS', `etcd ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+async function openEtcd(endpoints: string[], spec: StoreSpec, self: { id: string; url?: string }): Promise<Backing> {
+  const tls = { ca: readPem('ca', spec.caFile), cert: readPem('cert', spec.certFile), key: readPem('key', spec.keyFile) };
+  // Loaded only here: the embedded store never pays for the etcd client and its protos.
+  const [{ EtcdStore, DEFAULT_PREFIX }, { EtcdLeadership }] = await Promise.all([import('./etcd.js'), import('../ha/election.js')]);
+  const prefix = spec.prefix ?? DEFAULT_PREFIX;
+  const store = new EtcdStore({ endpoints, prefix, ...tls, leaseTtlS: spec.leaseTtlS });
+  const leadership = new EtcdLeadership(store, { self, ttlS: spec.leaseTtlS });
+  try {
+    // The campaign key is written before this returns: a wrong certificate fails here.
+    await leadership.start();
+  } catch (err) {
+    await leadership.close();
+    await store.closeAsync();
+    throw err;
+  }
+  return {
+    store,
+    leadership,
+    describe: `etcd ${endpoints.join(',')} (prefix ${prefix})`,
+    close: async () => {
+      await leadership.close();
+      await store.closeAsync();
+    },
+  };
 }
