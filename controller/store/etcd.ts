@@ -66,7 +66,12 @@ export class EtcdStore implements Store {
 
   constructor(readonly options: EtcdStoreOptions) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
-    this.client = new Etcd3(etcdClientOptions(options));
+    try {
+      this.client = new Etcd3(etcdClientOptions(options));
+    } catch (err) {
+      // grpc-js parses the PEM here: a CA, certificate or key that is not PEM fails now.
+      throw new ControllerError('STORE_TLS', `etcd TLS credentials do not load: ${(err as Error).message}`);
+    }
     this.ns = this.client.namespace(this.prefix);
     this.historyLog = new Appender(this, 'history-seq', (seq) => `history/${pad(seq)}`);
   }
