@@ -126,13 +126,38 @@ test('etcd: TLS without a client certificate, or one from another CA, is refused
   const wrongCa = new EtcdStore({ endpoints: etcd.endpoints, ca: Buffer.from(etcd.ca.certPem), cert: Buffer.from(client.certPem), key: Buffer.from(client.keyPem), callTimeoutMs: 2_000 });
   t.after(() => wrongCa.close());
   await assert.rejects(wrongCa.rollouts(), { code: 'STORE_UNAVAILABLE' });
-  // openBacking refuses an etcd store without the three files before connecting.
-  await assert.rejects(openBacking('/x', { url: `etcd://${etcd.hostPorts[0]}`, caFile: etcd.files.ca }, { id: 'c' }), { code: 'STORE_TLS', message: /cert/ });
+  // openBacking refuses an etcd store without the three files before connecting (by default
+  // the fleet's own, from the state folder).
+  await assert.rejects(openBacking('/x', { url: `etcd://${etcd.hostPorts[0]}`, caFile: etcd.files.ca }, { id: 'c' }), { code: 'STORE_TLS', message: /\/x\/pki\/fleet\/controller\.crt: ENOENT/ });
   await assert.rejects(openBacking('/x', { url: `etcd://${etcd.hostPorts[0]}`, caFile: etcd.files.ca, certFile: '/no/such.crt', keyFile: etcd.files.key }, { id: 'c' }), { code: 'STORE_TLS', message: /no\/such\.crt: ENOENT/ });
 });
 
 test('etcd: --store etcd:// addresses are checked', () => {
   assert.deepEqual(parseEtcdUrl('etcd://10.0.0.1:2379,e2.example:2379'), ['https://10.0.0.1:2379', 'https://e2.example:2379']);
+  assert.throws(() => new EtcdStore({ endpoints: ['https://127.0.0.1:1'], ca: Buffer.from('not a certificate'), cert: Buffer.from('x'), key: Buffer.from('y') }), { code: 'STORE_TLS', message: /do not load/ });
   assert.deepEqual(parseEtcdUrl('etcd://[::1]:2379'), ['https://[::1]:2379']);
   for (const bad of ['etcd://', 'etcd://host', 'etcd://host:99999', 'etcd://a:1,,b:2', 'etcd://a b:1']) assert.throws(() => parseEtcdUrl(bad), { code: 'STORE_URL' }, bad);
+});
+
+test('etcd: a leader whose keep-alives stop answering steps down before its lease can expire, and leads again after', async (t) => {
+  // An etcd of its own: this test freezes it.
+  const own = await startTestEtcd(t);
+  const p = prefix();
+  const b = await openBacking('/x', { url: `etcd://${own.hostPorts[0]}`, caFile: own.files.ca, certFile: own.files.cert, keyFile: own.files.key, prefix: p, leaseTtlS: 2 }, { id: 'c1' });
+  t.after(() => b.close());
+  await leading(b);
+  const lost = new Promise<number>((resolve) => b.leadership.onChange((l) => !l && resolve(Date.now())));
+  const frozen = Date.now();
+  process.kill(own.members[0].pid, 'SIGSTOP');
+  let stepped: number;
+  try {
+    stepped = await lost;
+  } finally {
+    process.kill(own.members[0].pid, 'SIGCONT');
+  }
+  assert.equal(b.leadership.isLeader(), false);
+  assert.ok(stepped - frozen < 2_000, `stepped down ${stepped - frozen} ms after etcd froze, inside the 2 s TTL`);
+  await assert.rejects(b.store.journal({ rolloutId: 'r1', wave: 0, node: 'n1', step: 'dispatched', generation: 1, detail: '', atMs: 1 }), { code: 'STORE_FENCED' });
+  await leading(b);
+  assert.equal((await b.leadership.leader())?.id, 'c1');
 });

@@ -10,7 +10,9 @@ import type { Store } from './store.js';
 export interface StoreSpec {
   // "sqlite" (default: <state>/muster.db) or "etcd://host:port[,host:port...]".
   url?: string;
-  // TLS client credentials for etcd (PEM files).
+  // TLS for etcd (PEM files): the CA that signed the members' certificates and this
+  // controller's client certificate. Default: the fleet CA and the controller's own certificate
+  // in the state folder (pki/fleet/ca.crt, controller.crt, controller.key).
   caFile?: string;
   certFile?: string;
   keyFile?: string;
@@ -43,7 +45,7 @@ export async function openBacking(state: string, spec: StoreSpec = {}, self: { i
       },
     };
   }
-  if (url.startsWith('etcd://')) return openEtcd(parseEtcdUrl(url), spec, self);
+  if (url.startsWith('etcd://')) return openEtcd(state, parseEtcdUrl(url), spec, self);
   throw new ControllerError('STORE_URL', `--store ${url}: give "sqlite" or "etcd://host:port[,host:port...]"`);
 }
 
@@ -58,17 +60,21 @@ export function parseEtcdUrl(url: string): string[] {
   return endpoints.map((hp) => `https://${hp}`);
 }
 
-function readPem(what: string, file: string | undefined): Buffer {
-  if (!file) throw new ControllerError('STORE_TLS', `an etcd store needs TLS with a client certificate: give the ${what} file (--store-${what})`);
+function readPem(what: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new ControllerError('STORE_TLS', `etcd ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ControllerError('STORE_TLS', `etcd ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (give --store-${what}, or run "muster init" for the fleet's own)`);
   }
 }
 
-async function openEtcd(endpoints: string[], spec: StoreSpec, self: { id: string; url?: string }): Promise<Backing> {
-  const tls = { ca: readPem('ca', spec.caFile), cert: readPem('cert', spec.certFile), key: readPem('key', spec.keyFile) };
+async function openEtcd(state: string, endpoints: string[], spec: StoreSpec, self: { id: string; url?: string }): Promise<Backing> {
+  const fleet = path.join(state, 'pki', 'fleet');
+  const tls = {
+    ca: readPem('ca', spec.caFile ?? path.join(fleet, 'ca.crt')),
+    cert: readPem('cert', spec.certFile ?? path.join(fleet, 'controller.crt')),
+    key: readPem('key', spec.keyFile ?? path.join(fleet, 'controller.key')),
+  };
   // Loaded only here: the embedded store never pays for the etcd client and its protos.
   const [{ EtcdStore, DEFAULT_PREFIX }, { EtcdLeadership }] = await Promise.all([import('./etcd.js'), import('../ha/election.js')]);
   const prefix = spec.prefix ?? DEFAULT_PREFIX;
