@@ -4,7 +4,9 @@ import type { HistoryEntry, JournalEntry, LockHolder, OpenWait, PlanRecord, Roll
 
 // The HA backing: the same Store in etcd v3, every key under one prefix (default /muster/):
 //   plans/<node>/<generation>   a plan (JSON, bytes base64)      plan-latest/<node>  its newest
+//   generations/<node>/<gen>    the same without the bytes (generations() reads only these)
 //   rollouts/<id>               a rollout (its revision: the key's mod revision)
+//   rollout-index/<ms>/<id>     rollouts by creation time, newest read first
 //   waves/<id>                  its waves, written with it in one transaction
 //   journal/<id>/<seq>          seq from journal-seq/<id>, bumped in the same transaction
 //   waits/<id>/<node>           open waits          history/<seq>  from history-seq
@@ -16,6 +18,9 @@ export const DEFAULT_PREFIX = '/muster/';
 // etcd refuses transactions of more than 128 operations (--max-txn-ops): plans and appends go in
 // chunks below that.
 const TXN_OPS = 100;
+// Range reads go a page at a time: a rollout of thousands of nodes has a long journal, and
+// grpc-js takes at most 4 MiB per message.
+const PAGE = 500;
 
 export interface EtcdStoreOptions {
   endpoints: string[];
@@ -88,8 +93,9 @@ export class EtcdStore implements Store {
 
   async savePlans(plans: { node: string; revision: string; plan: Uint8Array }[], atMs: number): Promise<PlanRecord[]> {
     const out: PlanRecord[] = [];
-    // Two operations per new plan (the plan and its latest pointer): half a transaction per chunk.
-    for (let i = 0; i < plans.length; i += TXN_OPS / 2) out.push(...(await this.savePlanChunk(plans.slice(i, i + TXN_OPS / 2), atMs)));
+    // Three operations per new plan (the plan, its generation, the latest pointer).
+    const chunk = Math.floor(TXN_OPS / 3);
+    for (let i = 0; i < plans.length; i += chunk) out.push(...(await this.savePlanChunk(plans.slice(i, i + chunk), atMs)));
     return out;
   }
 
@@ -117,6 +123,7 @@ export class EtcdStore implements Store {
         records.push(rec);
         seen.set(p.node, rec);
         puts.push(this.ns.put(`plans/${seg(p.node)}/${pad(rec.generation)}`).value(JSON.stringify({ revision: rec.revision, createdAtMs: atMs, plan: Buffer.from(p.plan).toString('base64') })));
+        puts.push(this.ns.put(`generations/${seg(p.node)}/${pad(rec.generation)}`).value(JSON.stringify({ revision: rec.revision, createdAtMs: atMs })));
         // etcd refuses a key put twice in one transaction: the pointer once, with its last value.
         pointers.set(`plan-latest/${seg(p.node)}`, JSON.stringify({ generation: rec.generation, revision: rec.revision }));
       }
@@ -138,11 +145,11 @@ export class EtcdStore implements Store {
   }
 
   async generations(node: string): Promise<Omit<PlanRecord, 'plan'>[]> {
-    const kvs = await this.call(() => this.ns.getAll().prefix(`plans/${seg(node)}/`).sort('Key', 'Descend').strings());
-    return Object.entries(kvs).map(([key, v]) => {
-      const { plan: _plan, ...rest } = planOf(node, Number(key.split('/').pop()), JSON.parse(v) as Json);
-      return rest;
-    }).sort((a, b) => b.generation - a.generation);
+    const rows = await this.scan(`generations/${seg(node)}/`, 'Descend');
+    return rows.map(({ key, value }) => {
+      const v = JSON.parse(value) as Json;
+      return { node, generation: Number(key.split('/').pop()), revision: String(v.revision), createdAtMs: Number(v.createdAtMs) };
+    });
   }
 
   async createRollout(r: Omit<RolloutRecord, 'revision' | 'updatedAtMs'>, waves: Omit<WaveRecord, 'rolloutId'>[]): Promise<RolloutRecord> {
@@ -150,7 +157,11 @@ export class EtcdStore implements Store {
     const record = { ...r, updatedAtMs: r.createdAtMs };
     const res = await this.call(() =>
       this.ns.if(key, 'Create', '==', 0)
-        .then(this.ns.put(key).value(JSON.stringify(record)), this.ns.put(`waves/${seg(r.id)}`).value(JSON.stringify(waves)))
+        .then(
+          this.ns.put(key).value(JSON.stringify(record)),
+          this.ns.put(`waves/${seg(r.id)}`).value(JSON.stringify(waves)),
+          this.ns.put(`rollout-index/${pad(r.createdAtMs, 15)}/${seg(r.id)}`).value(r.id),
+        )
         .commit(),
     );
     if (!res.succeeded) throw new ControllerError('STORE_CONFLICT', `rollout ${r.id} exists already`);
@@ -169,11 +180,15 @@ export class EtcdStore implements Store {
   }
 
   async rollouts(limit = 100): Promise<RolloutRecord[]> {
-    const res = await this.call(() => this.ns.getAll().prefix('rollouts/').exec());
-    return res.kvs
-      .map((kv) => rolloutOf(kv.value.toString(), Number(kv.mod_revision)))
-      .sort((a, b) => b.createdAtMs - a.createdAtMs || b.revision - a.revision)
-      .slice(0, limit);
+    if (limit <= 0) return [];
+    const ids = Object.values(await this.call(() => this.ns.getAll().prefix('rollout-index/').sort('Key', 'Descend').limit(limit).strings()));
+    if (!ids.length) return [];
+    const out: RolloutRecord[] = [];
+    for (let i = 0; i < ids.length; i += TXN_OPS) {
+      const kvs = await this.call(() => this.readMany(ids.slice(i, i + TXN_OPS).map((id) => `rollouts/${seg(id)}`)));
+      for (const kv of kvs) if (kv) out.push(rolloutOf(kv.value, kv.modRevision));
+    }
+    return out;
   }
 
   async waves(rolloutId: string): Promise<WaveRecord[]> {
@@ -211,8 +226,7 @@ export class EtcdStore implements Store {
   }
 
   async entries(rolloutId: string): Promise<JournalEntry[]> {
-    const kvs = await this.call(() => this.ns.getAll().prefix(`journal/${seg(rolloutId)}/`).sort('Key', 'Ascend').strings());
-    return Object.values(kvs).map((v) => JSON.parse(v) as JournalEntry);
+    return (await this.scan(`journal/${seg(rolloutId)}/`, 'Ascend')).map((r) => JSON.parse(r.value) as JournalEntry);
   }
 
   async setWait(w: OpenWait): Promise<void> {
@@ -224,8 +238,7 @@ export class EtcdStore implements Store {
   }
 
   async waits(rolloutId: string): Promise<OpenWait[]> {
-    const kvs = await this.call(() => this.ns.getAll().prefix(`waits/${seg(rolloutId)}/`).strings());
-    return Object.values(kvs).map((v) => JSON.parse(v) as OpenWait).sort((a, b) => a.sinceMs - b.sinceMs || a.node.localeCompare(b.node));
+    return (await this.scan(`waits/${seg(rolloutId)}/`, 'Ascend')).map((r) => JSON.parse(r.value) as OpenWait).sort((a, b) => a.sinceMs - b.sinceMs || a.node.localeCompare(b.node));
   }
 
   record(e: Omit<HistoryEntry, 'seq'>): Promise<HistoryEntry> {
@@ -236,19 +249,33 @@ export class EtcdStore implements Store {
   async history(filter: { node?: string; limit?: number } = {}): Promise<HistoryEntry[]> {
     const limit = filter.limit ?? 1000;
     const out: HistoryEntry[] = [];
-    // Keys below this one (exclusive end): the page before the last one read.
-    let end = 'history0';
+    if (limit <= 0) return out;
+    await this.scan('history/', 'Descend', ({ value }) => {
+      const h = JSON.parse(value) as HistoryEntry;
+      if (!filter.node || h.node === filter.node) out.push(h);
+      return out.length < limit;
+    });
+    return out;
+  }
+
+  // Every key under a prefix in key order, PAGE keys per read; visit returns false to stop early.
+  private async scan(prefix: string, order: 'Ascend' | 'Descend', visit?: (row: { key: string; value: string }) => boolean): Promise<{ key: string; value: string }[]> {
+    const rows: { key: string; value: string }[] = [];
+    // The end of a prefix range: the prefix with its last byte one higher.
+    let start = prefix;
+    let end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
     for (;;) {
-      const page = Math.max(limit, 200);
-      const q = this.ns.getAll().inRange({ start: 'history/', end }).sort('Key', 'Descend').limit(page);
-      const res = await this.call(() => q.exec());
+      const res = await this.call(() => this.ns.getAll().inRange({ start, end }).sort('Key', order).limit(PAGE).exec());
       for (const kv of res.kvs) {
-        const h = JSON.parse(kv.value.toString()) as HistoryEntry;
-        if (!filter.node || h.node === filter.node) out.push(h);
-        if (out.length >= limit) return out;
+        const row = { key: kv.key.toString(), value: kv.value.toString() };
+        rows.push(row);
+        if (visit && !visit(row)) return rows;
       }
-      if (res.kvs.length < page) return out;
-      end = res.kvs[res.kvs.length - 1].key.toString();
+      if (res.kvs.length < PAGE) return rows;
+      const last = res.kvs[res.kvs.length - 1].key.toString();
+      // The next page starts just after the last key (ascending) or ends at it (descending).
+      if (order === 'Ascend') start = `${last}\0`;
+      else end = last;
     }
   }
 

@@ -113,6 +113,19 @@ export function storeContract(name: string, target: ContractTarget): void {
     assert.deepEqual(await s.entries('nope'), []);
   });
 
+  test(`${name}: a long journal and history are read whole and in order`, async (t) => {
+    const { store: s } = await target.open(t);
+    await s.createRollout(rollout('r1'), []);
+    await Promise.all(Array.from({ length: 1100 }, (_, i) => s.journal(entry('r1', `n${i}`))));
+    const all = await s.entries('r1');
+    assert.equal(all.length, 1100);
+    assert.ok(all.every((e, i) => e.seq === i + 1));
+    await Promise.all(Array.from({ length: 1100 }, (_, i) => s.record({ atMs: i, operator, action: 'apply', subject: 'x', node: i % 100 ? 'busy' : 'rare', result: 'ok', generationBefore: 0, generationAfter: 1, detail: '' })));
+    const rare = await s.history({ node: 'rare', limit: 20 });
+    assert.deepEqual(rare.map((h) => h.seq), [1001, 901, 801, 701, 601, 501, 401, 301, 201, 101, 1], 'a node filter reads back through every page');
+    assert.equal((await s.history({ limit: 5000 })).length, 1100);
+  });
+
   test(`${name}: a journal entry for a rollout that does not exist fails alone`, async (t) => {
     const { store: s } = await target.open(t);
     await s.createRollout(rollout('r1'), []);
