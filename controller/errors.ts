@@ -10,7 +10,7 @@ export const controllerErrors = {
   NODE_UNREACHABLE: { exit: 1, http: 502, summary: 'An agent did not answer (connection refused, TLS refused, deadline passed); the node, address and cause are named.' },
   NODE_FAILED: { exit: 1, http: 502, summary: 'An agent answered and a task failed; the task, its error code and message are named.' },
   STORE_CONFLICT: { exit: 1, http: 409, summary: 'Another process changed the record first (a rollout paused or resumed elsewhere); read it again and retry.' },
-  STORE_URL: { exit: 2, http: 400, summary: 'The --store address is neither sqlite nor an etcd:// list of endpoints.' },
+  STORE_URL: { exit: 2, http: 400, summary: 'The --store address is neither sqlite nor an etcd:// list of endpoints, or an etcd store option (--lease-ttl, --store-prefix) is out of range.' },
   STORE_UNAVAILABLE: { exit: 1, http: 503, summary: 'The etcd store did not answer or refused the call (unreachable, TLS refused, deadline passed); the endpoints and cause are named.' },
   STORE_FENCED: { exit: 1, http: 409, summary: 'This controller no longer holds the leader key, so etcd refused its dispatch; the new leader goes on from the journal.' },
   STORE_TLS: { exit: 1, http: 400, summary: 'An etcd store needs TLS with a client certificate: the CA, certificate or key file is missing or unreadable; the file is named.' },

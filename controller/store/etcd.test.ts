@@ -132,10 +132,13 @@ test('etcd: TLS without a client certificate, or one from another CA, is refused
   await assert.rejects(openBacking('/x', { url: `etcd://${etcd.hostPorts[0]}`, caFile: etcd.files.ca, certFile: '/no/such.crt', keyFile: etcd.files.key }, { id: 'c' }), { code: 'STORE_TLS', message: /no\/such\.crt: ENOENT/ });
 });
 
-test('etcd: --store etcd:// addresses are checked', () => {
+test('etcd: --store etcd:// addresses and the store options are checked', async () => {
   assert.deepEqual(parseEtcdUrl('etcd://10.0.0.1:2379,e2.example:2379'), ['https://10.0.0.1:2379', 'https://e2.example:2379']);
   assert.throws(() => new EtcdStore({ endpoints: ['https://127.0.0.1:1'], ca: Buffer.from('not a certificate'), cert: Buffer.from('x'), key: Buffer.from('y') }), { code: 'STORE_TLS', message: /do not load/ });
   assert.deepEqual(parseEtcdUrl('etcd://[::1]:2379'), ['https://[::1]:2379']);
+  const spec = { url: 'etcd://127.0.0.1:1', caFile: etcd.files.ca, certFile: etcd.files.cert, keyFile: etcd.files.key };
+  await assert.rejects(openBacking('/x', { ...spec, leaseTtlS: 1 }, { id: 'c' }), { code: 'STORE_URL', message: /--lease-ttl 1/ });
+  await assert.rejects(openBacking('/x', { ...spec, prefix: 'muster' }, { id: 'c' }), { code: 'STORE_URL', message: /--store-prefix "muster"/ });
   for (const bad of ['etcd://', 'etcd://host', 'etcd://host:99999', 'etcd://a:1,,b:2', 'etcd://a b:1']) assert.throws(() => parseEtcdUrl(bad), { code: 'STORE_URL' }, bad);
 });
 

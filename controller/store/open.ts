@@ -69,6 +69,9 @@ function readPem(what: string, file: string): Buffer {
 }
 
 async function openEtcd(state: string, endpoints: string[], spec: StoreSpec, self: { id: string; url?: string }): Promise<Backing> {
+  const ttl = spec.leaseTtlS;
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600)) throw new ControllerError('STORE_URL', `--lease-ttl ${ttl}: give whole seconds from 2 to 3600`);
+  if (spec.prefix !== undefined && !/^\/[\x21-\x7e]{0,200}\/$/.test(spec.prefix)) throw new ControllerError('STORE_URL', `--store-prefix ${JSON.stringify(spec.prefix)}: give a key prefix that starts and ends with "/" (printable ASCII, no spaces)`);
   const fleet = path.join(state, 'pki', 'fleet');
   const tls = {
     ca: readPem('ca', spec.caFile ?? path.join(fleet, 'ca.crt')),
