@@ -37,6 +37,8 @@ export interface Rig {
   store: EtcdStore;
   controllers: Controller[];
   tasks(content: string): string;
+  // Starts a rollout of `content` through the controller's API (batch 1) and returns its id.
+  startRollout(c: Controller, content: string, options?: Record<string, unknown>): Promise<string>;
   startController(id: string): Promise<Controller>;
   // Waits until one live controller says it leads.
   leader(timeoutMs?: number): Promise<Controller>;
@@ -131,5 +133,22 @@ tasks:
     return p;
   };
 
-  return { fleet, etcd, agents, applies, storeUrl, leaseTtlS: o.leaseTtlS, store, controllers, tasks, startController, leader, stop };
+  const startRollout = async (c: Controller, content: string, options: Record<string, unknown> = {}): Promise<string> => {
+    const known = new Set((await store.rollouts(1000)).map((r) => r.id));
+    await c.client.post('/v1/rollouts', { tasks: tasks(content), options: { batch: '1', soakMs: { worker: 0 }, gateTimeoutMs: { worker: 30_000 }, pollMs: 100, ...options } });
+    return until('the new rollout in etcd', async () => (await store.rollouts(5)).find((r) => !known.has(r.id))?.id);
+  };
+
+  return { fleet, etcd, agents, applies, storeUrl, leaseTtlS: o.leaseTtlS, store, controllers, tasks, startRollout, startController, leader, stop };
+}
+
+// Polls fn every 50 ms until it gives a value.
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
