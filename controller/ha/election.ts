@@ -131,6 +131,7 @@ export class EtcdLeadership implements Leadership {
     // The leader's record says since when it leads (for GET /v1/leader and the dashboard).
     await this.store.call(() => ns.if(c.key, 'Create', '==', c.createRevision!).then(lease.put(c.key).value(value(sinceMs))).commit());
     this.setLeading({ fence: { key: c.key, createRevision: c.createRevision! }, sinceMs });
+    this.options.log?.(`${this.options.self.id} leads (lease TTL ${this.ttlS} s)`);
   }
 
   private async waitForDelete(key: string, atRevision: string): Promise<void> {
@@ -150,7 +151,7 @@ export class EtcdLeadership implements Leadership {
   private stepDown(why: string): void {
     const was = this.leading !== undefined;
     this.setLeading(undefined);
-    if (was) this.options.log?.(`leader election: stepped down: ${why}`);
+    if (was) this.options.log?.(`${this.options.self.id} stepped down: ${why}`);
     this.cancelWait?.();
     void this.dropCandidate().finally(() => this.retry());
   }

@@ -303,18 +303,20 @@ export class EtcdStore implements Store {
   }
 
   close(): void {
-    // Revoking the lease lets another process take the locks at once.
-    const lease = this.lockLease;
-    this.lockLease = undefined;
-    void (lease ? lease.revoke().catch(() => undefined) : Promise.resolve()).finally(() => this.client.close());
+    void this.closeAsync();
   }
 
   // Closes after the lock lease is revoked (a clean stop hands its locks over at once).
   async closeAsync(): Promise<void> {
+    await this.releaseLease();
+    this.client.close();
+  }
+
+  // Revokes the lease the locks are on: they go at once instead of after its TTL.
+  async releaseLease(): Promise<void> {
     const lease = this.lockLease;
     this.lockLease = undefined;
     if (lease) await lease.revoke().catch(() => undefined);
-    this.client.close();
   }
 
   private async lease(): Promise<Lease> {

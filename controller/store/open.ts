@@ -30,7 +30,8 @@ export interface Backing {
   close(): Promise<void>;
 }
 
-export async function openBacking(state: string, spec: StoreSpec = {}, self: { id: string; url?: string }): Promise<Backing> {
+// log: where the leader election reports stepping down and leading (default: stderr).
+export async function openBacking(state: string, spec: StoreSpec = {}, self: { id: string; url?: string }, log: (msg: string) => void = stderrLine): Promise<Backing> {
   const url = spec.url ?? 'sqlite';
   if (url === 'sqlite') {
     const store = openStore(state);
@@ -45,7 +46,7 @@ export async function openBacking(state: string, spec: StoreSpec = {}, self: { i
       },
     };
   }
-  if (url.startsWith('etcd://')) return openEtcd(state, parseEtcdUrl(url), spec, self);
+  if (url.startsWith('etcd://')) return openEtcd(state, parseEtcdUrl(url), spec, self, log);
   throw new ControllerError('STORE_URL', `--store ${url}: give "sqlite" or "etcd://host:port[,host:port...]"`);
 }
 
@@ -68,7 +69,11 @@ function readPem(what: string, file: string): Buffer {
   }
 }
 
-async function openEtcd(state: string, endpoints: string[], spec: StoreSpec, self: { id: string; url?: string }): Promise<Backing> {
+function stderrLine(msg: string): void {
+  process.stderr.write(`[leader] ${msg}\n`);
+}
+
+async function openEtcd(state: string, endpoints: string[], spec: StoreSpec, self: { id: string; url?: string }, log: (msg: string) => void): Promise<Backing> {
   const ttl = spec.leaseTtlS;
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 2 || ttl > 3600)) throw new ControllerError('STORE_URL', `--lease-ttl ${ttl}: give whole seconds from 2 to 3600`);
   if (spec.prefix !== undefined && !/^\/[\x21-\x7e]{0,200}\/$/.test(spec.prefix)) throw new ControllerError('STORE_URL', `--store-prefix ${JSON.stringify(spec.prefix)}: give a key prefix that starts and ends with "/" (printable ASCII, no spaces)`);
@@ -82,7 +87,7 @@ async function openEtcd(state: string, endpoints: string[], spec: StoreSpec, sel
   const [{ EtcdStore, DEFAULT_PREFIX }, { EtcdLeadership }] = await Promise.all([import('./etcd.js'), import('../ha/election.js')]);
   const prefix = spec.prefix ?? DEFAULT_PREFIX;
   const store = new EtcdStore({ endpoints, prefix, ...tls, leaseTtlS: spec.leaseTtlS });
-  const leadership = new EtcdLeadership(store, { self, ttlS: spec.leaseTtlS });
+  const leadership = new EtcdLeadership(store, { self, ttlS: spec.leaseTtlS, log });
   try {
     // The campaign key is written before this returns: a wrong certificate fails here.
     await leadership.start();
@@ -95,9 +100,10 @@ async function openEtcd(state: string, endpoints: string[], spec: StoreSpec, sel
     store,
     leadership,
     describe: `etcd ${endpoints.join(',')} (prefix ${prefix})`,
+    // Both leases are revoked at once: a clean stop hands leadership and locks over together.
     close: async () => {
-      await leadership.close();
-      await store.closeAsync();
+      await Promise.all([leadership.close(), store.releaseLease()]);
+      store.close();
     },
   };
 }
