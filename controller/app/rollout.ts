@@ -157,11 +157,23 @@ async function refuseOverUnfinished(store: Store): Promise<void> {
 
 // Goes on with a paused rollout, or one whose controller died (taken up from its journal).
 export async function resumeRollout(o: FleetCallOptions & Progress & { id?: string }, ctx?: AppContext): Promise<RolloutRecord> {
-  return withContext(o.state, ctx, async (c) => {
-    const id = await pickRollout(c.store, o.id, ['running', 'paused']);
-    const ports = await portsFor(o, c);
-    return withRunner(c, `rollout ${id}`, ports, o, (_s, runner) => runner.resume(id, o.operator));
-  }, readFleetCredentials);
+  return withContext(o.state, ctx, async (c) => (await beginResume(o, c)).done, readFleetCredentials);
+}
+
+// Resume in two halves: returns once the rollout is running again (the lock taken, a paused one
+// set running), with the promise of its end. muster serve answers after the first half.
+export async function beginResume(o: FleetCallOptions & Progress & { id?: string }, ctx: AppContext): Promise<{ record: RolloutRecord; done: Promise<RolloutRecord> }> {
+  const id = await pickRollout(ctx.store, o.id, ['running', 'paused']);
+  const ports = await portsFor(o, ctx);
+  const release = await takeRolloutLock(ctx.store, `rollout ${id}`);
+  try {
+    const runner = newRunner(ctx.store, ports, o);
+    const record = await runner.reopen(id, o.operator);
+    return { record, done: runner.run(id).finally(release) };
+  } catch (err) {
+    await release();
+    throw err;
+  }
 }
 
 // Rolls a rollout's earlier plans back out with its waves and gates (the rollback flag set); a
@@ -210,11 +222,14 @@ async function withRunner<T>(ctx: AppContext, purpose: string, ports: FleetPorts
   const { store } = ctx;
   const release = await takeRolloutLock(store, purpose);
   try {
-    const runner = new RolloutRunner({ store: seeWaits(store, progress.onWait), dispatcher: ports, health: ports, snapshots: ports, onEntry: progress.onEntry, leading: progress.leading });
-    return await fn(store, runner);
+    return await fn(store, newRunner(store, ports, progress));
   } finally {
     await release();
   }
+}
+
+function newRunner(store: Store, ports: FleetPorts, progress: Progress): RolloutRunner {
+  return new RolloutRunner({ store: seeWaits(store, progress.onWait), dispatcher: ports, health: ports, snapshots: ports, onEntry: progress.onEntry, leading: progress.leading });
 }
 
 // The store as the runner sees it, with every wait it opens shown as it happens.

@@ -1,6 +1,6 @@
 import { ApplyMode, Plan, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ApplyOutcome } from '../fleet/client.js';
-import { loadInventory, type Inventory } from '../inputs/inventory.js';
+import { loadInventory, type Inventory, type InventoryNode } from '../inputs/inventory.js';
 import { outcomeOf as dispatchOutcome } from '../rollout/adapters.js';
 import { takeRolloutLock } from '../rollout/lock.js';
 import type { Operator, Store } from '../store/store.js';
@@ -30,6 +30,24 @@ export interface RunReport {
   outcomes: ApplyOutcome[];
   counts: OutcomeCounts;
   durationMs: number;
+}
+
+// What a run tells its caller once it is done, without the plans (they hold keys): what the
+// CLI prints, the same whether the run was in this process or a job of muster serve.
+export interface RunSummary {
+  nodes: InventoryNode[];
+  // How many nodes have a plan, and how many were sent one (--limit).
+  planned: number;
+  sent: number;
+  persisted: boolean;
+  issued: string[];
+  outcomes: ApplyOutcome[];
+  counts: OutcomeCounts;
+  durationMs: number;
+}
+
+export function summaryOf(r: RunReport): RunSummary {
+  return { nodes: r.planSet.inv.nodes, planned: r.planSet.plans.length, sent: r.sent.length, persisted: r.planSet.persisted, issued: r.planSet.issued, outcomes: r.outcomes, counts: r.counts, durationMs: r.durationMs };
 }
 
 export type NodeOutcome = 'ok' | 'changed' | 'would-change' | 'failed' | 'unreachable';
