@@ -48,17 +48,29 @@ export interface Rig {
 type After = { after(fn: () => Promise<void> | void): void };
 
 export async function startRig(t: After, o: { workers: number; leaseTtlS: number }): Promise<Rig> {
+  // Undone last first, also when the rig fails half-way up (a port another test took).
+  const undo: (() => Promise<unknown> | unknown)[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    while (undo.length) await undo.pop()!();
+  };
+  t.after(stop);
   const fleet = await makeFleet(o.workers, 'w');
+  undo.push(() => fleet.cleanup());
   const text = fs.readFileSync(fleet.inventoryFile, 'utf8');
   fs.writeFileSync(fleet.inventoryFile, text.replace(/roles: \[etcd, control-plane\] \}/g, () => 'roles: [worker] }'));
   const pki = fleetStore(fleet.state);
   const [ca, controllerPair] = [(await pki.read('ca'))!, (await pki.read('controller'))!];
   // The controller's own etcd: it trusts the fleet CA, so the controller's certificate is its client certificate.
-  const etcd = await startTestEtcd(t, { members: 3, ca, client: controllerPair });
+  const etcd = await startTestEtcd({ after: (fn) => void undo.push(fn) }, { members: 3, ca, client: controllerPair });
   const kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
+  undo.push(() => new Promise((r) => kubelet.close(r)));
   const kubeletUrl = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}`;
   const agents = await startAgents(fleet);
+  undo.push(() => Promise.all(agents.map((a) => a.stop())));
   const applies: Record<string, number> = {};
   for (const a of agents) {
     applies[a.name] = 0;
@@ -70,7 +82,12 @@ export async function startRig(t: After, o: { workers: number; leaseTtlS: number
   }
   const storeUrl = `etcd://${etcd.hostPorts.join(',')}`;
   const store = new EtcdStore({ endpoints: etcd.endpoints, ca: Buffer.from(ca.certPem), cert: Buffer.from(controllerPair.certPem), key: Buffer.from(controllerPair.keyPem) });
+  undo.push(() => store.closeAsync());
   const controllers: Controller[] = [];
+  undo.push(() => Promise.all(controllers.map(async (c) => {
+    if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
+    await c.exited;
+  })));
   const caPem = ca.certPem;
 
   const startController = async (id: string): Promise<Controller> => {
@@ -105,18 +122,6 @@ export async function startRig(t: After, o: { workers: number; leaseTtlS: number
       if (Date.now() > deadline) throw new Error(`no controller leads after ${timeoutMs} ms:\n${controllers.map((c) => `--- ${c.id}\n${c.log()}`).join('\n')}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-  };
-
-  const stop = async () => {
-    await Promise.all(controllers.map(async (c) => {
-      if (c.proc.exitCode === null && c.proc.signalCode === null) c.proc.kill('SIGTERM');
-      await c.exited;
-    }));
-    await Promise.all(agents.map((a) => a.stop()));
-    await new Promise((r) => kubelet.close(r));
-    await store.closeAsync();
-    await etcd.stop();
-    await fleet.cleanup();
   };
 
   // A task file: every node's app.conf holds `content`, gated on the kubelet stand-in.

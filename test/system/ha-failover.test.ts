@@ -83,8 +83,10 @@ test('ha failover: the leader killed with -9 mid-rollout; the follower leads wit
   const third = await rig.startController('c');
   const stopAt = Date.now();
   next.proc.kill('SIGTERM');
-  await next.exited;
   assert.equal((await rig.leader(10_000)).id, 'c');
-  assert.ok(Date.now() - stopAt < LEASE_TTL_S * 1000, `handed over ${Date.now() - stopAt} ms after SIGTERM`);
+  const handedOverMs = Date.now() - stopAt;
+  assert.ok(handedOverMs < LEASE_TTL_S * 1000, `handed over ${handedOverMs} ms after SIGTERM\n--- b\n${next.log()}\n--- c\n${third.log()}`);
+  await next.exited;
+  assert.equal(next.proc.exitCode, 0, next.log());
   assert.equal((await third.client.get<{ self: { leader: boolean } }>('/v1/leader')).self.leader, true);
 });
