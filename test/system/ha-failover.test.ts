@@ -14,7 +14,8 @@ import type { ApiError } from '../../controller/api/client.js';
 import type { JournalEntry } from '../../controller/store/store.js';
 import { startRig, until } from '../helpers/failover-rig.js';
 
-const LEASE_TTL_S = 3;
+// Long enough that a clean stop handing over at once is told apart from the lease expiring.
+const LEASE_TTL_S = 5;
 const WORKERS = ['w1', 'w2', 'w3', 'w4'];
 
 test('ha failover: the leader killed with -9 mid-rollout; the follower leads within the lease TTL + 2 s and finishes; no node applied twice', async (t) => {
