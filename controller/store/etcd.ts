@@ -66,6 +66,7 @@ export class EtcdStore implements Store {
   readonly prefix: string;
   private fence: () => Fence | undefined = () => undefined;
   private lockLease?: Lease;
+  private leasing?: Promise<Lease>;
   private readonly journals = new Map<string, Appender<JournalEntry>>();
   private readonly historyLog: Appender<HistoryEntry>;
 
@@ -217,7 +218,10 @@ export class EtcdStore implements Store {
   journal(e: Omit<JournalEntry, 'seq'>): Promise<JournalEntry> {
     let log = this.journals.get(e.rolloutId);
     if (!log) {
-      log = new Appender(this, `journal-seq/${seg(e.rolloutId)}`, (seq) => `journal/${seg(e.rolloutId)}/${pad(seq)}`, `rollouts/${seg(e.rolloutId)}`);
+      const made: Appender<JournalEntry> = new Appender(this, `journal-seq/${seg(e.rolloutId)}`, (seq) => `journal/${seg(e.rolloutId)}/${pad(seq)}`, `rollouts/${seg(e.rolloutId)}`, () => {
+        if (this.journals.get(e.rolloutId) === made) this.journals.delete(e.rolloutId);
+      });
+      log = made;
       this.journals.set(e.rolloutId, log);
     }
     const fenced = e.step === 'dispatched';
@@ -319,15 +323,23 @@ export class EtcdStore implements Store {
     if (lease) await lease.revoke().catch(() => undefined);
   }
 
-  private async lease(): Promise<Lease> {
-    if (this.lockLease && !this.lockLease.revoked()) return this.lockLease;
-    const lease = this.ns.lease(this.options.leaseTtlS ?? 10);
-    lease.on('lost', () => {
-      if (this.lockLease === lease) this.lockLease = undefined;
-    });
-    await this.call(() => lease.grant());
-    this.lockLease = lease;
-    return lease;
+  // One lease for all of this process's locks, granted once even when two locks are taken at once.
+  private lease(): Promise<Lease> {
+    if (this.lockLease && !this.lockLease.revoked()) return Promise.resolve(this.lockLease);
+    this.leasing ??= (async () => {
+      const lease = this.ns.lease(this.options.leaseTtlS ?? 10);
+      lease.on('lost', () => {
+        if (this.lockLease === lease) this.lockLease = undefined;
+      });
+      try {
+        await this.call(() => lease.grant());
+        this.lockLease = lease;
+        return lease;
+      } finally {
+        this.leasing = undefined;
+      }
+    })();
+    return this.leasing;
   }
 
   async readOne(key: string): Promise<{ value: string; modRevision: number } | undefined> {
@@ -372,6 +384,8 @@ class Appender<T> {
     private readonly keyOf: (seq: number) => string,
     // A key that must exist (the rollout a journal entry belongs to).
     private readonly parent?: string,
+    // Called when nothing is left to write (the store forgets a rollout's appender).
+    private readonly onIdle?: () => void,
   ) {}
 
   append(make: (seq: number) => T, fenced: boolean): Promise<T> {
@@ -394,6 +408,7 @@ class Appender<T> {
       }
     }
     this.running = false;
+    this.onIdle?.();
   }
 
   private async commit(batch: Appender<T>['pending']): Promise<void> {
