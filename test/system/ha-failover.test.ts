@@ -37,6 +37,9 @@ test('ha failover: the leader killed with -9 mid-rollout; the follower leads wit
   const id = await rig.startRollout(first, 'one', { soakMs: { worker: 1_000 } });
   // Killed once w2 is dispatched: w1 is done, w3 and w4 are still to come.
   await until('w2 dispatched', async () => (await rig.store.entries(id)).some((e) => e.node === 'w2' && e.step === 'dispatched'));
+  // The follower serves reads from the shared store while the leader drives.
+  const seen = await second.client.get<{ rollout: { id: string; state: string } }>(`/v1/rollouts/${id}`);
+  assert.deepEqual([seen.rollout.id, seen.rollout.state], [id, 'running']);
   const killedAt = Date.now();
   process.kill(first.pid, 'SIGKILL');
   await first.exited;
