@@ -164,3 +164,30 @@ test('etcd: a leader whose keep-alives stop answering steps down before its leas
   await leading(b);
   assert.equal((await b.leadership.leader())?.id, 'c1');
 });
+
+test('etcd: with etcd\'s auth on, only the controller\'s certificate may use the prefix; another fleet certificate is refused', async (t) => {
+  // An etcd of its own: auth is cluster-wide. etcd takes a client certificate's CN as the user.
+  const own = await startTestEtcd(t);
+  const tls = [`--cacert=${own.files.ca}`, `--cert=${own.files.cert}`, `--key=${own.files.key}`];
+  const ctl = (...args: string[]) => etcdctl(own.endpoints, [...tls, ...args]);
+  await ctl('user', 'add', 'root', '--no-password');
+  await ctl('user', 'grant-role', 'root', 'root');
+  await ctl('role', 'add', 'muster');
+  await ctl('role', 'grant-permission', 'muster', '--prefix=true', 'readwrite', '/muster/');
+  await ctl('user', 'add', 'muster-controller', '--no-password');
+  await ctl('user', 'grant-role', 'muster-controller', 'muster');
+  await ctl('auth', 'enable');
+  const url = `etcd://${own.hostPorts[0]}`;
+  const b = await openBacking('/x', { url, caFile: own.files.ca, certFile: own.files.cert, keyFile: own.files.key, leaseTtlS: 2 }, { id: 'c1' }, () => undefined);
+  t.after(() => b.close());
+  await leading(b);
+  await b.store.createRollout({ id: 'r1', specHash: 'h', options: {}, state: 'running', reason: '', operator: { user: 'u', host: 'h' }, createdAtMs: 1 }, []);
+  await b.store.journal({ rolloutId: 'r1', wave: 0, node: 'n1', step: 'dispatched', generation: 1, detail: '', atMs: 1 });
+  assert.equal((await b.store.entries('r1')).length, 1);
+  // An agent's certificate from the same CA: a valid TLS client, but no etcd user.
+  const agent = issueCertificate(own.ca, { commonName: 'w1', organizationalUnits: ['agent'], usages: ['client'] });
+  const intruder = new EtcdStore({ endpoints: own.endpoints, ca: Buffer.from(own.ca.certPem), cert: Buffer.from(agent.certPem), key: Buffer.from(agent.keyPem), callTimeoutMs: 2_000 });
+  t.after(() => intruder.close());
+  await assert.rejects(intruder.rollouts(), { code: 'STORE_UNAVAILABLE', message: /permission denied|user name not found|authentication failed/i });
+  await assert.rejects(intruder.entries('r1'), { code: 'STORE_UNAVAILABLE' });
+});
