@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { issueCertificate, createCA } from '../pki/certs.js';
-import { startTestEtcd, type TestEtcd } from '../../test/helpers/etcd-cluster.js';
+import { enableAuth, startTestEtcd, type TestEtcd } from '../../test/helpers/etcd-cluster.js';
 import { storeContract } from '../../test/helpers/store-contract.js';
 import { etcdctl } from '../../test/system/helpers/etcd.js';
 import { EtcdStore } from './etcd.js';
@@ -168,15 +168,7 @@ test('etcd: a leader whose keep-alives stop answering steps down before its leas
 test('etcd: with etcd\'s auth on, only the controller\'s certificate may use the prefix; another fleet certificate is refused', async (t) => {
   // An etcd of its own: auth is cluster-wide. etcd takes a client certificate's CN as the user.
   const own = await startTestEtcd(t);
-  const tls = [`--cacert=${own.files.ca}`, `--cert=${own.files.cert}`, `--key=${own.files.key}`];
-  const ctl = (...args: string[]) => etcdctl(own.endpoints, [...tls, ...args]);
-  await ctl('user', 'add', 'root', '--no-password');
-  await ctl('user', 'grant-role', 'root', 'root');
-  await ctl('role', 'add', 'muster');
-  await ctl('role', 'grant-permission', 'muster', '--prefix=true', 'readwrite', '/muster/');
-  await ctl('user', 'add', 'muster-controller', '--no-password');
-  await ctl('user', 'grant-role', 'muster-controller', 'muster');
-  await ctl('auth', 'enable');
+  await enableAuth(own);
   const url = `etcd://${own.hostPorts[0]}`;
   const b = await openBacking('/x', { url, caFile: own.files.ca, certFile: own.files.cert, keyFile: own.files.key, leaseTtlS: 2 }, { id: 'c1' }, () => undefined);
   t.after(() => b.close());

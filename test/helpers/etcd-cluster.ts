@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createCA, issueCertificate, type CertPair } from '../../controller/pki/certs.js';
-import { findFreePorts, startEtcdMember, stopEtcdMember, waitForHealth, type EtcdMember } from '../system/helpers/etcd.js';
+import { etcdctl, findFreePorts, startEtcdMember, stopEtcdMember, waitForHealth, type EtcdMember } from '../system/helpers/etcd.js';
 
 export interface TestEtcd {
   dir: string;
@@ -60,4 +60,18 @@ export async function startTestEtcd(t: { after(fn: () => Promise<void> | void): 
   await Promise.all(members.map((m) => waitForHealth(m, { tls: tlsClient, timeoutMs: 30_000 })));
   const hostPorts = members.map((m) => `127.0.0.1:${m.clientPort}`);
   return { dir, members, hostPorts, endpoints: hostPorts.map((h) => `https://${h}`), ca, client, files, stop };
+}
+
+// Turns etcd's auth on as docs/ha.md says: the client certificate's CN is the user, and only
+// `user` (the controller's CN) gets a role, read-write on `prefix`.
+export async function enableAuth(etcd: TestEtcd, user = 'muster-controller', prefix = '/muster/'): Promise<void> {
+  const tls = [`--cacert=${etcd.files.ca}`, `--cert=${etcd.files.cert}`, `--key=${etcd.files.key}`];
+  const ctl = (...args: string[]) => etcdctl(etcd.endpoints, [...tls, ...args]);
+  await ctl('user', 'add', 'root', '--no-password');
+  await ctl('user', 'grant-role', 'root', 'root');
+  await ctl('role', 'add', 'muster');
+  await ctl('role', 'grant-permission', 'muster', '--prefix=true', 'readwrite', prefix);
+  await ctl('user', 'add', user, '--no-password');
+  await ctl('user', 'grant-role', user, 'muster');
+  await ctl('auth', 'enable');
 }

@@ -1,5 +1,5 @@
 // Two or more `muster serve` processes on a real three-member etcd (TLS, the fleet's own
-// certificates), over real agents on loopback: what the failover system test and the failover
+// certificates, etcd's auth on), over real agents on loopback: what the failover system test and the failover
 // benchmark run. Workers are gated on their kubelet probe, which polls a stand-in kubelet
 // /healthz (no kubelet on this machine). Each agent's engine counts the applies it is sent.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +12,7 @@ import { ControllerClient } from '../../controller/api/client.js';
 import { fleetStore } from '../../controller/pki/fleet.js';
 import { EtcdStore } from '../../controller/store/etcd.js';
 import { ApplyMode } from '../../proto/gen/muster/agent/v1/agent.js';
-import { startTestEtcd, type TestEtcd } from './etcd-cluster.js';
+import { enableAuth, startTestEtcd, type TestEtcd } from './etcd-cluster.js';
 import { freePort, makeFleet, repoRoot, startAgents, waitForPort, type TestFleet } from './fleet.js';
 
 export interface Controller {
@@ -65,6 +65,8 @@ export async function startRig(t: After, o: { workers: number; leaseTtlS: number
   const [ca, controllerPair] = [(await pki.read('ca'))!, (await pki.read('controller'))!];
   // The controller's own etcd: it trusts the fleet CA, so the controller's certificate is its client certificate.
   const etcd = await startTestEtcd({ after: (fn) => void undo.push(fn) }, { members: 3, ca, client: controllerPair });
+  // As docs/ha.md says to run it: only the controller's certificate is an etcd user.
+  await enableAuth(etcd);
   const kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
   undo.push(() => new Promise((r) => kubelet.close(r)));
