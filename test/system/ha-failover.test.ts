@@ -1,7 +1,7 @@
 // Failover of muster serve on a real etcd: a three-member etcd 3.4 cluster serving TLS that
 // demands a client certificate from the fleet CA, with etcd's auth on (the controller's own
-// certificate is its client certificate and its only user), two `muster serve --store etcd://...` processes (the built CLI), real
-// agents on loopback (mTLS gRPC, in this process) whose engines count the applies they get,
+// certificate is its client certificate and its only user), two `muster serve --store
+// etcd://...` processes (the built CLI), real agents on loopback (mTLS gRPC, in this process) whose engines count the applies they get,
 // workers gated on a stand-in kubelet /healthz (no kubelet on this machine). A rollout is
 // started through the leader; the leader is killed with -9 in the middle of it; the follower
 // takes over and finishes it from the journal; no node gets an apply twice.
