@@ -6,6 +6,7 @@
 // bundle older than any of them, so an edit is never tested through a stale build.
 import * as esbuild from 'esbuild';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,24 @@ const bundledRequire: esbuild.Plugin = {
   },
 };
 
+// The etcd3 client reads its .proto files from beside its own source when it loads, which a
+// bundle has not: parse them here and hand proto-loader the same definitions as JSON instead.
+const ETCD_PROTO_LOAD = 'proto_loader_1.loadSync)(`${__dirname}/../proto/rpc.proto`';
+const etcdProtos: esbuild.Plugin = {
+  name: 'etcd-protos',
+  setup(b) {
+    b.onLoad({ filter: /etcd3[\\/]lib[\\/]connection-pool\.js$/ }, async (args) => {
+      const source = await fs.readFile(args.path, 'utf8');
+      if (!source.includes(ETCD_PROTO_LOAD)) throw new Error(`${args.path}: etcd3 no longer loads its protos as the build expects; update the etcd-protos plugin`);
+      // protobufjs as etcd3's own proto-loader resolves it.
+      const req = createRequire(createRequire(args.path).resolve('@grpc/proto-loader'));
+      const protobuf = req('protobufjs') as { Root: new () => { loadSync(f: string, o: object): { toJSON(): unknown } } };
+      const json = new protobuf.Root().loadSync(path.join(path.dirname(args.path), '../proto/rpc.proto'), { keepCase: true }).toJSON();
+      return { contents: source.replace(ETCD_PROTO_LOAD, `proto_loader_1.fromJSON)(${JSON.stringify(json)}`), loader: 'js' };
+    });
+  },
+};
+
 // The version package.json releases: what a bundle reports unless the build says another.
 export const packageVersion = (): string => (JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -65,7 +84,7 @@ export function options(p: Program, outRoot = repo, version = packageVersion()):
     minifySyntax: true,
     metafile: true,
     logLevel: 'warning',
-    plugins: [bundledRequire],
+    plugins: [bundledRequire, etcdProtos],
   };
 }
 

@@ -62,9 +62,10 @@ export async function agentTls(f: TestFleet, name: string) {
   return { ca: Buffer.from(ca!.certPem), cert: Buffer.from(pair!.certPem), key: Buffer.from(pair!.keyPem) };
 }
 
-// Agents in this process, one per inventory node.
+// Agents in this process, one per inventory node. If one cannot start (its port taken), the
+// others are stopped again, so a failed start leaves nothing running.
 export async function startAgents(f: TestFleet): Promise<Agent[]> {
-  return Promise.all(
+  const started = await Promise.allSettled(
     f.inventory.nodes.map(async (node) => {
       await fs.mkdir(f.nodeRoot(node.name), { recursive: true });
       return startAgent({
@@ -77,6 +78,11 @@ export async function startAgents(f: TestFleet): Promise<Agent[]> {
       });
     }),
   );
+  const failed = started.find((r) => r.status === 'rejected');
+  const agents = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (!failed) return agents;
+  await Promise.all(agents.map((a) => a.stop()));
+  throw failed.reason;
 }
 
 // Agents as separate musterd processes, as on real nodes; http: a node's --http value (default

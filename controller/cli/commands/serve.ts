@@ -2,11 +2,11 @@ import { serve } from '../../app/serve.js';
 import type { ApprovalPolicy } from '../../enroll/index.js';
 import { EXIT, untilSignal, type GlobalOptions, type Io } from '../io.js';
 
-export async function run(o: GlobalOptions & { listen: string; store?: string; id?: string; san?: string[]; enroll: boolean; enrollListen: string; enrollPolicy: ApprovalPolicy; enrollSan?: string[] }, io: Io): Promise<number> {
+export async function run(o: GlobalOptions & { listen: string; store?: string; storeCa?: string; storeCert?: string; storeKey?: string; storePrefix: string; leaseTtl: number; id?: string; san?: string[]; enroll: boolean; enrollListen: string; enrollPolicy: ApprovalPolicy; enrollSan?: string[] }, io: Io): Promise<number> {
   const line = (obj: object, msg: string) => io.out(`[enroll] ${msg}${Object.entries(obj).map(([k, v]) => ` ${k}=${String(v)}`).join('')}`);
   const server = await serve({
     ...o,
-    store: { url: o.store },
+    store: { url: o.store, caFile: o.storeCa, certFile: o.storeCert, keyFile: o.storeKey, prefix: o.storePrefix, leaseTtlS: o.leaseTtl },
     sans: o.san,
     enroll: o.enroll && { listen: o.enrollListen, policy: o.enrollPolicy, sans: o.enrollSan },
     onDrift: (node, d) => io.out(`[drift] ${node}: ${d.path} ${d.what}${d.repaired ? ', repaired' : ''}${d.error ? `: ${d.error}` : ''}`),
