@@ -50,6 +50,7 @@ export function restartHash(paths: string[], managed: ReadonlyMap<string, string
 
 // The node's tasks with each static pod's manifest annotated; pods naming no managed file stay as they are.
 export function annotateRestarts(tasks: Task[]): Task[] {
+  if (!tasks.some((t) => t.staticPod)) return tasks;
   const managed = managedFiles(tasks);
   return tasks.map((t) => {
     if (!t.staticPod) return t;
