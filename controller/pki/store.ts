@@ -1,4 +1,4 @@
-import { X509Certificate, type KeyObject } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,8 +20,8 @@ export interface PkiStoreOptions {
 // Existing material is kept unless it no longer matches the request or expires soon.
 export class PkiStore {
   private readonly memory = new Map<string, string>();
-  // Each CA's public key, parsed once for every certificate it is checked against.
-  private readonly caKeys = new Map<string, KeyObject>();
+  // Each CA, parsed once for every certificate it is checked against.
+  private readonly caCerts = new Map<string, X509Certificate>();
 
   constructor(readonly dir: string, private readonly options: PkiStoreOptions = {}) {}
 
@@ -68,7 +68,7 @@ export class PkiStore {
 
   async ensureIssued(name: string, ca: CertPair, req: IssueRequest, renewWithinDays = 30, caName = 'ca'): Promise<Ensured> {
     const existing = await this.read(name);
-    if (existing && matches(existing, this.caKey(ca.certPem), req, renewWithinDays)) return { ...existing, issued: false };
+    if (existing && matches(existing, this.caCert(ca.certPem), req, renewWithinDays)) return { ...existing, issued: false };
     return { ...(await this.issue(name, ca, req, caName)), issued: true };
   }
 
@@ -103,13 +103,13 @@ export class PkiStore {
     await this.writeText(`${name}.crt`, pair.certPem, 0o644);
   }
 
-  private caKey(certPem: string): KeyObject {
-    let key = this.caKeys.get(certPem);
-    if (!key) {
-      key = new X509Certificate(certPem).publicKey;
-      this.caKeys.set(certPem, key);
+  private caCert(certPem: string): X509Certificate {
+    let ca = this.caCerts.get(certPem);
+    if (!ca) {
+      ca = new X509Certificate(certPem);
+      this.caCerts.set(certPem, ca);
     }
-    return key;
+    return ca;
   }
 
   file(name: string, ext: 'crt' | 'key'): string {
@@ -123,13 +123,16 @@ function sameSet(a: string[], b: string[] = []): boolean {
 }
 
 // A stored certificate still serves a request when it names the same subject and SANs,
-// is signed by this CA, and is not about to expire.
-function matches(have: CertPair, caKey: KeyObject, req: IssueRequest, renewWithinDays: number): boolean {
+// comes from this CA, and is not about to expire. "From this CA" is OpenSSL's issuer check
+// (issuer name, and authority key id against the CA's key id: a CA made again has a new key),
+// not the signature's 50 µs, paid for every certificate of every plan build: this store
+// signed what it holds, and a certificate changed in place is no CA change to detect.
+function matches(have: CertPair, ca: X509Certificate, req: IssueRequest, renewWithinDays: number): boolean {
   try {
     const cert = new X509Certificate(have.certPem);
     const info = inspectX509(cert);
     if (info.daysLeft < renewWithinDays) return false;
-    if (!cert.verify(caKey)) return false;
+    if (!cert.checkIssued(ca)) return false;
     return (
       info.commonName === req.commonName &&
       sameSet(info.organizationalUnits, req.organizationalUnits) &&
