@@ -2,7 +2,9 @@
 // workers. The first run finds an empty state folder and issues every certificate in memory;
 // apply's PKI step then keeps them, and the next runs are what an operator's every
 // validate/plan/apply costs. Wall time and the process's CPU (user + system), median of --runs.
-//   npm run bench:validate -- --workers 2000 [--runs 5] [--cli] [--profile dir]
+//   npm run bench:validate -- --workers 2000 [--runs 5] [--cli] [--profile dir] [--pods]
+// --pods adds a task file of the fleet simulator's shape to every node: eight files and three
+// static pods with the node's name and address in them (the task-file render path).
 // --cli also times `bin/muster.js validate` as a process (what a user runs; needs `npm run build`).
 // --profile writes a V8 CPU profile of one warm in-process run into dir (open in Chrome DevTools).
 import { execFileSync } from 'node:child_process';
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '5' },
     cli: { type: 'boolean', default: false },
     profile: { type: 'string' },
+    pods: { type: 'boolean', default: false },
   },
 });
 const WORKERS = Number(values.workers);
@@ -31,6 +34,28 @@ const work = path.join(repo, '.bench', `validate-${WORKERS}`);
 const state = path.join(work, 'state');
 const inventory = path.join(work, 'inventory.yaml');
 const cluster = path.join(work, 'cluster.yaml');
+const tasks = values.pods ? path.join(work, 'tasks.yaml') : undefined;
+
+function taskFile(): string {
+  const files = Array.from({ length: 8 }, (_, i) => `  - id: config-${i}
+    file:
+      path: /etc/muster-bench/config-${i}.conf
+      content: "node=\${NODE_NAME} ip=\${NODE_IP} line ${i}\\n"`);
+  const pods = ['bench-a', 'bench-b', 'bench-c'].map((n) => `  - id: ${n}
+    staticPod:
+      name: ${n}
+      manifest: |
+        apiVersion: v1
+        kind: Pod
+        metadata: { name: ${n}, namespace: kube-system }
+        spec:
+          hostNetwork: true
+          containers:
+            - name: ${n}
+              image: registry.example/${n}:1
+              command: [${n}, --node=\${NODE_NAME}, --advertise-address=\${NODE_IP}, --v=2]`);
+  return `tasks:\n${[...files, ...pods].join('\n')}\n`;
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x: number) => `${Math.round(x)} ms`;
@@ -63,7 +88,7 @@ async function inProcess(run: () => Promise<PlanSet>): Promise<Sample & { set: P
 // The CLI as a process, timed by /usr/bin/time (wall, user and system seconds of the child).
 function cliRun(): Sample {
   const out = path.join(work, 'time.txt');
-  execFileSync('/usr/bin/time', ['-o', out, '-f', '%e %U %S', process.execPath, path.join(repo, 'bin/muster.js'), '-s', state, '-i', inventory, 'validate', '-c', cluster, '-o', 'json'], {
+  execFileSync('/usr/bin/time', ['-o', out, '-f', '%e %U %S', process.execPath, path.join(repo, 'bin/muster.js'), '-s', state, '-i', inventory, 'validate', '-c', cluster, ...(tasks ? ['-t', tasks] : []), '-o', 'json'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     maxBuffer: 1 << 30,
   });
@@ -85,8 +110,9 @@ async function main() {
   fs.writeFileSync(inventory, growInventory());
   // A /16 holds 256 nodes' pod subnets: a fleet this size takes 100.64.0.0/10 (16,384 of them).
   fs.writeFileSync(cluster, fs.readFileSync(path.join(example, 'cluster.yaml'), 'utf8').replace('podCIDR: 10.244.0.0/16', 'podCIDR: 100.64.0.0/10'));
-  const files = { inventory, cluster, state };
-  console.log(`muster validate: examples/ha-cluster with ${WORKERS} workers (${WORKERS + 5} nodes), Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  if (tasks) fs.writeFileSync(tasks, taskFile());
+  const files = { inventory, cluster, state, tasks };
+  console.log(`muster validate: examples/ha-cluster${tasks ? ' and a task file of 8 files and 3 pods per node' : ''} with ${WORKERS} workers (${WORKERS + 5} nodes), Node ${process.version}, ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
 
   const first = await inProcess(() => validate(files));
   report('first run (empty state, issues in memory)', [first]);
