@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,7 +99,6 @@ test('cluster pki: in memory, the PKI step reads the state folder and writes not
   assert.ok(dry.issued.includes('ca') && dry.issued.includes('etcd-ca') && dry.issued.includes('apiserver') && dry.issued.includes('sa'));
   assert.equal(dry.issued.length, needs.certificates.length + 4); // and ca, etcd-ca, front-proxy-ca, sa
   // The in-memory leaf chains to the in-memory CA it made.
-  const { X509Certificate } = await import('node:crypto');
   assert.ok(new X509Certificate(dry.material.cert('apiserver').certPem).verify(new X509Certificate(dry.material.caPem('ca')).publicKey));
 
   const kept = await new ClusterPki(state, 'ha').resolve(needs);
@@ -108,4 +108,23 @@ test('cluster pki: in memory, the PKI step reads the state folder and writes not
   assert.equal(again.material.cert('kubelet/w1').certPem, kept.material.cert('kubelet/w1').certPem);
   assert.equal(again.material.serviceAccount().keyPem, kept.material.serviceAccount().keyPem);
   assert.throws(() => again.material.cert('nope'), /certificate nope was not requested/);
+});
+
+test('cluster pki: a CA made again (same name, new key) re-issues every certificate; the same CA re-issues none', async () => {
+  const { model } = await example();
+  const state = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-pki-ca-'));
+  try {
+    const certificates = clusterRequests(model);
+    const first = await new ClusterPki(state, 'ha').resolve({ certificates, serviceAccountKey: false });
+    assert.equal(first.issued.length, certificates.length + 3, 'three CAs and every certificate');
+    assert.deepEqual((await new ClusterPki(state, 'ha').resolve({ certificates, serviceAccountKey: false })).issued, []);
+    for (const ext of ['crt', 'key']) await fs.rm(path.join(state, 'pki', 'cluster', `ca.${ext}`));
+    const again = await new ClusterPki(state, 'ha').resolve({ certificates, serviceAccountKey: false });
+    const fromCa = certificates.filter((r) => r.ca === 'ca').map((r) => r.name);
+    assert.deepEqual(again.issued, ['ca', ...fromCa]);
+    const caPem = again.material.caPem('ca');
+    assert.ok(fromCa.every((n) => new X509Certificate(again.material.cert(n).certPem).verify(new X509Certificate(caPem).publicKey)), 'signed by the new CA');
+  } finally {
+    await fs.rm(state, { recursive: true, force: true });
+  }
 });

@@ -159,6 +159,7 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
     usages: ['server'],
   };
   const client = (commonName: string, organizations: string[] = []): IssueRequest => ({ commonName, organizations, usages: ['client'] });
+  const kubelets = new Set<string>(); // a node of several roles is listed once
   return [
     { name: 'apiserver', ca: 'ca', request: apiserver },
     { name: 'kubecfg', ca: 'ca', request: client('kubecfg', ['system:masters']) },
@@ -189,7 +190,7 @@ export function clusterRequests(m: ClusterModel, extraSANs: string[] = []): Name
     ...(m.controlPlane.length ? [{ name: 'addon-manager', ca: 'ca' as const, request: client('system:addon-manager', ['system:masters']) }] : []),
     // Every kubelet's client and serving pairs: muster issues both (docs/cluster.md says why).
     ...[...m.etcd.members, ...m.controlPlane, ...m.workers, ...m.lbNodes]
-      .filter((n, i, all) => all.findIndex((x) => x.name === n.name) === i)
+      .filter((n) => !kubelets.has(n.name) && !!kubelets.add(n.name))
       .flatMap((n): NamedRequest[] => [
         { name: `kubelet/${n.name}`, ca: 'ca', request: client(`system:node:${n.name}`, ['system:nodes']) },
         {

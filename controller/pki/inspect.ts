@@ -27,7 +27,11 @@ export function canonicalIp(ip: string): string {
 
 // Reads what a certificate says, with Node's native X509 parser.
 export function inspectCertificate(pem: string, now = Date.now()): CertInfo {
-  const c = new X509Certificate(pem);
+  return inspectX509(new X509Certificate(pem), now);
+}
+
+// The same, for a certificate already parsed (parsing is most of the cost).
+export function inspectX509(c: X509Certificate, now = Date.now()): CertInfo {
   const fields = c.subject.split('\n');
   const pick = (k: string) => fields.filter((f) => f.startsWith(k + '=')).map((f) => f.slice(k.length + 1));
   const sans = (c.subjectAltName ?? '').split(', ').filter(Boolean);

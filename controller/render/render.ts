@@ -2,6 +2,7 @@ import type { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ClusterSpec } from '../inputs/cluster.js';
 import type { Inventory } from '../inputs/inventory.js';
 import type { TaskFile } from '../inputs/task-file.js';
+import type { Task } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { annotateRestarts } from './restart-for.js';
 import type { Material, NamedRequest } from '../pki/cluster.js';
 import { revisionOf, type Rendered } from './draft.js';
@@ -20,13 +21,14 @@ export async function renderInputs(inputs: LoadedInputs): Promise<Rendered> {
   const parts: Rendered[] = [];
   if (inputs.cluster) parts.push((await import('./cluster/plan.js')).renderCluster(inputs.inv, inputs.cluster));
   if (inputs.tasks) parts.push((await import('./task-file.js')).renderTaskFile(inputs.inv, inputs.tasks));
+  const byNode = parts.map((p) => new Map(p.drafts.map((d) => [d.node, d])));
   const certificates = new Map<string, NamedRequest>();
   for (const r of parts.flatMap((p) => p.certificates)) if (!certificates.has(r.name)) certificates.set(r.name, r);
   return {
     certificates: [...certificates.values()],
     serviceAccountKey: parts.some((p) => p.serviceAccountKey),
     drafts: inputs.inv.nodes.map((n) => {
-      const mine = parts.map((p) => p.drafts.find((d) => d.node === n.name)).filter((d) => !!d);
+      const mine = byNode.map((drafts) => drafts.get(n.name)).filter((d) => !!d);
       return {
         node: n.name,
         tasks: mine.flatMap((d) => d.tasks),
@@ -43,6 +45,7 @@ export async function renderInputs(inputs: LoadedInputs): Promise<Rendered> {
 
 // After the PKI step: every draft filled with its material, and its revision.
 export function assemblePlans(rendered: Rendered, material: Material): Plan[] {
+  const encoded = new Map<Task, Uint8Array>();
   return rendered.drafts.map((d) => {
     const plan: Plan = {
       node: d.node,
@@ -53,7 +56,7 @@ export function assemblePlans(rendered: Rendered, material: Material): Plan[] {
       driftPolicy: d.driftPolicy,
       ...(d.keepRemoved ? { keepRemoved: true } : {}),
     };
-    plan.revision = revisionOf(plan);
+    plan.revision = revisionOf(plan, encoded);
     return plan;
   });
 }

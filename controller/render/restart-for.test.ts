@@ -23,3 +23,19 @@ test('restart-for: the hash follows the content and the paths; pods naming no ma
   assert.match(tasks[1].staticPod!.manifest, new RegExp(`annotations:\\n    muster.io/restart-for: ${restartHash(['/pki/a.crt'], managed)}`));
   assert.equal(tasks[2].staticPod!.manifest, manifest(['--v=2']));
 });
+
+test('restart-for: a flag naming a managed file through a YAML escape or a folded line still counts', () => {
+  const cert = { id: 'c', notify: [], certificate: { certPath: '/pki/a.crt', certPem: 'A', keyPath: '/pki/a.key', keyPem: 'K', caPath: '', caPem: '', owner: '', group: '' } };
+  const spaced = { id: 'f', notify: [], file: { path: '/pki/my file.conf', content: Buffer.from('x'), mode: 0o644, owner: '', group: '', secret: false } };
+  const pod = (id: string, command: string) => ({ id, notify: [], staticPod: { name: id, manifest: `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${id}\nspec:\n  containers:\n    - name: x\n      image: i\n      command: ${command}\n`, manifestsDir: '' } });
+  const tasks = annotateRestarts([
+    cert,
+    spaced,
+    pod('escaped', '[x, "--cert-file=/pki/a\\x2ecrt"]'),
+    pod('folded', '[x, "--config=/pki/my\n          file.conf"]'),
+    pod('none', '[x, --v=2]'),
+  ]);
+  assert.match(tasks[2].staticPod!.manifest, /muster.io\/restart-for: [0-9a-f]{64}/);
+  assert.match(tasks[3].staticPod!.manifest, /muster.io\/restart-for: [0-9a-f]{64}/);
+  assert.doesNotMatch(tasks[4].staticPod!.manifest, /restart-for/);
+});

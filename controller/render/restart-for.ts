@@ -48,11 +48,21 @@ export function restartHash(paths: string[], managed: ReadonlyMap<string, string
   return h.digest('hex');
 }
 
+// Whether a manifest's text can name a managed path: each one it names is in the text as it is,
+// unless written through an escape or folded at a space. Parsing the YAML is most of a plan's cost
+// when every node runs pods, and most name no managed file.
+function mayName(manifest: string, managed: ReadonlyMap<string, string>): boolean {
+  if (manifest.includes('\\')) return true;
+  for (const p of managed.keys()) if (manifest.includes(p) || /\s/.test(p)) return true;
+  return false;
+}
+
 // The node's tasks with each static pod's manifest annotated; pods naming no managed file stay as they are.
 export function annotateRestarts(tasks: Task[]): Task[] {
+  if (!tasks.some((t) => t.staticPod)) return tasks;
   const managed = managedFiles(tasks);
   return tasks.map((t) => {
-    if (!t.staticPod) return t;
+    if (!t.staticPod || !mayName(t.staticPod.manifest, managed)) return t;
     const paths = referencedFiles(t.staticPod.manifest, managed);
     if (!paths?.length) return t;
     return { ...t, staticPod: { ...t.staticPod, manifest: withAnnotation(t.staticPod.manifest, RESTART_FOR_ANNOTATION, restartHash(paths, managed)) } };

@@ -50,10 +50,13 @@ export interface ClusterContext {
   kubeconfig(user: string, certName: string): (m: Material) => string;
   // A built-in manifest or the operator's template for the component, filled per node.
   manifest(component: string, node: InventoryNode, builtIn: () => string): string;
+  // What every node of one render shares (same inputs, same bytes), made by the first node that asks.
+  shared<T>(key: string, make: () => T): T;
 }
 
 export function clusterContext(m: ClusterModel, spec: ClusterSpec, problems: string[]): ClusterContext {
   const server = `https://${m.api.vip}:${m.api.port}`;
+  const memo = new Map<string, unknown>();
   const file: ClusterContext['file'] = (id, filePath, content, mode, secret = false, notify = [], check) => ({
     id,
     notify,
@@ -84,6 +87,10 @@ export function clusterContext(m: ClusterModel, spec: ClusterSpec, problems: str
         problems.push((err as Error).message);
         return '';
       }
+    },
+    shared: <T>(key: string, make: () => T): T => {
+      if (!memo.has(key)) memo.set(key, make());
+      return memo.get(key) as T;
     },
   };
 }

@@ -36,55 +36,85 @@ export const running = (id: string, name: string): Task => ({
   service: { name, enablement: ServiceEnablement.SERVICE_ENABLEMENT_ENABLED, state: ServiceRunState.SERVICE_RUN_STATE_STARTED },
 });
 
-export function nodeHandlers({ spec }: ClusterContext): Handler[] {
-  const restart = spec.value.runtime.restart;
-  return [
-    { id: 'restart-containerd', command: restart.containerd ?? ['systemctl', 'restart', 'containerd'], timeoutMs: 120_000 },
-    { id: 'restart-kubelet', command: restart.kubelet ?? ['systemctl', 'restart', 'kubelet'], timeoutMs: 120_000 },
-  ];
+export function nodeHandlers(c: ClusterContext): Handler[] {
+  return c.shared('node-handlers', () => {
+    const restart = c.spec.value.runtime.restart;
+    return [
+      { id: 'restart-containerd', command: restart.containerd ?? ['systemctl', 'restart', 'containerd'], timeoutMs: 120_000 },
+      { id: 'restart-kubelet', command: restart.kubelet ?? ['systemctl', 'restart', 'kubelet'], timeoutMs: 120_000 },
+    ];
+  });
 }
 
-export function nodeTasks(c: ClusterContext, n: InventoryNode): DraftTask[] {
+const restartKubelet = ['restart-kubelet'];
+
+// Every node's tasks but its own certificates, kubeconfig and drop-in: rendered once per cluster.
+function sharedNodeTasks(c: ClusterContext): { head: Task[]; kubeletConfig: Task; tail: Task[] } {
   const { m } = c;
   const rt = m.runtime;
   const sys = m.manageSystem;
   const repo = rt.kubelet.repository;
   const sourcePath = `/etc/apt/sources.list.d/${KUBERNETES_APT_SOURCE}.sources`;
-  const kubeconfig = renderKubeconfig({
-    cluster: m.name,
-    server: c.server,
-    user: `system:node:${n.name}`,
-    ca: { file: kubeletPki('ca.crt') },
-    client: { certFile: kubeletPki('kubelet-client.crt'), keyFile: kubeletPki('kubelet-client.key') },
-  });
-  const restartKubelet = ['restart-kubelet'];
+  return {
+    head: [
+      // bridge-nf-call-* exist only once br_netfilter is loaded: modules before sysctl.
+      ...(sys
+        ? [
+            { id: 'kernel-modules', notify: [], kernelModule: { names: [...KERNEL_MODULES], file: MODULES_FILE } },
+            { id: 'kernel-sysctl', notify: [], sysctl: { settings: { ...KERNEL_SYSCTLS }, file: SYSCTL_FILE } },
+            { id: 'swap-off', notify: [], swap: { fstab: '' } },
+            pkg('containerd-package', rt.containerd.package, rt.containerd.version ?? '', !!rt.containerd.version),
+          ]
+        : []),
+      // The check needs the containerd binary: only where muster installed it just before.
+      c.file('containerd-config', CONTAINERD_CONFIG, renderContainerdConfig(rt), 0o644, false, ['restart-containerd'], sys ? CONTAINERD_CHECK : undefined),
+      ...(sys ? [running('containerd-service', 'containerd')] : []),
+      c.file('crictl-config', '/etc/crictl.yaml', renderCrictlConfig(rt), 0o644),
+      ...(sys && repo
+        ? [{ id: 'kubernetes-apt-source', notify: [], aptSource: { name: KUBERNETES_APT_SOURCE, uris: [repo.url], suites: [repo.suite], components: repo.components, key: Buffer.from(repo.key), architectures: [] } }]
+        : []),
+      // Held: an apt-get upgrade never moves the kubelet past the control plane's version.
+      ...(sys ? [pkg('kubelet-package', 'kubelet', rt.kubelet.packageVersion, true, repo ? sourcePath : '')] : []),
+      // crictl: the static-pods probe reads which manifest each running pod was started from through it.
+      ...(sys && repo ? [pkg('cri-tools-package', 'cri-tools', '', false, sourcePath)] : []),
+    ],
+    kubeletConfig: c.file('kubelet-config', rt.kubelet.configPath, renderKubeletConfig(rt), 0o644, false, restartKubelet),
+    tail: sys ? [running('kubelet-service', 'kubelet')] : [],
+  };
+}
+
+// The kubelet's kubeconfig differs between nodes only in the user's name: one YAML rendering
+// with a stand-in name, then the node's name in its place. A DNS name (the inventory allows no
+// other) is written by YAML as it is, in the stand-in's place; anything else is rendered in full.
+const STAND_IN = 'muster-stand-in-node';
+const DNS_NAME = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/;
+
+function kubeletKubeconfig(c: ClusterContext, n: InventoryNode): string {
+  const render = (name: string) =>
+    renderKubeconfig({
+      cluster: c.m.name,
+      server: c.server,
+      user: `system:node:${name}`,
+      ca: { file: kubeletPki('ca.crt') },
+      client: { certFile: kubeletPki('kubelet-client.crt'), keyFile: kubeletPki('kubelet-client.key') },
+    });
+  const template = c.shared('kubelet-kubeconfig', () => render(STAND_IN));
+  // Four places name the user: the user's entry, the context's name and user, current-context.
+  if (!DNS_NAME.test(n.name) || !DNS_NAME.test(c.m.name) || template.split(STAND_IN).length !== 5) return render(n.name);
+  return template.replaceAll(STAND_IN, n.name);
+}
+
+export function nodeTasks(c: ClusterContext, n: InventoryNode): DraftTask[] {
+  const rt = c.m.runtime;
+  const shared = c.shared('node-tasks', () => sharedNodeTasks(c));
   return [
-    // bridge-nf-call-* exist only once br_netfilter is loaded: modules before sysctl.
-    ...(sys
-      ? [
-          { id: 'kernel-modules', notify: [], kernelModule: { names: [...KERNEL_MODULES], file: MODULES_FILE } },
-          { id: 'kernel-sysctl', notify: [], sysctl: { settings: { ...KERNEL_SYSCTLS }, file: SYSCTL_FILE } },
-          { id: 'swap-off', notify: [], swap: { fstab: '' } },
-          pkg('containerd-package', rt.containerd.package, rt.containerd.version ?? '', !!rt.containerd.version),
-        ]
-      : []),
-    // The check needs the containerd binary: only where muster installed it just before.
-    c.file('containerd-config', CONTAINERD_CONFIG, renderContainerdConfig(rt), 0o644, false, ['restart-containerd'], sys ? CONTAINERD_CHECK : undefined),
-    ...(sys ? [running('containerd-service', 'containerd')] : []),
-    c.file('crictl-config', '/etc/crictl.yaml', renderCrictlConfig(rt), 0o644),
-    ...(sys && repo
-      ? [{ id: 'kubernetes-apt-source', notify: [], aptSource: { name: KUBERNETES_APT_SOURCE, uris: [repo.url], suites: [repo.suite], components: repo.components, key: Buffer.from(repo.key), architectures: [] } }]
-      : []),
-    // Held: an apt-get upgrade never moves the kubelet past the control plane's version.
-    ...(sys ? [pkg('kubelet-package', 'kubelet', rt.kubelet.packageVersion, true, repo ? sourcePath : '')] : []),
-    // crictl: the static-pods probe reads which manifest each running pod was started from through it.
-    ...(sys && repo ? [pkg('cri-tools-package', 'cri-tools', '', false, sourcePath)] : []),
+    ...shared.head,
     c.cert('kubelet-client-cert', `kubelet/${n.name}`, kubeletPki('kubelet-client.crt'), kubeletPki('kubelet-client.key'), 'ca', rt.kubelet.clientCAFile, restartKubelet),
     c.cert('kubelet-serving-cert', `kubelet-serving/${n.name}`, rt.kubelet.servingCertFile, rt.kubelet.servingKeyFile, 'ca', '', restartKubelet),
-    c.file('kubelet-kubeconfig', rt.kubelet.kubeconfig, kubeconfig, 0o600, false, restartKubelet),
-    c.file('kubelet-config', rt.kubelet.configPath, renderKubeletConfig(rt), 0o644, false, restartKubelet),
+    c.file('kubelet-kubeconfig', rt.kubelet.kubeconfig, kubeletKubeconfig(c, n), 0o600, false, restartKubelet),
+    shared.kubeletConfig,
     // The service kind runs daemon-reload when systemd says the unit changed on disk.
     c.file('kubelet-dropin', KUBELET_DROPIN, renderKubeletDropIn(rt, { name: n.name, ip: n.address }), 0o644, false, restartKubelet),
-    ...(sys ? [running('kubelet-service', 'kubelet')] : []),
+    ...shared.tail,
   ];
 }

@@ -62,11 +62,11 @@ export function controlPlaneTasks(c: ClusterContext, n: InventoryNode): DraftTas
     c.pod('kube-controller-manager-manifest', 'kube-controller-manager', c.manifest('kube-controller-manager', n, () => renderControllerManager(m, node))),
     c.pod('kube-scheduler-manifest', 'kube-scheduler', c.manifest('kube-scheduler', n, () => renderScheduler(m, node))),
     // The addons, applied by the addon manager below (kubectl apply --prune on their label).
-    c.file('dns-addon', addon('dns.yaml'), c.dnsAddon, 0o644),
-    c.file('kube-proxy-addon', addon('kube-proxy.yaml'), renderKubeProxyAddon(m, c.spec.value.kubernetes.imageRepository), 0o644),
-    ...(m.cni === 'flannel' ? [c.file('cni-addon', addon('cni-flannel.yaml'), renderFlannelAddon(m), 0o644)] : []),
+    c.shared('dns-addon', () => c.file('dns-addon', addon('dns.yaml'), c.dnsAddon, 0o644)),
+    c.shared('kube-proxy-addon', () => c.file('kube-proxy-addon', addon('kube-proxy.yaml'), renderKubeProxyAddon(m, c.spec.value.kubernetes.imageRepository), 0o644)),
+    ...(m.cni === 'flannel' ? [c.shared('cni-addon', () => c.file('cni-addon', addon('cni-flannel.yaml'), renderFlannelAddon(m), 0o644))] : []),
     c.material('addon-manager-kubeconfig', srv(ADDON_MANAGER_KUBECONFIG), c.kubeconfig('system:addon-manager', 'addon-manager'), 0o600, true),
-    c.pod('addon-manager-manifest', 'kube-addon-manager', renderAddonManager(m)),
+    c.shared('addon-manager-manifest', () => c.pod('addon-manager-manifest', 'kube-addon-manager', renderAddonManager(m))),
   ];
 }
 
