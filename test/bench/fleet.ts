@@ -7,7 +7,8 @@
 //            every agent: the time until every stream delivered a status, and the rate.
 // Reports wall time, the controller's and the agents' CPU (process.cpuUsage), the controller's
 // RSS, and the load average (the machine may be shared: CPU time is the figure to compare).
-//   npm run bench -- --agents 1000 [--hosts 2] [--concurrency 64] [--phases cold,warm,restart]
+//   npm run bench -- --agents 1000 [--hosts 2] [--concurrency 64] [--phases cold,warm,restart] [--roots DIR]
+// BENCH_PROF=<dir> writes a CPU profile of the controller and of each agent process per phase.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,7 @@ import { fleetStore, initFleet, readFleetCredentials, type FleetCredentials } fr
 import { plansFrom } from '../../controller/app/plan-set.js';
 import type { Inventory } from '../../controller/inputs/inventory.js';
 import { loadTaskFile } from '../../controller/inputs/task-file.js';
+import { profileStart, profileStop } from './profile.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -34,6 +36,8 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: '2' },
     concurrency: { type: 'string', default: '64' },
     phases: { type: 'string', default: 'cold,warm,restart' },
+    // where the agents' root folders go (default .bench/): a tmpfs takes the disk out of the figure
+    roots: { type: 'string' },
   },
 });
 const N = Number(values.agents);
@@ -42,7 +46,7 @@ const CONCURRENCY = Number(values.concurrency);
 const PHASES = new Set(values.phases.split(','));
 const work = path.join(repo, '.bench');
 const state = path.join(work, 'state'); // fleet and cluster PKI, kept between runs
-const roots = path.join(work, `roots-${N}`);
+const roots = path.join(values.roots ?? work, `roots-${N}`);
 // A full GC before each RSS reading, so the figure is what is held, not garbage not yet swept.
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -111,7 +115,7 @@ class AgentHosts {
     const store = fleetStore(state);
     const started: { rssBefore: number; ports: { name: string; port: number }[] }[] = [];
     await Promise.all(Array.from({ length: HOSTS }, async (_, h) => {
-      const p = fork(path.join(here, 'agent-host.ts'), [], { execArgv: ['--import', 'tsx', '--expose-gc', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=' + process.env.BENCH_PROF] : [])], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const p = fork(path.join(here, 'agent-host.ts'), [String(h)], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       hosts.procs.push(p);
       await new Promise((r) => p.once('message', r));
       const mine = inv.nodes.filter((_, i) => i % HOSTS === h).map((n) => ({
@@ -128,8 +132,13 @@ class AgentHosts {
   }
 
   // CPU microseconds spent by all agent processes so far.
-  async cpu(): Promise<number> {
-    return (await Promise.all(this.procs.map((p) => send<{ us: number }>(p, { op: 'cpu' }, 'cpu')))).reduce((s, x) => s + x.us, 0);
+  async cpu(): Promise<{ us: number; sys: number }> {
+    const all = await Promise.all(this.procs.map((p) => send<{ us: number; sys: number }>(p, { op: 'cpu' }, 'cpu')));
+    return { us: all.reduce((s, x) => s + x.us, 0), sys: all.reduce((s, x) => s + x.sys, 0) };
+  }
+
+  async profile(op: 'prof-start' | 'prof-stop', name = ''): Promise<void> {
+    await Promise.all(this.procs.map((p) => send(p, { op, name }, op)));
   }
 
   async rss(): Promise<number> {
@@ -146,27 +155,31 @@ interface Measured<T> {
   value: T;
   wallMs: number;
   ctlMs: number;
+  ctlSysMs: number;
   agentMs: number;
+  agentSysMs: number;
   load: string;
 }
 
 const ctlCpu = () => {
   const u = process.cpuUsage();
-  return u.user + u.system;
+  return { us: u.user + u.system, sys: u.system };
 };
 
 // Wall time, and the CPU the controller (this process) and the agents spent in the same span.
-async function measure<T>(hosts: AgentHosts, fn: () => Promise<T>): Promise<Measured<T>> {
+async function measure<T>(hosts: AgentHosts, name: string, fn: () => Promise<T>): Promise<Measured<T>> {
+  await Promise.all([profileStart(), hosts.profile('prof-start')]);
   const [a0, c0, t0] = [await hosts.cpu(), ctlCpu(), performance.now()];
   const value = await fn();
   const wallMs = performance.now() - t0;
   const [c1, a1] = [ctlCpu(), await hosts.cpu()];
-  return { value, wallMs, ctlMs: ms(c1 - c0), agentMs: ms(a1 - a0), load: load() };
+  await Promise.all([profileStop(`controller-${name}`), hosts.profile('prof-stop', `agents-${name}`)]);
+  return { value, wallMs, ctlMs: ms(c1.us - c0.us), ctlSysMs: ms(c1.sys - c0.sys), agentMs: ms(a1.us - a0.us), agentSysMs: ms(a1.sys - a0.sys), load: load() };
 }
 
 // The wall time two cores would need for the CPU spent: well above it, other work took the cores.
 const line = (label: string, m: Measured<unknown>) =>
-  console.log(`${label}: ${N} agents in ${Math.round(m.wallMs)} ms; controller CPU ${m.ctlMs} ms (${(m.ctlMs / N).toFixed(2)} ms per agent), agents' CPU ${m.agentMs} ms (${(m.agentMs / N).toFixed(2)} ms per agent); CPU-bound floor on ${os.availableParallelism()} cores ${Math.round((m.ctlMs + m.agentMs) / os.availableParallelism())} ms; load ${m.load}`);
+  console.log(`${label}: ${N} agents in ${Math.round(m.wallMs)} ms; controller CPU ${m.ctlMs} ms (${(m.ctlMs / N).toFixed(2)} ms per agent, ${m.ctlSysMs} ms of it in the kernel), agents' CPU ${m.agentMs} ms (${(m.agentMs / N).toFixed(2)} ms per agent, ${m.agentSysMs} ms in the kernel); CPU-bound floor on ${os.availableParallelism()} cores ${Math.round((m.ctlMs + m.agentMs) / os.availableParallelism())} ms; load ${m.load}`);
 
 function expectAll(label: string, outcomes: ApplyOutcome[], expect: 'changed' | 'ok'): void {
   const bad = outcomes.filter((o) => o.error || !o.summary?.converged || (expect === 'changed' ? o.summary.changed !== 12 : o.summary.ok !== 12));
@@ -188,12 +201,12 @@ async function cold(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
       fleet.close();
     }
   };
-  const connect = await measure(hosts, () => fresh((f) => statusAll(f, inv)));
+  const connect = await measure(hosts, 'cold-connect', () => fresh((f) => statusAll(f, inv)));
   line('cold connect + GetStatus', connect);
-  const converge = await measure(hosts, () => fresh((f) => apply(f, plans)));
+  const converge = await measure(hosts, 'cold-converge', () => fresh((f) => apply(f, plans)));
   expectAll('cold converge', converge.value, 'changed');
   line('cold converge, 12 tasks', converge);
-  const noop = await measure(hosts, () => fresh((f) => apply(f, plans)));
+  const noop = await measure(hosts, 'cold-noop', () => fresh((f) => apply(f, plans)));
   expectAll('cold no-op', noop.value, 'ok');
   line('cold no-op re-run', noop);
   await hosts.stop(dir);
@@ -206,14 +219,14 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   gc();
   const rssPlans = process.memoryUsage().rss;
   const fleet = new Fleet(inv.nodes, creds);
-  const connect = await measure(hosts, () => statusAll(fleet, inv));
+  const connect = await measure(hosts, 'warm-connect', () => statusAll(fleet, inv));
   line('warm-up: connect + GetStatus', connect);
   gc();
   const rssChannels = process.memoryUsage().rss;
-  const converge = await measure(hosts, () => apply(fleet, plans));
+  const converge = await measure(hosts, 'warm-converge', () => apply(fleet, plans));
   expectAll('warm converge', converge.value, 'changed');
   line('warm converge, 12 tasks', converge);
-  const noop = await measure(hosts, () => apply(fleet, plans));
+  const noop = await measure(hosts, 'warm-noop', () => apply(fleet, plans));
   expectAll('warm no-op', noop.value, 'ok');
   line('warm no-op re-run', noop);
   const peak = process.memoryUsage().rss;
@@ -256,7 +269,7 @@ async function restarted(inv: Inventory, creds: FleetCredentials, old: Fleet, ho
       } else if (!v.status && v.error) failures++;
     },
   });
-  const m = await measure(hosts, async () => {
+  const m = await measure(hosts, 'restart', async () => {
     t0 = performance.now();
     monitor.start();
     await all;
