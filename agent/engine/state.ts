@@ -23,6 +23,8 @@ interface Meta {
 // for an operator or an undo to look at. Plans hold keys: 0600, folder 0700.
 export class StateStore {
   private meta: Meta = { revision: '', appliedAtMs: 0 };
+  // What plan.pb holds, as last read or written here.
+  private planBytes?: Buffer;
 
   constructor(private readonly host: Host) {}
 
@@ -55,10 +57,12 @@ export class StateStore {
 
   async save(state: AgentState): Promise<void> {
     await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
-    if (state.plan) {
-      const file = this.host.statePath('plan.pb');
+    const file = this.host.statePath('plan.pb');
+    const bytes = state.plan && Buffer.from(Plan.encode(state.plan).finish());
+    // The same plan again (every no-op re-run) is on disk already: rewriting it costs two fsyncs.
+    if (bytes && !(this.planBytes?.equals(bytes) && (await sizeOf(file)) === bytes.length)) {
       // A new revision pushes the current plan to plan.previous.pb; the same one again does not.
-      if (this.meta.revision && this.meta.revision !== state.plan.revision) {
+      if (this.meta.revision && this.meta.revision !== state.plan!.revision) {
         // Copied, not renamed: a crash before the new plan lands still leaves plan.pb in place.
         const current = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return undefined;
@@ -66,7 +70,8 @@ export class StateStore {
         });
         if (current) await writeFileAtomic(this.host.statePath('plan.previous.pb'), current, { mode: 0o600 });
       }
-      await writeFileAtomic(file, Buffer.from(Plan.encode(state.plan).finish()), { mode: 0o600 });
+      await writeFileAtomic(file, bytes, { mode: 0o600 });
+      this.planBytes = bytes;
     }
     this.meta = {
       revision: state.revision,
@@ -91,10 +96,17 @@ export class StateStore {
 
   private async readPlan(name: string): Promise<Plan | undefined> {
     try {
-      return Plan.decode(await fs.readFile(this.host.statePath(name)));
+      const bytes = await fs.readFile(this.host.statePath(name));
+      const plan = Plan.decode(bytes);
+      if (name === 'plan.pb') this.planBytes = bytes;
+      return plan;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return undefined;
     }
   }
+}
+
+function sizeOf(file: string): Promise<number | undefined> {
+  return fs.stat(file).then((st) => st.size, () => undefined);
 }
