@@ -217,12 +217,12 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   const dir = `${roots}-warm`;
   const hosts = await AgentHosts.start(inv, dir);
   gc();
-  const rssPlans = process.memoryUsage().rss;
+  const [rssPlans, heapPlans] = [process.memoryUsage().rss, process.memoryUsage().heapUsed];
   const fleet = new Fleet(inv.nodes, creds);
   const connect = await measure(hosts, 'warm-connect', () => statusAll(fleet, inv));
   line('warm-up: connect + GetStatus', connect);
   gc();
-  const rssChannels = process.memoryUsage().rss;
+  const [rssChannels, heapChannels] = [process.memoryUsage().rss, process.memoryUsage().heapUsed];
   const converge = await measure(hosts, 'warm-converge', () => apply(fleet, plans));
   expectAll('warm converge', converge.value, 'changed');
   line('warm converge, 12 tasks', converge);
@@ -232,7 +232,8 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   const peak = process.memoryUsage().rss;
   gc();
   const rssAfter = process.memoryUsage().rss;
-  console.log(`controller RSS: ${mb(rssPlans)} MiB with the plans in memory, ${mb(rssChannels)} MiB with ${N} channels open, ${mb(rssAfter)} MiB after converging (${mb(peak)} MiB before that GC); heap used ${mb(process.memoryUsage().heapUsed)} MiB`);
+  const heapAfter = process.memoryUsage().heapUsed;
+  console.log(`controller RSS: ${mb(rssPlans)} MiB with the plans in memory, ${mb(rssChannels)} MiB with ${N} channels open, ${mb(rssAfter)} MiB after converging (${mb(peak)} MiB before that GC); JS heap used ${mb(heapPlans)}, ${mb(heapChannels)}, ${mb(heapAfter)} MiB at those points`);
   const agentsRss = await hosts.rss();
   console.log(`agents: ${mb(hosts.rssBefore)} MiB in ${HOSTS} processes before the agents started, ${mb(agentsRss)} MiB after converging; ${((agentsRss - hosts.rssBefore) / N / 1024).toFixed(0)} KiB per agent instance`);
   Object.assign(out, {
