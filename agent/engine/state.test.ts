@@ -61,3 +61,17 @@ test('state: the same plan again is not rewritten, but a plan.pb removed or cut 
   await reloaded.save(state('a'));
   assert.equal((await fs.stat(file)).ino, before, 'after a restart too, the plan read back counts as written');
 });
+
+test('state: the state folder is made 0700, also when it was removed while the agent ran', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const s = new StateStore(h.host);
+  await s.load();
+  await s.save(state('a'));
+  assert.equal((await fs.stat(h.host.statePath())).mode & 0o777, 0o700);
+  await fs.rm(h.host.statePath(), { recursive: true });
+  await s.setGeneration(3);
+  assert.equal((await fs.stat(h.host.statePath())).mode & 0o777, 0o700);
+  await s.save(state('b'));
+  assert.equal((await new StateStore(h.host).load()).plan?.revision, 'b');
+});

@@ -56,7 +56,6 @@ export class StateStore {
   }
 
   async save(state: AgentState): Promise<void> {
-    await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
     const file = this.host.statePath('plan.pb');
     const bytes = state.plan && Buffer.from(Plan.encode(state.plan).finish());
     // The same plan again (every no-op re-run) is on disk already: rewriting it costs two fsyncs.
@@ -68,9 +67,9 @@ export class StateStore {
           if (err.code === 'ENOENT') return undefined;
           throw err;
         });
-        if (current) await writeFileAtomic(this.host.statePath('plan.previous.pb'), current, { mode: 0o600 });
+        if (current) await this.write('plan.previous.pb', current);
       }
-      await writeFileAtomic(file, bytes, { mode: 0o600 });
+      await this.write('plan.pb', bytes);
       this.planBytes = bytes;
     }
     this.meta = {
@@ -86,12 +85,24 @@ export class StateStore {
   async setGeneration(generation: number): Promise<void> {
     if (generation === this.generation) return;
     this.meta = { ...this.meta, generation };
-    await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
     await this.writeMeta();
   }
 
-  private async writeMeta(): Promise<void> {
-    await writeFileAtomic(this.host.statePath('status.json'), Buffer.from(JSON.stringify(this.meta, null, 2) + '\n'), { mode: 0o600 });
+  private writeMeta(): Promise<void> {
+    return this.write('status.json', Buffer.from(JSON.stringify(this.meta, null, 2) + '\n'));
+  }
+
+  // The folder is made 0700 when it is missing (the first save, or removed since), not checked
+  // on every write.
+  private async write(name: string, bytes: Buffer): Promise<void> {
+    const write = () => writeFileAtomic(this.host.statePath(name), bytes, { mode: 0o600, makeDir: false });
+    try {
+      await write();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
+      await write();
+    }
   }
 
   private async readPlan(name: string): Promise<Plan | undefined> {
