@@ -226,6 +226,8 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   const converge = await measure(hosts, 'warm-converge', () => apply(fleet, plans));
   expectAll('warm converge', converge.value, 'changed');
   line('warm converge, 12 tasks', converge);
+  gc();
+  const rssConverged = process.memoryUsage().rss;
   const noop = await measure(hosts, 'warm-noop', () => apply(fleet, plans));
   expectAll('warm no-op', noop.value, 'ok');
   line('warm no-op re-run', noop);
@@ -233,7 +235,7 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   gc();
   const rssAfter = process.memoryUsage().rss;
   const heapAfter = process.memoryUsage().heapUsed;
-  console.log(`controller RSS: ${mb(rssPlans)} MiB with the plans in memory, ${mb(rssChannels)} MiB with ${N} channels open, ${mb(rssAfter)} MiB after converging (${mb(peak)} MiB before that GC); JS heap used ${mb(heapPlans)}, ${mb(heapChannels)}, ${mb(heapAfter)} MiB at those points`);
+  console.log(`controller RSS: ${mb(rssPlans)} MiB with the plans in memory, ${mb(rssChannels)} MiB with ${N} channels open, ${mb(rssConverged)} MiB after the converge, ${mb(rssAfter)} MiB after the no-op re-run (${mb(peak)} MiB before that GC); JS heap used ${mb(heapPlans)}, ${mb(heapChannels)}, ${mb(heapAfter)} MiB at those points`);
   const agentsRss = await hosts.rss();
   console.log(`agents: ${mb(hosts.rssBefore)} MiB in ${HOSTS} processes before the agents started, ${mb(agentsRss)} MiB after converging; ${((agentsRss - hosts.rssBefore) / N / 1024).toFixed(0)} KiB per agent instance`);
   Object.assign(out, {
