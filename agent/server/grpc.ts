@@ -5,7 +5,6 @@ import {
   ApplyMode,
   type AgentServiceServer,
   type ApplyRequest,
-  type TaskResult,
 } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { Engine } from '../engine/engine.js';
 import { AgentError, agentErrors, toAgentError } from '../errors.js';
@@ -50,30 +49,6 @@ export function staleGeneration(req: ApplyRequest, applied: number): AgentError 
   return new AgentError('STALE_GENERATION', `plan generation ${req.generation} is older than generation ${applied} applied on this node; only a rollback may send it`);
 }
 
-// How long a task result may wait for the next ones, so they travel as one write: each message
-// sent alone costs the controller a wake-up and a trip through grpc-js (about 0.8 ms of its CPU
-// per 12-task converge); live progress still arrives within this window.
-export const RESULT_BATCH_MS = 20;
-
-// Queues task results and writes them together: when the first has waited RESULT_BATCH_MS,
-// or at flush() (before the summary or the error), in the order they came.
-export function resultBatches(write: (task: TaskResult) => void, windowMs = RESULT_BATCH_MS): { push(task: TaskResult): void; flush(): void } {
-  const pending: TaskResult[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    for (const task of pending.splice(0)) write(task);
-  };
-  return {
-    push(task) {
-      pending.push(task);
-      timer ??= setTimeout(flush, windowMs);
-    },
-    flush,
-  };
-}
-
 export function agentService(deps: ServiceDeps): AgentServiceServer {
   const { engine, log } = deps;
   return {
@@ -92,26 +67,21 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
         log.warn({ generation: call.request.generation, applied: engine.state.generation }, stale.message);
         return void call.emit('error', statusOf(stale));
       }
-      const results = resultBatches((task) => call.cancelled || call.write({ task }));
       // Once started, the plan runs to its end even if the caller goes away: no half-applied plan.
       engine
-        .run(plan, { mode, onResult: results.push })
+        .run(plan, { mode, onResult: (task) => call.cancelled || call.write({ task }) })
         .then(async (summary) => {
           // The engine took the plan as the node's desired state: so is its generation.
           if (mode === ApplyMode.APPLY_MODE_APPLY && call.request.generation) await engine.state.setGeneration(call.request.generation);
           return summary;
         })
         .then((summary) => {
-          results.flush();
           if (!call.cancelled) {
             call.write({ summary });
             call.end();
           }
         })
-        .catch((err) => {
-          results.flush();
-          if (!call.cancelled) call.emit('error', statusOf(err));
-        });
+        .catch((err) => call.cancelled || call.emit('error', statusOf(err)));
     },
     getFacts(call, callback) {
       const denied = refuse(call, ['controller', 'reader'], 'GetFacts', log, deps.revoked);
