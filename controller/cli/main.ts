@@ -43,7 +43,7 @@ const hostPort = (v: string) => {
 type Impl = { run(o: never, io: Io): Promise<number> };
 
 // Options a config file may set, by the name commander gives them.
-const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff'] as const;
+const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff', 'controller', 'cert', 'key', 'ca'] as const;
 
 const outputOption = () => new Option('-o, --output <format>', 'table, wide (more columns), json or yaml').choices(OUTPUT_FORMATS).default('table');
 const jsonOption = () => new Option('--json', 'the same as -o json');
@@ -58,6 +58,10 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .addOption(new Option('-s, --state <dir>', 'controller state folder (PKI, issued certificates)').env('MUSTER_STATE').default('.muster'))
     .addOption(new Option('-i, --inventory <file>', 'inventory file').env('MUSTER_INVENTORY').default('inventory.yaml'))
     .addOption(new Option('--config <file>', 'controller config file (default: $MUSTER_CONFIG, else ./muster.yaml when present)'))
+    .addOption(new Option('--controller <url>', 'run apply, rollout, status and history through muster serve at this https://HOST:PORT instead of in this process').env('MUSTER_CONTROLLER'))
+    .addOption(new Option('--cert <file>', 'with --controller: the operator (or reader) certificate, from "muster certs issue"'))
+    .addOption(new Option('--key <file>', 'with --controller: its key'))
+    .addOption(new Option('--ca <file>', 'with --controller: the fleet CA its certificate chains to (default: <state>/pki/fleet/ca.crt)'))
     .showHelpAfterError()
     // Help, --version and usage errors come back to main() instead of exiting the process.
     .exitOverride();
@@ -67,6 +71,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     const cmd = given[args.length + 1] as Command;
     // A subcommand also gets its parent's options (rollout's --yes, --timeout), which the parent parses wherever they stand.
     const opts = { ...program.opts(), ...(cmd.parent === program ? {} : cmd.parent?.opts()), ...cmd.opts() } as Record<string, unknown>;
+    // commander gives a --controller anywhere to the program's option; token create has its own (the enrollment address).
+    if (cmd.options.some((x) => x.attributeName() === 'controller') && program.getOptionValueSource('controller') === 'cli' && cmd.getOptionValueSource('controller') === 'default') opts.controller = program.opts().controller;
     await applyConfig(opts, [program, cmd]);
     if (opts.json) opts.output = 'json';
     const named = Object.fromEntries(args.map((a, i) => [a, given[i]]));
@@ -82,6 +88,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     });
     for (const key of CONFIGURABLE) {
       if (config[key] === undefined) continue;
+      // token create's own --controller is the enrollment address, not the API the config names.
+      if (cmds.at(-1) !== program && cmds.at(-1)!.options.some((o) => o.attributeName() === key) && program.options.some((o) => o.attributeName() === key)) continue;
       const owner = cmds.find((c) => c.options.some((o) => o.attributeName() === key));
       const source = owner?.getOptionValueSource(key);
       if (owner && (source === undefined || source === 'default')) opts[key] = config[key];
@@ -193,8 +201,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .action(lazy(() => import('./commands/certs-check.js')));
   certs
     .command('issue <name>')
-    .description('a fleet certificate for monitoring: the reader role may call GetStatus, GetFacts and WatchStatus, never Apply')
-    .addOption(new Option('--role <role>', 'the certificate role').choices(['reader']).makeOptionMandatory())
+    .description('a fleet client certificate: reader (GetStatus, GetFacts, WatchStatus and the API\'s reads, never Apply) or operator (the controller API, read and write)')
+    .addOption(new Option('--role <role>', 'the certificate role').choices(['reader', 'operator']).makeOptionMandatory())
     .option('-o, --out-dir <dir>', 'also write <name>.crt and <name>.key (0600) into this folder')
     .action(lazy(() => import('./commands/certs-issue.js'), ['name']));
   certs
@@ -240,8 +248,11 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
 
   program
     .command('serve')
-    .description('the long-running controller: a live view of every agent over HTTP (/v1/fleet, /v1/nodes/:name, /metrics, /healthz) and the enrollment port nodes join on')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
+    .description('the long-running controller: holds a channel to every agent, runs applies and rollouts as jobs, serves its API over mutual TLS (docs/controller.md) and the enrollment port nodes join on')
+    .option('--listen <host:port>', 'address of the API (HTTPS, client certificates from the fleet CA); 0.0.0.0:7480 for every interface', hostPort, '127.0.0.1:7480')
+    .option('--san <names>', 'more names and addresses clients dial the API by (comma-separated), for its certificate', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--store <url>', 'the controller\'s memory: sqlite (the state folder, default) or etcd://host:port[,host:port...]')
+    .option('--id <id>', 'this controller in the leader election (default host:pid)')
     // Loopback unless told, like discovery: opening it to the network is the operator's choice.
     .option('--enroll-listen <host:port>', 'address of the enrollment service (musterd join); 0.0.0.0:7450 for every interface', hostPort, `127.0.0.1:${DEFAULT_ENROLL_PORT}`)
     .addOption(new Option('--enroll-policy <policy>', 'inventory: only inventory nodes join; approve-unknown: others wait for "muster nodes approve"; approve-all: every node waits').choices(['inventory', 'approve-unknown', 'approve-all']).default('inventory'))

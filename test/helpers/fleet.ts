@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../agent/agent.js';
 import { fleetStore, initFleet } from '../../controller/pki/fleet.js';
 import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
+import { ApplyMode } from '../../proto/gen/muster/agent/v1/agent.js';
 import { silent } from './host.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -140,4 +142,39 @@ export async function runMuster(f: Pick<TestFleet, 'state' | 'inventoryFile'>, .
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+// Apply calls (mode apply) that reach each agent's engine over gRPC, by node; drift repairs are
+// not counted. A double apply shows as a count of two.
+export function countApplies(agents: Agent[]): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const a of agents) {
+    calls[a.name] = 0;
+    const run = a.engine.run.bind(a.engine);
+    a.engine.run = (plan, o) => {
+      if (o.mode === ApplyMode.APPLY_MODE_APPLY) calls[a.name]++;
+      return run(plan, o);
+    };
+  }
+  return calls;
+}
+
+// n worker nodes (racks by the caller), their agents in this process, and a stand-in kubelet
+// /healthz that always answers 200 (no kubelet on this machine) for their kubelet probe.
+export async function workerFleet(n: number, prefix: string): Promise<{ f: TestFleet; agents: Agent[]; kubeletUrl: string; stop(): Promise<void> }> {
+  const f = await makeFleet(n, prefix);
+  await fs.writeFile(f.inventoryFile, (await fs.readFile(f.inventoryFile, 'utf8')).replace(/roles: \[etcd, control-plane\] \}/g, () => 'roles: [worker] }'));
+  const kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
+  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
+  const agents = await startAgents(f);
+  return {
+    f,
+    agents,
+    kubeletUrl: `http://127.0.0.1:${(kubelet.address() as net.AddressInfo).port}`,
+    async stop() {
+      await Promise.all(agents.map((a) => a.stop()));
+      await new Promise((r) => kubelet.close(r));
+      await f.cleanup();
+    },
+  };
 }
