@@ -8,6 +8,7 @@
 // Reports wall time, the controller's and the agents' CPU (process.cpuUsage), the controller's
 // RSS, and the load average (the machine may be shared: CPU time is the figure to compare).
 //   npm run bench -- --agents 1000 [--hosts 2] [--concurrency 64] [--phases cold,warm,restart] [--roots DIR]
+// (--phases restart alone: channels warmed by GetStatus, then the restart, no applies)
 // BENCH_PROF=<dir> writes a CPU profile of the controller and of each agent process per phase.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -223,6 +224,16 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   line('warm-up: connect + GetStatus', connect);
   gc();
   const [rssChannels, heapChannels] = [process.memoryUsage().rss, process.memoryUsage().heapUsed];
+  out.warmConnectMs = Math.round(connect.wallMs);
+  // --phases restart alone: the channels warmed by GetStatus, no applies.
+  if (PHASES.has('warm')) await warmApplies(hosts, fleet, plans, out, { rssPlans, heapPlans, rssChannels, heapChannels });
+  if (restart) await restarted(inv, creds, fleet, hosts, out);
+  else fleet.close();
+  await hosts.stop(dir);
+}
+
+async function warmApplies(hosts: AgentHosts, fleet: Fleet, plans: Plan[], out: Record<string, unknown>, mem: { rssPlans: number; heapPlans: number; rssChannels: number; heapChannels: number }): Promise<void> {
+  const { rssPlans, heapPlans, rssChannels, heapChannels } = mem;
   const converge = await measure(hosts, 'warm-converge', () => apply(fleet, plans));
   expectAll('warm converge', converge.value, 'changed');
   line('warm converge, 12 tasks', converge);
@@ -241,7 +252,6 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   const agentsRss = await hosts.rss();
   console.log(`agents: ${mb(hosts.rssBefore)} MiB in ${HOSTS} processes before the agents started, ${mb(agentsRss)} MiB after converging; ${((agentsRss - hosts.rssBefore) / N / 1024).toFixed(0)} KiB per agent instance`);
   Object.assign(out, {
-    warmConnectMs: Math.round(connect.wallMs),
     warmConvergeMs: Math.round(converge.wallMs),
     warmConvergeCtlCpuMs: converge.ctlMs,
     warmConvergeAgentCpuMs: converge.agentMs,
@@ -252,9 +262,6 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
     ctlRssPeakMiB: Number(mb(peak)),
     agentKiB: Math.round((agentsRss - hosts.rssBefore) / N / 1024),
   });
-  if (restart) await restarted(inv, creds, fleet, hosts, out);
-  else fleet.close();
-  await hosts.stop(dir);
 }
 
 // The controller restarts: its channels close, a new one watches every agent with FleetMonitor.
