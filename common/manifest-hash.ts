@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { parseDocument } from 'yaml';
+import { isMap, parseDocument, type Document } from 'yaml';
 
 // Restart detection for static pods, shared by the agent (which stamps the manifests it writes)
 // and the controller (which reads the hashes back from the static-pods probe).
@@ -23,16 +23,20 @@ export function manifestHash(manifest: string): string {
 
 // The manifest to write: the planned one with metadata.annotations[MANIFEST_HASH_ANNOTATION]
 // set; comments and the rest of the layout kept. A manifest that is not a YAML mapping is
-// returned as planned (validation refuses it before anything is written).
-export function stampManifest(manifest: string): Buffer {
-  return plannedBytes(withAnnotation(manifest, MANIFEST_HASH_ANNOTATION, manifestHash(manifest)));
+// returned as planned (validation refuses it before anything is written). doc: the manifest
+// already parsed by the caller (it is changed), so a manifest is parsed once.
+export function stampManifest(manifest: string, doc: Document = parseDocument(manifest)): Buffer {
+  return plannedBytes(annotated(doc, MANIFEST_HASH_ANNOTATION, manifestHash(manifest)) ?? manifest);
 }
 
 // The manifest with metadata.annotations[key] set, comments and layout kept; unchanged when it
 // is not a YAML mapping.
 export function withAnnotation(manifest: string, key: string, value: string): string {
-  const doc = parseDocument(manifest);
-  if (doc.errors.length || !doc.contents || !('items' in doc.contents) || Array.isArray(doc.toJS())) return manifest;
+  return annotated(parseDocument(manifest), key, value) ?? manifest;
+}
+
+function annotated(doc: Document, key: string, value: string): string | undefined {
+  if (doc.errors.length || !isMap(doc.contents)) return undefined;
   doc.setIn(['metadata', 'annotations', key], value);
   return doc.toString({ lineWidth: 0 });
 }

@@ -37,3 +37,41 @@ test('state: the applied generation survives a restart and a save of the next pl
   assert.equal(loaded.revision, 'b');
   assert.equal((await again.previousPlan())?.revision, 'a');
 });
+
+test('state: the same plan again is not rewritten, but a plan.pb removed or cut short is', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const s = new StateStore(h.host);
+  await s.load();
+  await s.save(state('a'));
+  const file = h.host.statePath('plan.pb');
+  const written = (await fs.stat(file)).ino;
+  await s.save({ ...state('a'), appliedAtMs: 2 });
+  assert.equal((await fs.stat(file)).ino, written, 'a no-op re-run leaves plan.pb as it was (no atomic replace)');
+  assert.equal(JSON.parse(await fs.readFile(h.host.statePath('status.json'), 'utf8')).appliedAtMs, 2, 'the status is still recorded');
+  await fs.truncate(file, 3);
+  await s.save(state('a'));
+  assert.equal((await new StateStore(h.host).load()).plan?.revision, 'a', 'a damaged plan.pb is written again');
+  await fs.rm(file);
+  await s.save(state('a'));
+  assert.equal((await new StateStore(h.host).load()).plan?.revision, 'a', 'a removed plan.pb is written again');
+  const reloaded = new StateStore(h.host);
+  await reloaded.load();
+  const before = (await fs.stat(file)).ino;
+  await reloaded.save(state('a'));
+  assert.equal((await fs.stat(file)).ino, before, 'after a restart too, the plan read back counts as written');
+});
+
+test('state: the state folder is made 0700, also when it was removed while the agent ran', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const s = new StateStore(h.host);
+  await s.load();
+  await s.save(state('a'));
+  assert.equal((await fs.stat(h.host.statePath())).mode & 0o777, 0o700);
+  await fs.rm(h.host.statePath(), { recursive: true });
+  await s.setGeneration(3);
+  assert.equal((await fs.stat(h.host.statePath())).mode & 0o777, 0o700);
+  await s.save(state('b'));
+  assert.equal((await new StateStore(h.host).load()).plan?.revision, 'b');
+});

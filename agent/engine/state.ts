@@ -23,6 +23,8 @@ interface Meta {
 // for an operator or an undo to look at. Plans hold keys: 0600, folder 0700.
 export class StateStore {
   private meta: Meta = { revision: '', appliedAtMs: 0 };
+  // What plan.pb holds, as last read or written here.
+  private planBytes?: Buffer;
 
   constructor(private readonly host: Host) {}
 
@@ -54,19 +56,21 @@ export class StateStore {
   }
 
   async save(state: AgentState): Promise<void> {
-    await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
-    if (state.plan) {
-      const file = this.host.statePath('plan.pb');
+    const file = this.host.statePath('plan.pb');
+    const bytes = state.plan && Buffer.from(Plan.encode(state.plan).finish());
+    // The same plan again (every no-op re-run) is on disk already: rewriting it costs two fsyncs.
+    if (bytes && !(this.planBytes?.equals(bytes) && (await sizeOf(file)) === bytes.length)) {
       // A new revision pushes the current plan to plan.previous.pb; the same one again does not.
-      if (this.meta.revision && this.meta.revision !== state.plan.revision) {
+      if (this.meta.revision && this.meta.revision !== state.plan!.revision) {
         // Copied, not renamed: a crash before the new plan lands still leaves plan.pb in place.
         const current = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
           if (err.code === 'ENOENT') return undefined;
           throw err;
         });
-        if (current) await writeFileAtomic(this.host.statePath('plan.previous.pb'), current, { mode: 0o600 });
+        if (current) await this.write('plan.previous.pb', current);
       }
-      await writeFileAtomic(file, Buffer.from(Plan.encode(state.plan).finish()), { mode: 0o600 });
+      await this.write('plan.pb', bytes);
+      this.planBytes = bytes;
     }
     this.meta = {
       revision: state.revision,
@@ -81,20 +85,39 @@ export class StateStore {
   async setGeneration(generation: number): Promise<void> {
     if (generation === this.generation) return;
     this.meta = { ...this.meta, generation };
-    await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
     await this.writeMeta();
   }
 
-  private async writeMeta(): Promise<void> {
-    await writeFileAtomic(this.host.statePath('status.json'), Buffer.from(JSON.stringify(this.meta, null, 2) + '\n'), { mode: 0o600 });
+  private writeMeta(): Promise<void> {
+    return this.write('status.json', Buffer.from(JSON.stringify(this.meta, null, 2) + '\n'));
+  }
+
+  // The folder is made 0700 when it is missing (the first save, or removed since), not checked
+  // on every write.
+  private async write(name: string, bytes: Buffer): Promise<void> {
+    const write = () => writeFileAtomic(this.host.statePath(name), bytes, { mode: 0o600, makeDir: false });
+    try {
+      await write();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
+      await write();
+    }
   }
 
   private async readPlan(name: string): Promise<Plan | undefined> {
     try {
-      return Plan.decode(await fs.readFile(this.host.statePath(name)));
+      const bytes = await fs.readFile(this.host.statePath(name));
+      const plan = Plan.decode(bytes);
+      if (name === 'plan.pb') this.planBytes = bytes;
+      return plan;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       return undefined;
     }
   }
+}
+
+function sizeOf(file: string): Promise<number | undefined> {
+  return fs.stat(file).then((st) => st.size, () => undefined);
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import { test } from 'node:test';
+import { manifestHash, stampManifest } from '../../common/manifest-hash.js';
 import { TaskStatus } from '../../proto/gen/muster/agent/v1/agent.js';
 import { tempHost } from '../../test/helpers/host.js';
 import { appendTo, timeline } from '../../test/helpers/timeline.js';
@@ -69,4 +70,14 @@ test('static-pod: written 0600 with no temp file left in the manifests folder', 
   await h.run([{ id: 'p', staticPod: { name: 'etcd', manifest, manifestsDir: '' } }]);
   assert.deepEqual(await fs.readdir(h.real('/etc/kubernetes/manifests')), ['etcd.yaml']);
   assert.equal((await fs.stat(h.real('/etc/kubernetes/manifests/etcd.yaml'))).mode & 0o777, 0o600);
+});
+
+test('static-pod: the file written is the manifest stamped with its hash, comments kept', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const commented = manifest.replace('spec:\n', '# the node\'s etcd\nspec:\n');
+  await h.run([{ id: 'p', staticPod: { name: 'etcd', manifest: commented, manifestsDir: '' } }]);
+  const written = await fs.readFile(h.real('/etc/kubernetes/manifests/etcd.yaml'), 'utf8');
+  assert.equal(written, stampManifest(commented).toString());
+  assert.match(written, new RegExp(`  namespace: kube-system\n  annotations:\n    muster.io/manifest-hash: ${manifestHash(commented)}\n# the node's etcd\nspec:\n`));
 });

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { parse } from 'yaml';
-import { annotationOf, MANIFEST_HASH_ANNOTATION, stampManifest } from '../../common/manifest-hash.js';
+import { parseDocument } from 'yaml';
+import { MANIFEST_HASH_ANNOTATION, plannedBytes, stampManifest } from '../../common/manifest-hash.js';
 import type { StaticPodSpec } from '../../proto/gen/muster/agent/v1/tasks.js';
 import { filesTask } from './managed-file.js';
 import { Memo } from './memo.js';
@@ -17,8 +17,6 @@ function podModel(): PodClass {
   return PodModel;
 }
 
-const stamped = new Memo<Buffer>();
-
 export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
   validate(spec) {
     const problems: Problem[] = [];
@@ -27,9 +25,9 @@ export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
       problems.push({ code: 'INVALID_SPEC', message: `static-pod: name ${JSON.stringify(spec.name)} must be a DNS-1123 name (a file name the kubelet loads)` });
       return problems;
     }
-    const message = podProblem(spec.manifest);
-    if (message) problems.push({ code: 'MANIFEST_INVALID', message: `static-pod ${spec.name}: ${message}` });
-    else if (annotationOf(spec.manifest, MANIFEST_HASH_ANNOTATION) !== undefined) {
+    const { problem, stampedAlready } = analysed(spec.manifest);
+    if (problem) problems.push({ code: 'MANIFEST_INVALID', message: `static-pod ${spec.name}: ${problem}` });
+    else if (stampedAlready) {
       problems.push({ code: 'MANIFEST_INVALID', message: `static-pod ${spec.name}: metadata.annotations ${MANIFEST_HASH_ANNOTATION} is set by the agent on write; remove it from the manifest` });
     }
     return problems;
@@ -39,27 +37,38 @@ export const staticPodTask = filesTask<StaticPodSpec>('static-pod', {
       path: `${(spec.manifestsDir || DEFAULT_MANIFESTS_DIR).replace(/\/+$/, '')}/${spec.name}.yaml`,
       // Stamped with the planned manifest's hash: the running pod sandbox carries it, so the
       // static-pods probe sees when the kubelet has restarted the pod from this manifest.
-      content: stamped.get([spec.manifest], () => stampManifest(spec.manifest)),
+      content: analysed(spec.manifest).stamped,
       // kubeadm writes manifests 0600: they can hold flags that matter to security.
       mode: 0o600,
     },
   ],
 });
 
-const checked = new Memo<{ problem?: string }>();
-
-// Why the manifest is not a valid Pod, or undefined when it is.
-export function podProblem(manifest: string): string | undefined {
-  return checked.get([manifest], () => ({ problem: checkPod(manifest) })).problem;
+interface Analysis {
+  // why the manifest is not a valid Pod
+  problem?: string;
+  // the manifest already carries the annotation the agent sets
+  stampedAlready: boolean;
+  // the bytes to write (stampManifest)
+  stamped: Buffer;
 }
 
-function checkPod(manifest: string): string | undefined {
-  let doc: unknown;
-  try {
-    doc = parse(manifest);
-  } catch (err) {
-    return `manifest is not YAML: ${(err as Error).message.split('\n')[0]}`;
-  }
+const analyses = new Memo<Analysis>();
+
+// Validation, the annotation check and the stamped bytes from one parse of the manifest: YAML
+// parsing was most of a static pod's cost, and each manifest used to be parsed three times.
+function analysed(manifest: string): Analysis {
+  return analyses.get([manifest], () => {
+    const doc = parseDocument(manifest);
+    if (doc.errors.length) return { problem: `manifest is not YAML: ${doc.errors[0].message.split('\n')[0]}`, stampedAlready: false, stamped: plannedBytes(manifest) };
+    const js: unknown = doc.toJS();
+    const stampedAlready = typeof doc.getIn(['metadata', 'annotations', MANIFEST_HASH_ANNOTATION]) === 'string';
+    // stampManifest changes doc: everything read from it is read above.
+    return { problem: checkPod(js), stampedAlready, stamped: stampManifest(manifest, doc) };
+  });
+}
+
+function checkPod(doc: unknown): string | undefined {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return 'manifest is not a YAML mapping';
   const pod = doc as { apiVersion?: unknown; kind?: unknown };
   if (pod.apiVersion !== 'v1' || pod.kind !== 'Pod') {

@@ -104,6 +104,7 @@ export class AgentClient {
       'grpc.max_send_message_length': 64 << 20,
       // One attempt per call: the fleet layer reports the node instead of retrying silently.
       'grpc.enable_retries': 0,
+      'grpc.enable_channelz': 0,
       // TLS names the agent by its node name (a SAN of its certificate), not by IP (RFC 6066).
       'grpc.ssl_target_name_override': node.name,
       'grpc.default_authority': node.name,

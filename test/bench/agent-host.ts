@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { pino } from 'pino';
 import { startAgent, type Agent } from '../../agent/agent.js';
+import { profileStart, profileStop } from './profile.js';
 
 interface HostedNode {
   name: string;
@@ -17,7 +18,7 @@ function rss(): number {
   return process.memoryUsage().rss;
 }
 
-process.on('message', async (msg: { op: string; nodes?: HostedNode[] }) => {
+process.on('message', async (msg: { op: string; nodes?: HostedNode[]; name?: string }) => {
   if (msg.op === 'start') {
     const before = rss();
     for (const n of msg.nodes!) {
@@ -40,7 +41,13 @@ process.on('message', async (msg: { op: string; nodes?: HostedNode[] }) => {
     process.send!({ op: 'rss', rss: rss() });
   } else if (msg.op === 'cpu') {
     const u = process.cpuUsage();
-    process.send!({ op: 'cpu', us: u.user + u.system });
+    process.send!({ op: 'cpu', us: u.user + u.system, sys: u.system });
+  } else if (msg.op === 'prof-start') {
+    await profileStart();
+    process.send!({ op: msg.op });
+  } else if (msg.op === 'prof-stop') {
+    await profileStop(`${msg.name}-${process.argv[2]}`);
+    process.send!({ op: msg.op });
   } else if (msg.op === 'stop') {
     await Promise.all(agents.map((a) => a.stop()));
     process.exit(0);
