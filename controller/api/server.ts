@@ -5,6 +5,7 @@ import { registerProcessMetrics } from '../../common/process-metrics.js';
 import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { FleetMonitor } from '../fleet/monitor.js';
 import { viewJson, viewRow, VIEW_HEADERS } from '../fleet/view.js';
+import { registerDashboard } from './dashboard.js';
 
 // The long-running controller's HTTP API, fed by the agents' status streams.
 export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registry: Registry; driftCounter: Counter } {
@@ -52,6 +53,7 @@ export function buildApi(monitor: FleetMonitor): { app: FastifyInstance; registr
   const driftCounter = new Counter({ name: 'muster_fleet_drift_events_total', help: 'Drift events reported by agents.', labelNames: ['node', 'repaired'], registers: [registry] });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  registerDashboard(app);
   app.get('/v1/fleet', async (req) => {
     const all = views();
     if ((req.query as { format?: string }).format === 'table') {
