@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gunzipSync } from 'node:zlib';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { ASSET_CACHE, CONTENT_SECURITY_POLICY, dashboardDir, PAGE_CACHE, registerDashboard } from './dashboard.js';
 
 async function builtDir(): Promise<string> {
@@ -115,6 +115,12 @@ describe('the built dashboard (npm run build)', () => {
       const refs = [...page.body.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]);
       assert.ok(refs.some((r) => r.endsWith('.js')) && refs.some((r) => r.endsWith('.css')), page.body);
       assert.doesNotMatch(page.body, /<script>(?!<\/script>)|<style>|style="/, 'nothing inline, as the Content-Security-Policy demands');
+      // A browser asks for / with every encoding it takes.
+      const br = await app.inject({ url: '/', headers: { 'accept-encoding': 'gzip, deflate, br' } });
+      assert.equal(br.statusCode, 200);
+      assert.equal(br.headers['content-encoding'], 'br');
+      assert.equal(br.headers['cache-control'], PAGE_CACHE);
+      assert.equal(brotliDecompressSync(br.rawPayload).toString(), page.body);
       for (const ref of refs) {
         const plain = await app.inject({ url: ref });
         assert.equal(plain.statusCode, 200, ref);

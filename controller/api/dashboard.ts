@@ -45,9 +45,9 @@ export function registerDashboard(app: FastifyInstance, dir = dashboardDir()): v
     prefix: '/',
     // One route per file found now: nothing outside them answers, whatever the URL holds.
     wildcard: false,
-    index: 'index.html',
+    // / is the route below: the plugin's own index route misses the compressed files.
+    index: false,
     dotfiles: 'deny',
-    decorateReply: false,
     // The build writes .br and .gz beside each file; a browser that takes them gets them.
     preCompressed: true,
     cacheControl: false,
@@ -61,4 +61,5 @@ export function registerDashboard(app: FastifyInstance, dir = dashboardDir()): v
       reply.header('cache-control', file.startsWith(assets) ? ASSET_CACHE : PAGE_CACHE);
     },
   });
+  app.get('/', (_req, reply) => reply.sendFile('index.html'));
 }

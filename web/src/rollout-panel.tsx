@@ -6,8 +6,8 @@ import type { NodeStatusLine, RolloutRecord, RolloutStatus, WaveRecord } from '.
 export type RolloutAction = 'pause' | 'resume' | 'abort';
 
 const DONE_STEPS = new Set(['healthy', 'failed', 'skipped']);
-// The node steps listed at most: the wave in progress, then failures, of a large rollout.
-const MAX_STEPS = 200;
+// The node steps one table lists at most (a wave of a large fleet has hundreds).
+const MAX_STEPS = 300;
 
 function waveState(w: WaveRecord, s: RolloutStatus, lines: Map<string, NodeStatusLine>): { cls: string; done: number; failed: number } {
   let done = 0;
@@ -42,10 +42,38 @@ export function WavesBar({ status }: { status: RolloutStatus }) {
   );
 }
 
-function stepsToShow(s: RolloutStatus): { lines: NodeStatusLine[]; more: number } {
-  const cur = s.nodes.filter((l) => l.wave === s.currentWave || l.step === 'failed' || (l.step !== 'pending' && !DONE_STEPS.has(l.step)));
-  const base = cur.length ? cur : s.nodes.filter((l) => l.step !== 'pending');
-  return { lines: base.slice(0, MAX_STEPS), more: Math.max(0, base.length - MAX_STEPS) };
+// The wave in progress, step by step: how many nodes are at each step, and the nodes that are
+// not simply done or pending (dispatched, applied, gating, failed), which is where to look.
+function waveSteps(s: RolloutStatus): { counts: [string, number][]; busy: NodeStatusLine[]; wave: NodeStatusLine[] } {
+  const wave = s.nodes.filter((l) => l.wave === s.currentWave);
+  const counts = new Map<string, number>();
+  for (const l of wave) counts.set(l.step, (counts.get(l.step) ?? 0) + 1);
+  const busy = s.nodes.filter((l) => l.step === 'failed' || (l.wave === s.currentWave && l.step !== 'pending' && !DONE_STEPS.has(l.step)) || (l.wave < 0 && !DONE_STEPS.has(l.step)));
+  return { counts: [...counts], busy, wave };
+}
+
+function StepTable({ lines, now }: { lines: NodeStatusLine[]; now: number }) {
+  return (
+    <div class="steps-box">
+      <table class="small steps">
+        <Head cols={['Node', 'Wave', 'Step', 'Since', 'Detail']} />
+        <tbody>
+          {lines.slice(0, MAX_STEPS).map((l) => (
+            <tr key={`${l.wave}/${l.node}`}>
+              <th scope="row">{l.node}</th>
+              <td class="num">{l.wave < 0 ? '-' : l.wave + 1}</td>
+              <td>
+                <span class={`step ${l.step}`}>{l.step}</span>
+              </td>
+              <td>{l.sinceMs ? ago(l.sinceMs, now) : '-'}</td>
+              <td>{l.detail}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {lines.length > MAX_STEPS && <p class="dim">and {lines.length - MAX_STEPS} more nodes</p>}
+    </div>
+  );
 }
 
 export interface RolloutPanelProps {
@@ -62,7 +90,7 @@ export function RolloutPanel({ record, status, canWrite, now, busy, error, onAct
   const [reason, setReason] = useState('');
   const r = record;
   const active = r.state === 'running' || r.state === 'paused';
-  const steps = status ? stepsToShow(status) : undefined;
+  const steps = status ? waveSteps(status) : undefined;
   const act = (a: RolloutAction) => {
     if (a === 'abort' && !window.confirm(`Abort rollout ${r.id}? Nothing more is dispatched and it cannot be resumed.`)) return;
     onAction(a, reason);
@@ -143,27 +171,20 @@ export function RolloutPanel({ record, status, canWrite, now, busy, error, onAct
             </>
           )}
           <h3>Node steps</h3>
-          {steps && steps.lines.length ? (
-            <table class="small steps">
-              <Head cols={['Node', 'Wave', 'Step', 'Since', 'Detail']} />
-              <tbody>
-                {steps.lines.map((l) => (
-                  <tr key={`${l.wave}/${l.node}`}>
-                    <th scope="row">{l.node}</th>
-                    <td class="num">{l.wave < 0 ? '-' : l.wave + 1}</td>
-                    <td>
-                      <span class={`step ${l.step}`}>{l.step}</span>
-                    </td>
-                    <td>{l.sinceMs ? ago(l.sinceMs, now) : '-'}</td>
-                    <td>{l.detail}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : (
-            <p class="dim">No node has started.</p>
+          {steps && steps.wave.length > 0 && (
+            <p>
+              Wave {status.currentWave + 1}: {steps.counts.map(([step, n]) => `${n} ${step}`).join(', ')}
+            </p>
           )}
-          {steps && steps.more > 0 && <p class="dim">and {steps.more} more nodes</p>}
+          {steps && steps.busy.length > 0 ? <StepTable lines={steps.busy} now={now} /> : <p class="dim">No node is between dispatch and healthy.</p>}
+          {steps && steps.wave.length > 0 && (
+            <details>
+              <summary>
+                All {steps.wave.length} nodes of wave {status.currentWave + 1}
+              </summary>
+              <StepTable lines={steps.wave} now={now} />
+            </details>
+          )}
         </>
       )}
     </div>
