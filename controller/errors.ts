@@ -34,6 +34,14 @@ export const controllerErrors = {
   NO_PENDING: { exit: 1, http: 404, summary: 'No join request is waiting for this node name.' },
   NO_CERTIFICATE: { exit: 1, http: 404, summary: 'No fleet certificate was issued to this name (nothing to revoke).' },
   NO_TOKEN: { exit: 1, http: 404, summary: 'No bootstrap token has this id (muster token delete); `muster token list` shows them.' },
+  ROLE_REFUSED: { exit: 1, http: 403, summary: 'The client certificate\'s role may not make this call at the controller API: a reader only reads; agent certificates are refused.' },
+  NOT_LEADER: { exit: 1, http: 409, summary: 'This controller is a follower: only the leader starts applies and rollouts and resumes them; the leader\'s id and URL are named (the CLI follows it once).' },
+  REQUEST_INVALID: { exit: 1, http: 400, summary: 'An API request does not parse or has a wrong field (bad JSON, an unknown field, a limit out of range); the field is named and nothing changed.' },
+  REQUEST_TOO_LARGE: { exit: 1, http: 413, summary: 'An API request body is over the limit (64 KiB); nothing changed.' },
+  ROUTE_NOT_FOUND: { exit: 1, http: 404, summary: 'The controller API has no such route (docs/controller.md lists them).' },
+  JOB_NOT_FOUND: { exit: 1, http: 404, summary: 'No job with that id on this controller (jobs are kept in memory until it restarts).' },
+  CONTROLLER_UNREACHABLE: { exit: 1, http: 502, summary: 'The CLI could not reach the controller named by --controller (refused, TLS refused, no answer); the URL and the cause are named.' },
+  INTERNAL: { exit: 1, http: 500, summary: 'An unexpected error inside the controller; the message says what failed.' },
 } as const;
 
 export type ControllerErrorCode = keyof typeof controllerErrors;

@@ -3,10 +3,10 @@ import Fastify from 'fastify';
 import { ControllerError } from '../errors.js';
 import { ensureOperatorSecret, readOperatorSecret, registerDiscoveryRoutes } from '../discovery/server.js';
 import { DiscoveryStore } from '../discovery/store.js';
-import { splitListen, type Listening } from './serve.js';
+import { splitListen } from './serve.js';
 
 // The etcd v2 discovery service, for fleets without internet access (etcd --discovery URL).
-export async function serveDiscovery(o: { state: string; listen: string; publicUrl?: string }): Promise<Omit<Listening, 'nodes'>> {
+export async function serveDiscovery(o: { state: string; listen: string; publicUrl?: string }): Promise<{ close(): Promise<void> }> {
   const store = new DiscoveryStore({ persistPath: path.join(o.state, 'discovery.json') });
   const app = Fastify({ logger: false });
   await registerDiscoveryRoutes(app, store, { publicUrl: o.publicUrl, operatorSecret: await ensureOperatorSecret(o.state) });

@@ -2,8 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../../common/atomic-write.js';
 import { ControllerError } from '../errors.js';
-import { Enrollment, createJoinToken, deleteToken, issueReader, listTokens, rotateCa, tokenStore, type ApprovalPolicy, type RotationStep } from '../enroll/index.js';
+import { Enrollment, createJoinToken, deleteToken, issueClient, listTokens, rotateCa, tokenStore, type ApprovalPolicy, type RotationStep } from '../enroll/index.js';
 import type { CreateTokenOptions } from '../enroll/tokens.js';
+import type { ClientRole } from '../pki/fleet.js';
 import { loadInventory } from '../inputs/inventory.js';
 import type { FleetOptions } from './status.js';
 
@@ -29,9 +30,9 @@ export function enrollment(o: FleetOptions & { policy?: ApprovalPolicy }): Promi
   return new Enrollment({ stateDir: o.state, nodes: async () => (await loadInventory(o.inventory)).nodes, policy: o.policy }).init();
 }
 
-// A reader certificate in the state folder, and copied into outDir when given.
-export async function issueReaderCert(o: FleetOptions & { name: string; outDir?: string }): Promise<{ certFile: string; keyFile: string }> {
-  const r = await issueReader(o.state, o.name);
+// A reader or operator certificate in the state folder, and copied into outDir when given.
+export async function issueClientCert(o: FleetOptions & { name: string; role: ClientRole; outDir?: string }): Promise<{ certFile: string; keyFile: string }> {
+  const r = await issueClient(o.state, o.name, o.role);
   if (!o.outDir) return { certFile: r.certFile, keyFile: r.keyFile };
   await fs.mkdir(o.outDir, { recursive: true });
   const out = { certFile: path.join(o.outDir, `${o.name}.crt`), keyFile: path.join(o.outDir, `${o.name}.key`) };

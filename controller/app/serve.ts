@@ -1,13 +1,21 @@
 import { isIP } from 'node:net';
 import os from 'node:os';
 import type { DriftEvent } from '../../proto/gen/muster/agent/v1/agent.js';
-import { buildApi } from '../api/server.js';
-import { Enrollment, loadRevocations, startEnrollServer, type ApprovalPolicy, type EnrollServer } from '../enroll/index.js';
+import { buildApi, type ApiTls } from '../api/server.js';
+import { Enrollment, loadRevocations, readTrust, startEnrollServer, type ApprovalPolicy, type EnrollServer } from '../enroll/index.js';
 import { loadInventory } from '../inputs/inventory.js';
+import { ensureServerCert } from '../pki/fleet.js';
+import { openBacking, type Backing, type StoreSpec } from '../store/open.js';
+import { ControllerEvents, observedStore } from './events.js';
 import { watchFleet, type FleetOptions } from './status.js';
 
 export interface Listening {
   nodes: number;
+  // Where the API answers (the port the system gave for :0).
+  url: string;
+  // This controller's identity and its store, as GET /v1/leader names them.
+  id: string;
+  store: string;
   // The enrollment port, when it runs.
   enroll?: { port: number; caCertHash: string };
   close(): Promise<void>;
@@ -20,6 +28,12 @@ export function splitListen(listen: string): { host: string; port: number } {
 
 export interface ServeOptions extends FleetOptions {
   listen: string;
+  // The controller's memory (default: the state folder's SQLite file).
+  store?: StoreSpec;
+  // This process in the leader election (default host:pid).
+  id?: string;
+  // More names and addresses clients dial the API by, for its certificate.
+  sans?: string[];
   // The enrollment service (Join, Renew, GetTrust); false: none.
   // sans: names and addresses agents dial it by (default: what the listen address implies).
   enroll?: false | { listen: string; policy?: ApprovalPolicy; sans?: string[] };
@@ -39,8 +53,8 @@ export function enrollSans(host: string, given: string[] = []): { dnsNames: stri
   return { dnsNames: list.filter((n) => !isIP(n)), ipAddresses: list.filter((n) => isIP(n)) };
 }
 
-// The long-running controller: watches every agent, serves the fleet's state over HTTP, and
-// enrolls new nodes on its own port.
+// The long-running controller: watches every agent, serves the fleet's state and its jobs over
+// HTTPS with mutual TLS, and enrolls new nodes on its own port.
 // (The controller's own certificate is renewed when due by fleetCredentials, under watchFleet.)
 export async function serve(o: ServeOptions): Promise<Listening> {
   let enroll: EnrollServer | undefined;
@@ -65,33 +79,62 @@ export async function serve(o: ServeOptions): Promise<Listening> {
     reload = setInterval(() => void revocations.load().catch(() => undefined), 5_000);
     reload.unref();
   }
+  let backing: Backing | undefined;
+  let events: ControllerEvents | undefined;
   try {
+    const at = splitListen(o.listen);
+    const id = o.id ?? `${os.hostname()}:${process.pid}`;
+    const tls = await apiTls(o.state, at.host, o.sans);
+    const hostForUrl = at.host.includes(':') ? `[${at.host}]` : at.host;
+    backing = await openBacking(o.state, o.store, { id, url: `https://${hostForUrl}:${at.port}` });
+    events = new ControllerEvents();
+    const bus = events;
     // The API is built on the monitor and counts the monitor's drift events.
     const late: { api?: ReturnType<typeof buildApi> } = {};
     const watch = await watchFleet({ ...o, revoked: revocations }, {
+      change: (v) => bus.node(v),
       drift: (node, d) => {
         late.api?.driftCounter.inc({ node, repaired: String(d.repaired) });
+        bus.emit('drift', { node, ...d });
         o.onDrift?.(node, d);
       },
     });
-    const api = buildApi(watch.monitor);
+    const store = observedStore(backing.store, bus);
+    const api = buildApi({ monitor: watch.monitor, store, leadership: backing.leadership, self: { id, store: backing.describe }, events: bus, revoked: revocations }, tls);
     late.api = api;
-    await api.app.listen(splitListen(o.listen)).catch((err: unknown) => {
+    await api.app.listen(at).catch((err: unknown) => {
       watch.stop();
       throw err;
     });
+    const port = (api.app.server.address() as { port: number }).port;
+    const held = backing;
     return {
       nodes: watch.inv.nodes.length,
+      url: `https://${hostForUrl}:${port}`,
+      id,
+      store: held.describe,
       enroll: enroll && { port: enroll.port, caCertHash: enroll.caCertHash },
       close: async () => {
         clearInterval(reload);
         watch.stop();
         await Promise.all([api.app.close(), enroll?.stop()]);
+        bus.close();
+        await held.close();
       },
     };
   } catch (err) {
     clearInterval(reload);
+    events?.close();
+    await backing?.close();
     await enroll?.stop();
     throw err;
   }
+}
+
+// The API's server certificate from the fleet CA, for the names and addresses it listens on,
+// and the bundle client certificates must chain to.
+async function apiTls(state: string, host: string, sans?: string[]): Promise<ApiTls> {
+  const { ca, bundle } = await readTrust(state);
+  const server = await ensureServerCert(state, 'api-server', ca, enrollSans(host, sans));
+  return { cert: server.certPem + ca.certPem, key: server.keyPem, ca: bundle };
 }

@@ -193,8 +193,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .action(lazy(() => import('./commands/certs-check.js')));
   certs
     .command('issue <name>')
-    .description('a fleet certificate for monitoring: the reader role may call GetStatus, GetFacts and WatchStatus, never Apply')
-    .addOption(new Option('--role <role>', 'the certificate role').choices(['reader']).makeOptionMandatory())
+    .description('a fleet client certificate: reader (GetStatus, GetFacts, WatchStatus and the API\'s reads, never Apply) or operator (the controller API, read and write)')
+    .addOption(new Option('--role <role>', 'the certificate role').choices(['reader', 'operator']).makeOptionMandatory())
     .option('-o, --out-dir <dir>', 'also write <name>.crt and <name>.key (0600) into this folder')
     .action(lazy(() => import('./commands/certs-issue.js'), ['name']));
   certs
@@ -240,8 +240,11 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
 
   program
     .command('serve')
-    .description('the long-running controller: a live view of every agent over HTTP (/v1/fleet, /v1/nodes/:name, /metrics, /healthz) and the enrollment port nodes join on')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7480')
+    .description('the long-running controller: holds a channel to every agent, runs applies and rollouts as jobs, serves its API over mutual TLS (docs/controller.md) and the enrollment port nodes join on')
+    .option('--listen <host:port>', 'address of the API (HTTPS, client certificates from the fleet CA); 0.0.0.0:7480 for every interface', hostPort, '127.0.0.1:7480')
+    .option('--san <names>', 'more names and addresses clients dial the API by (comma-separated), for its certificate', (v: string) => v.split(',').map((x) => x.trim()).filter(Boolean))
+    .option('--store <url>', 'the controller\'s memory: sqlite (the state folder, default) or etcd://host:port[,host:port...]')
+    .option('--id <id>', 'this controller in the leader election (default host:pid)')
     // Loopback unless told, like discovery: opening it to the network is the operator's choice.
     .option('--enroll-listen <host:port>', 'address of the enrollment service (musterd join); 0.0.0.0:7450 for every interface', hostPort, `127.0.0.1:${DEFAULT_ENROLL_PORT}`)
     .addOption(new Option('--enroll-policy <policy>', 'inventory: only inventory nodes join; approve-unknown: others wait for "muster nodes approve"; approve-all: every node waits').choices(['inventory', 'approve-unknown', 'approve-all']).default('inventory'))

@@ -6,7 +6,7 @@ import { splitPemBundle } from '../../common/ca-hash.js';
 import { ControllerError } from '../errors.js';
 import { signCertificate } from '../pki/certs.js';
 import { inspectCertificate, type CertPair } from '../pki/inspect.js';
-import { ROLE_AGENT, ROLE_READER, fleetStore } from '../pki/fleet.js';
+import { CLIENT_ROLES, ROLE_AGENT, ROLE_READER, fleetStore, type ClientRole } from '../pki/fleet.js';
 import { checkCsrFor, parseCsr, type ParsedCsr } from './csr.js';
 import { FileLock, readJson } from './lock.js';
 import { readTrust } from './rotation.js';
@@ -289,14 +289,17 @@ export async function listFleetCerts(stateDir: string, now = Date.now()): Promis
 }
 
 // A reader certificate for monitoring: GetStatus, GetFacts and WatchStatus, never Apply.
-export async function issueReader(stateDir: string, name: string, validityDays = 365): Promise<{ certFile: string; keyFile: string; pair: CertPair }> {
+export async function issueClient(stateDir: string, name: string, role: ClientRole, validityDays = 365): Promise<{ certFile: string; keyFile: string; pair: CertPair }> {
   const store = fleetStore(stateDir);
   const ca = await store.read('ca');
   if (!ca) throw new ControllerError('NO_CREDENTIALS', `no fleet CA in ${store.dir}: run "muster init" first`);
-  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new ControllerError('SPEC_INVALID', `reader name ${JSON.stringify(name)} must be a lower-case DNS name`);
-  const pair = await store.issue(`readers/${name}`, ca, { commonName: name, organizationalUnits: [ROLE_READER], usages: ['client'], validityDays });
-  return { certFile: store.file(`readers/${name}`, 'crt'), keyFile: store.file(`readers/${name}`, 'key'), pair };
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(name)) throw new ControllerError('SPEC_INVALID', `${role} name ${JSON.stringify(name)} must be a lower-case DNS name`);
+  const at = `${CLIENT_ROLES[role]}/${name}`;
+  const pair = await store.issue(at, ca, { commonName: name, organizationalUnits: [role], usages: ['client'], validityDays });
+  return { certFile: store.file(at, 'crt'), keyFile: store.file(at, 'key'), pair };
 }
+
+export const issueReader = (stateDir: string, name: string, validityDays = 365) => issueClient(stateDir, name, ROLE_READER, validityDays);
 
 // Past two thirds of a certificate's life it is due for renewal.
 export function renewalDue(pem: string, now = Date.now()): { due: boolean; at: Date } {

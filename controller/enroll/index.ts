@@ -6,7 +6,7 @@ import { RevocationList } from './revocations.js';
 import { FileTokenStore, createToken, type CreateTokenOptions } from './tokens.js';
 import path from 'node:path';
 
-export { Enrollment, issueReader, listFleetCerts, renewControllerIfDue, type ApprovalPolicy, type EnrollNode, type FleetCertRow } from './enrollment.js';
+export { Enrollment, issueClient, issueReader, listFleetCerts, renewControllerIfDue, type ApprovalPolicy, type EnrollNode, type FleetCertRow } from './enrollment.js';
 export { refuseRevoked, RevocationList } from './revocations.js';
 export { bundleFile, readTrust, rotateCa, type RotationStep } from './rotation.js';
 export { startEnrollServer, type EnrollServer, type EnrollServerOptions } from './server.js';

@@ -4,7 +4,7 @@ import { caCertHash } from '../../common/ca-hash.js';
 import { MemoryCertificateProvider } from '../../common/cert-provider.js';
 import { EnrollServiceService, JoinStatus, type EnrollServiceServer, type NodeFacts as WireFacts } from '../../proto/gen/muster/controller/v1/enroll.js';
 import { ControllerError, controllerErrors } from '../errors.js';
-import { ROLE_CONTROLLER, fleetStore } from '../pki/fleet.js';
+import { ensureServerCert } from '../pki/fleet.js';
 import type { Enrollment, NodeFacts } from './enrollment.js';
 
 export interface EnrollServerOptions {
@@ -86,18 +86,9 @@ class Gate {
 export async function startEnrollServer(o: EnrollServerOptions): Promise<EnrollServer> {
   const { enrollment } = o;
   await enrollment.init();
-  const store = fleetStore(enrollment.o.stateDir);
   const material = async () => {
     const { ca, bundle } = await enrollment.trust();
-    const server = await store.ensureIssued('enroll-server', ca, {
-      commonName: 'muster-controller',
-      organizationalUnits: [ROLE_CONTROLLER],
-      // muster-controller: the name joining agents check on their second connection (agent/join/client.ts).
-      dnsNames: [...new Set(['muster-controller', ...(o.dnsNames ?? ['localhost'])])],
-      ipAddresses: o.ipAddresses ?? ['127.0.0.1'],
-      // serverAuth only: this key sits on the listening side and must never act as the controller's client.
-      usages: ['server'],
-    });
+    const server = await ensureServerCert(enrollment.o.stateDir, 'enroll-server', ca, { dnsNames: o.dnsNames ?? ['localhost'], ipAddresses: o.ipAddresses ?? ['127.0.0.1'] });
     // The chain carries the CA so a joining agent can compare its hash before sending anything.
     return { ca: Buffer.from(bundle), cert: Buffer.from(server.certPem + ca.certPem), key: Buffer.from(server.keyPem), caPem: ca.certPem };
   };

@@ -18,6 +18,26 @@ export interface FleetInit {
 export const ROLE_CONTROLLER = 'controller';
 export const ROLE_AGENT = 'agent';
 export const ROLE_READER = 'reader';
+// A person at the controller's API: reads and writes there (apply, rollouts); agents refuse it.
+export const ROLE_OPERATOR = 'operator';
+
+// The roles a certificate may be issued for with `muster certs issue`, and where each is kept.
+export const CLIENT_ROLES = { reader: 'readers', operator: 'operators' } as const;
+export type ClientRole = keyof typeof CLIENT_ROLES;
+
+// A server certificate of the controller (enrollment port, API) for the names and addresses it
+// is dialled by; kept under `name` and re-issued when the names change or it nears expiry.
+export function ensureServerCert(stateDir: string, name: string, ca: CertPair, sans: { dnsNames: string[]; ipAddresses: string[] }): Promise<CertPair> {
+  return fleetStore(stateDir).ensureIssued(name, ca, {
+    commonName: 'muster-controller',
+    organizationalUnits: [ROLE_CONTROLLER],
+    // muster-controller: the name joining agents check on their second connection (agent/join/client.ts).
+    dnsNames: [...new Set(['muster-controller', ...sans.dnsNames])],
+    ipAddresses: sans.ipAddresses,
+    // serverAuth only: this key sits on the listening side and must never act as the controller's client.
+    usages: ['server'],
+  });
+}
 
 // Makes the fleet CA, the controller's client certificate and one certificate per agent.
 // Re-running keeps what exists; a node whose address changed gets a new certificate.

@@ -7,14 +7,15 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../agent/agent.js';
 import { manifestHash, stampManifest } from '../../common/manifest-hash.js';
-import { buildApi } from '../../controller/api/server.js';
+import type { ApiError } from '../../controller/api/client.js';
+import { serve } from '../../controller/app/serve.js';
 import { Fleet } from '../../controller/fleet/fleet.js';
-import { FleetMonitor } from '../../controller/fleet/monitor.js';
 import { readFleetCredentials } from '../../controller/pki/fleet.js';
 import { ApplyMode, Plan, ProbeState, type DriftEvent, type WatchStatusResponse } from '../../proto/gen/muster/agent/v1/agent.js';
 import { agentTls, freePort, makeFleet, repoRoot, type TestFleet } from '../helpers/fleet.js';
 import { fakeCrictl, type FakeCrictl } from '../helpers/crictl.js';
 import { silent } from '../helpers/host.js';
+import { apiClient } from '../helpers/api.js';
 
 const exec = promisify(execFile);
 let f: TestFleet;
@@ -136,25 +137,27 @@ test('live: a failing probe names the probe, the last error and since when; heal
 });
 
 test('live: muster serve reports the fleet from the agents\' streams, and an unreachable node with since when', async () => {
-  const dead = { ...f.inventory.nodes[0], name: 'gone', agentPort: 1 };
-  const inv = { ...f.inventory, nodes: [...f.inventory.nodes, dead] };
-  const monitor = new FleetMonitor(new Fleet(inv.nodes, await readFleetCredentials(f.state)), inv, {}, 100);
-  const { app } = buildApi(monitor);
-  monitor.start();
+  const inventory = path.join(f.dir, 'with-gone.yaml');
+  await fs.writeFile(inventory, (await fs.readFile(f.inventoryFile, 'utf8')) + '  - { name: gone, address: 127.0.0.1, agentPort: 1, roles: [worker] }\n');
+  const server = await serve({ state: f.state, inventory, listen: '127.0.0.1:0', enroll: false });
+  const api = await apiClient(f.state, server.url, 'reader');
   try {
-    await until('n1 in the fleet view', 5000, () => monitor.views.get('n1')?.status);
-    await until('gone to be unreachable', 5000, () => (monitor.views.get('gone')?.error && monitor.views.get('gone')?.error !== 'connecting' ? true : undefined));
-    const fleetView = (await app.inject('/v1/fleet')).json();
+    type Fleet = { summary: object; nodes: { node: string; error?: string; errorSince?: string }[] };
+    const fleetView = await until('n1 ready and gone unreachable', 10_000, async () => {
+      const v = await api.get<Fleet>('/v1/fleet');
+      const gone = v.nodes.find((n) => n.node === 'gone');
+      return gone?.error && gone.error !== 'connecting' && v.nodes.find((n) => n.node === 'n1' && !n.error) ? v : undefined;
+    });
     assert.deepEqual(fleetView.summary, { total: 2, ready: 1, unreachable: 1 });
-    const gone = fleetView.nodes.find((n: { node: string }) => n.node === 'gone');
-    assert.match(gone.error, /^gone \(127\.0\.0\.1:\d+\) refused the connection: check that musterd runs on gone/);
-    assert.match(gone.errorSince, /^\d{4}-\d\d-\d\dT/);
-    assert.equal((await app.inject('/v1/nodes/n1')).json().status.revision, 'r1');
-    assert.equal((await app.inject('/v1/nodes/nope')).statusCode, 404);
-    assert.match((await app.inject('/metrics')).body, /muster_fleet_nodes\{state="unreachable"\} 1/);
+    const gone = fleetView.nodes.find((n) => n.node === 'gone')!;
+    assert.match(gone.error!, /^gone \(127\.0\.0\.1:\d+\) refused the connection: check that musterd runs on gone/);
+    assert.match(gone.errorSince!, /^\d{4}-\d\d-\d\dT/);
+    assert.equal((await api.get<{ status: { revision: string } }>('/v1/nodes/n1')).status.revision, 'r1');
+    await assert.rejects(api.get('/v1/nodes/nope'), (e: ApiError) => e.status === 404 && e.code === 'UNKNOWN_NODE');
+    assert.match(await api.text('/metrics'), /muster_fleet_nodes\{state="unreachable"\} 1/);
   } finally {
-    monitor.stop();
-    await app.close();
+    api.close();
+    await server.close();
   }
 });
 

@@ -9,6 +9,7 @@ import { Fleet } from '../../controller/fleet/fleet.js';
 import { readFleetCredentials } from '../../controller/pki/fleet.js';
 import { VERSION } from '../../common/version.js';
 import { ApplyMode, Plan } from '../../proto/gen/muster/agent/v1/agent.js';
+import { apiClient } from '../helpers/api.js';
 import { testCerts } from '../helpers/certs.js';
 import { freePort, makeFleet, repoRoot, spawnAgents, waitForPort } from '../helpers/fleet.js';
 import { requireBinaries } from './helpers/mount.js';
@@ -94,8 +95,11 @@ test('promtool check metrics passes on the agent\'s and on muster serve\'s /metr
 
   started.serve = spawn(process.execPath, [path.join(repoRoot, 'bin/muster.js'), 'serve', '-i', f.inventoryFile, '-s', f.state, '--listen', `127.0.0.1:${servePort}`], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort('127.0.0.1', servePort, 30_000);
+  // serve's API takes fleet client certificates only: a reader, as Prometheus would scrape with.
+  const reader = await apiClient(f.state, `https://127.0.0.1:${servePort}`, 'reader', 'prometheus');
+  t.after(() => reader.close());
   const serveText = await until('the agent\'s certificate in serve\'s /metrics', 15_000, async () => {
-    const text = await scrape(servePort);
+    const text = await reader.text('/metrics');
     return /muster_fleet_certificate_expiry_timestamp_seconds\{node="pm1"\}/.test(text) ? text : undefined;
   });
   const serveLint = promtool(serveText);
