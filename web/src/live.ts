@@ -8,6 +8,9 @@ export type Link = 'connecting' | 'live' | 'reconnecting';
 const FLASH_MS = 4000;
 // A burst of journal events (a wave of 200 nodes) reads the rollout's status at most this often.
 const STATUS_EVERY_MS = 500;
+// Events tell only what this controller's own jobs write: a rollout driven elsewhere (the CLI
+// in-process, or the leader while this one follows) shows through reading it this often.
+const POLL_MS = 5000;
 
 const message = (err: unknown) => (err instanceof ApiError ? `${err.code}: ${err.message}` : (err as Error).message);
 
@@ -56,6 +59,7 @@ export class Live {
   private listeners = new Set<() => void>();
   private pending = false;
   private close: (() => void) | undefined;
+  private poll: ReturnType<typeof setInterval> | undefined;
   private sawDown = false;
 
   subscribe(fn: () => void): () => void {
@@ -98,6 +102,7 @@ export class Live {
     }
     this.changed();
     await this.resync();
+    this.poll = setInterval(() => void this.pollRollouts(), POLL_MS);
     this.close = connectEvents({
       node: (n) => {
         this.fleet.upsert(n);
@@ -142,6 +147,20 @@ export class Live {
 
   stop(): void {
     this.close?.();
+    clearInterval(this.poll);
+  }
+
+  private async pollRollouts(): Promise<void> {
+    try {
+      const before = this.shown;
+      for (const r of (await api.rollouts(20)).rollouts) this.rollouts = mergeRollout(this.rollouts, r);
+      const now = this.shown;
+      if (now && (now.id !== before?.id || now.state === 'running' || now.state === 'paused' || now.revision !== this.status?.rollout.revision)) this.refreshStatus();
+      if (now && now.revision !== before?.revision) this.refreshHistory();
+      this.changed();
+    } catch {
+      // The link indicator and the next poll tell.
+    }
   }
 
   private async resync(): Promise<void> {

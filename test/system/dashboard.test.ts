@@ -1,0 +1,139 @@
+// The dashboard in a real browser: Debian's chromium driven by playwright-core, with an
+// operator's and a reader's client certificate, against a real `muster serve` (HTTPS, mutual TLS)
+// watching six real musterd processes on loopback (mTLS gRPC). The workers' kubelet probe polls a
+// stand-in kubelet /healthz (no kubelet on this machine), turned sick per node by the test.
+// Needs Debian's chromium (test/system/install-packages.sh).
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { openStore } from '../../controller/store/sqlite.js';
+import { spawnAgents } from '../helpers/fleet.js';
+import { dashboardFleet, launchChromium, MANAGED_FILE, startServe, withCert, type DashboardFleet, type Serve } from './helpers/dashboard.js';
+
+const NODES = [1, 2, 3, 4, 5, 6].map((i) => ({ roles: ['worker'], labels: { rack: i <= 3 ? 'a' : 'b' } }));
+const names = NODES.map((_, i) => `db${i + 1}`);
+
+let fleet: DashboardFleet;
+let agents: Awaited<ReturnType<typeof spawnAgents>>;
+let serve: Serve;
+let browser: Browser;
+let operator: BrowserContext;
+let page: Page;
+
+const row = (p: Page, node: string) => p.locator(`table.fleet tr[data-node="${node}"]`);
+const latestRollout = () => {
+  const store = openStore(fleet.f.state);
+  try {
+    return store.db.prepare('SELECT id, state, reason FROM rollouts ORDER BY created_at_ms DESC, rowid DESC LIMIT 1').get() as { id: string; state: string; reason: string } | undefined;
+  } finally {
+    store.close();
+  }
+};
+const onHost = (node: string) => fs.readFile(path.join(fleet.f.nodeRoot(node), MANAGED_FILE), 'utf8').catch(() => '(absent)');
+
+before(async () => {
+  fleet = await dashboardFleet(NODES, 'db');
+  agents = await spawnAgents(fleet.f);
+  const applied = await fleet.muster('apply', '-t', await fleet.tasks('one'));
+  assert.equal(applied.code, 0, applied.stdout + applied.stderr);
+  serve = await startServe(fleet.f);
+  browser = await launchChromium();
+  operator = await withCert(browser, serve.url, fleet.certs.operator);
+  page = await operator.newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await serve?.stop();
+  await fleet?.close();
+  await agents?.stop();
+  await fleet?.f.cleanup();
+});
+
+test('dashboard: the page loads over mutual TLS and lists every node, ready, with its probe', async () => {
+  const res = await page.goto(serve.url);
+  assert.equal(res?.status(), 200);
+  assert.match(res!.headers()['content-security-policy'], /default-src 'none'/);
+  for (const n of names) await row(page, n).locator('.badge.ready').waitFor({ timeout: 20_000 });
+  assert.equal(await page.locator('table.fleet tr[data-node]').count(), names.length);
+  assert.match(await row(page, 'db1').innerText(), /db1[\s\S]*worker[\s\S]*ready[\s\S]*1\/1 healthy/);
+  assert.match(await page.locator('.who').innerText(), /ana \(operator\)/);
+  await page.locator('.link-live').waitFor();
+  // Filters: by label, then by state, through the labelled controls a keyboard user has.
+  await page.getByLabel('Label').selectOption('rack=b');
+  assert.deepEqual(await page.locator('table.fleet tr[data-node]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-node'))), ['db4', 'db5', 'db6']);
+  await page.getByLabel('State').selectOption('unreachable');
+  await page.getByText('No node matches the filter.').waitFor();
+  await page.getByRole('button', { name: 'Clear' }).click();
+  assert.equal(await page.locator('table.fleet tr[data-node]').count(), names.length);
+});
+
+test('dashboard: a drift repair shows in its row and the drift list live, without a reload', async () => {
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+  assert.equal(await row(page, 'db2').locator('td.drift').innerText(), '0');
+  await fs.writeFile(path.join(fleet.f.nodeRoot('db2'), MANAGED_FILE), 'edited behind muster\n');
+  await row(page, 'db2').locator('td.drift', { hasText: /1 repaired · app\.conf changed/ }).waitFor({ timeout: 15_000 });
+  await page.locator('.drift-feed li', { hasText: /db2 app\.conf changed .* ago, repaired/ }).waitFor();
+  assert.equal(await onHost('db2'), 'one\n', 'the agent put the file back');
+  assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
+});
+
+test('dashboard: a rollout waiting on a node is paused from the page, and the store says paused', async () => {
+  fleet.sick.add('db4');
+  const rollout = fleet.start('rollout', '-t', await fleet.tasks('two'), '--batch', '2', '--yes', '--soak', 'worker=0', '--gate-timeout', '5m', '--poll', '100ms');
+  const wait = page.locator('ul.waits li', { hasText: /db4 waits on kubelet for \d+s: last error/ });
+  await wait.waitFor({ timeout: 30_000 });
+  assert.match(await wait.innerText(), /503/);
+  await page.locator('ol.waves li.wave').first().waitFor();
+  assert.equal(await page.locator('ol.waves li.wave').count(), 3, 'three waves of two workers');
+  const id = latestRollout()!.id;
+  await page.getByLabel('Reason').fill('db4 looks sick');
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await page.locator('.rollout-head .badge.paused').waitFor();
+  await page.getByRole('button', { name: 'Resume' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Pause' }).count(), 0);
+  const stored = latestRollout()!;
+  assert.equal(stored.id, id);
+  assert.equal(stored.state, 'paused');
+  assert.match(stored.reason, /paused by ana@api 127\.0\.0\.1: db4 looks sick/);
+  // The gate passes; the runner sees the pause before its next dispatch and stops there.
+  fleet.sick.delete('db4');
+  const ended = await rollout.done;
+  assert.equal(ended.code, 3, ended.out);
+  assert.deepEqual(await Promise.all(names.map(onHost)), ['two\n', 'two\n', 'two\n', 'two\n', 'one\n', 'one\n'], 'nothing was sent after the pause');
+  await page.locator('table.small td', { hasText: 'pause' }).first().waitFor({ timeout: 10_000 });
+});
+
+test('dashboard: a reader sees the rollout without any button, and a forced POST is refused', async () => {
+  const reader = await withCert(browser, serve.url, fleet.certs.reader);
+  try {
+    const p = await reader.newPage();
+    await p.goto(serve.url);
+    await p.locator('.rollout-head .badge.paused').waitFor({ timeout: 15_000 });
+    await p.locator('.who', { hasText: 'rita (reader, read only)' }).waitFor();
+    assert.equal(await p.getByRole('button', { name: /^(Pause|Resume|Abort)$/ }).count(), 0);
+    const id = latestRollout()!.id;
+    const forced = await p.evaluate(async (rid) => {
+      const res = await fetch(`/v1/rollouts/${rid}/abort`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"reason":"forced"}' });
+      return { status: res.status, body: (await res.json()) as { error: string } };
+    }, id);
+    assert.equal(forced.status, 403);
+    assert.equal(forced.body.error, 'ROLE_REFUSED');
+    assert.equal(latestRollout()!.state, 'paused', 'the refused abort changed nothing');
+  } finally {
+    await reader.close();
+  }
+});
+
+test('dashboard: without a client certificate the page is refused', async () => {
+  const anonymous = await withCert(browser, serve.url);
+  try {
+    const res = await (await anonymous.newPage()).goto(serve.url);
+    assert.equal(res?.status(), 401);
+    assert.match(await res!.text(), /NOT_AUTHENTICATED/);
+  } finally {
+    await anonymous.close();
+  }
+});
