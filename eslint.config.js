@@ -14,6 +14,7 @@ export default tseslint.config(
   {
     // The dashboard runs in a browser: node's modules are not there.
     files: ['web/**/*.ts', 'web/**/*.tsx'],
+    ignores: ['web/**/*.test.ts'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'web/ runs in the browser; node modules do not exist there.' }] }],
     },

@@ -112,7 +112,7 @@ export function viewJson(v: NodeView) {
     probes: (s?.probes ?? []).map((p) => ({ name: p.name, state: stateWord(p.state), message: p.message, lastError: p.lastError, since: iso(p.sinceMs) })),
     drift: s
       ? {
-          policy: s.driftPolicy === DriftPolicy.DRIFT_POLICY_REPORT ? ('report' as const) : ('repair' as const),
+          policy: s.driftPolicy === DriftPolicy.DRIFT_POLICY_REPORT ? ('report' as const) : ('enforce' as const),
           detected: s.driftDetected,
           repaired: s.driftRepaired,
           last: s.lastDrift ? { path: s.lastDrift.path, what: s.lastDrift.what, repaired: s.lastDrift.repaired, error: s.lastDrift.error, at: iso(s.lastDrift.atMs) } : undefined,
