@@ -64,7 +64,7 @@ const Row = memo(function Row({ n, index, now, flash, selected, onSelect }: RowP
       <td>
         <span class={`badge ${n.state}`}>{STATE_TEXT[n.state]}</span>
       </td>
-      <td class={probes.bad ? 'bad' : ''} title={probes.full}>
+      <td class={n.state === 'unreachable' ? 'dim' : probes.bad ? 'bad' : ''} title={n.state === 'unreachable' ? `last seen before it became unreachable:\n${probes.full}` : probes.full}>
         {probes.short}
       </td>
       <td class="drift" title={drift.full}>

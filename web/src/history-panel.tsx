@@ -35,25 +35,27 @@ export function HistoryPanel({ rollouts, entries, selected, onSelect }: { rollou
       )}
       <h3>Actions</h3>
       {entries.length ? (
-        <table class="small">
-          <Head cols={['When', 'Who', 'Action', 'Subject', 'Node', 'Result', 'Generation', 'Detail']} />
-          <tbody>
-            {entries.map((e) => (
-              <tr key={e.seq}>
-                <td>{clock(e.atMs)}</td>
-                <td>
-                  {e.operator.user}@{e.operator.host}
-                </td>
-                <td>{e.action}</td>
-                <td>{e.subject}</td>
-                <td>{e.node || '-'}</td>
-                <td>{e.result}</td>
-                <td class="num">{e.generationBefore || e.generationAfter ? `${e.generationBefore} → ${e.generationAfter}` : '-'}</td>
-                <td>{e.detail}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <div class="history-box" tabIndex={0} role="region" aria-label="Actions, newest first">
+          <table class="small">
+            <Head cols={['When', 'Who', 'Action', 'Subject', 'Node', 'Result', 'Generation', 'Detail']} />
+            <tbody>
+              {entries.map((e) => (
+                <tr key={e.seq}>
+                  <td>{clock(e.atMs)}</td>
+                  <td>
+                    {e.operator.user}@{e.operator.host}
+                  </td>
+                  <td>{e.action}</td>
+                  <td>{e.subject}</td>
+                  <td>{e.node || '-'}</td>
+                  <td>{e.result}</td>
+                  <td class="num">{e.generationBefore || e.generationAfter ? `${e.generationBefore} → ${e.generationAfter}` : '-'}</td>
+                  <td>{e.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : (
         <p class="dim">No actions recorded.</p>
       )}

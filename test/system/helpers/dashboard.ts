@@ -14,6 +14,7 @@ import { makeFleet, repoRoot, runMuster, type TestFleet } from '../../helpers/fl
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const MANAGED_FILE = '/etc/kubernetes/app.conf';
+export const WORKER_FILE = '/etc/kubernetes/worker.conf';
 
 export interface NodeSpec {
   roles: string[];
@@ -29,7 +30,9 @@ export interface DashboardFleet {
   f: TestFleet;
   // Nodes whose stand-in kubelet answers 503 (its probe fails).
   sick: Set<string>;
-  tasks(content: string): Promise<string>;
+  // A task file: every node's MANAGED_FILE holds `content`; with `workers`, the workers also get
+  // WORKER_FILE holding it (so a rollout of a new `workers` changes the workers only).
+  tasks(content: string, workers?: string): Promise<string>;
   muster(...args: string[]): ReturnType<typeof runMuster>;
   // A muster process left running (a rollout): its exit code and output when it ends.
   start(...args: string[]): { proc: ChildProcess; done: Promise<{ code: number; out: string }> };
@@ -37,9 +40,20 @@ export interface DashboardFleet {
   close(): Promise<void>;
 }
 
+// freePort can hand out a port twice across many nodes (each is free when asked): the inventory
+// then refuses the duplicate, and a new draw is taken.
+async function fleetOf(n: number, prefix: string, tries = 3): Promise<TestFleet> {
+  try {
+    return await makeFleet(n, prefix);
+  } catch (err) {
+    if (tries <= 1 || !/is also nodes\[/.test((err as Error).message)) throw err;
+    return fleetOf(n, prefix, tries - 1);
+  }
+}
+
 // An inventory of these nodes (prefix 1..n), the fleet PKI, an operator's and a reader's certificate.
 export async function dashboardFleet(nodes: NodeSpec[], prefix: string): Promise<DashboardFleet> {
-  const f = await makeFleet(nodes.length, prefix);
+  const f = await fleetOf(nodes.length, prefix);
   let i = 0;
   const text = await fs.readFile(f.inventoryFile, 'utf8');
   await fs.writeFile(
@@ -84,11 +98,12 @@ export async function dashboardFleet(nodes: NodeSpec[], prefix: string): Promise
     sick,
     muster,
     start,
-    tasks: async (content) => {
-      const p = path.join(f.dir, `tasks-${content}.yaml`);
+    tasks: async (content, workers) => {
+      const p = path.join(f.dir, `tasks-${content}-${workers ?? ''}.yaml`);
+      const worker = workers ? `  - id: worker-conf\n    on: { roles: [worker] }\n    file: { path: ${WORKER_FILE}, content: "${workers}\\n" }\n` : '';
       await fs.writeFile(
         p,
-        `probes:\n  - name: kubelet\n    http: { url: "${kubeletUrl}/\${NODE_NAME}/healthz" }\n    intervalSeconds: 1\ntasks:\n  - id: app\n    file: { path: ${MANAGED_FILE}, content: "${content}\\n" }\n`,
+        `probes:\n  - name: kubelet\n    http: { url: "${kubeletUrl}/\${NODE_NAME}/healthz" }\n    intervalSeconds: 1\ntasks:\n  - id: app\n    file: { path: ${MANAGED_FILE}, content: "${content}\\n" }\n${worker}`,
       );
       return p;
     },
