@@ -127,6 +127,45 @@ test('dashboard: a reader sees the rollout without any button, and a forced POST
   }
 });
 
+test('dashboard: 1,000 nodes (six agents, the rest refusing on loopback) stay a page of rows, filterable and scrollable', async () => {
+  // A second controller on a copy of the fleet PKI, its inventory the six agents and 994 nodes
+  // whose addresses refuse connections, as a large fleet's powered-off racks would.
+  const state = path.join(fleet.f.dir, 'state-1000');
+  await fs.cp(path.join(fleet.f.state, 'pki'), path.join(state, 'pki'), { recursive: true });
+  const unreachable = Array.from({ length: 994 }, (_, i) => `  - { name: x${i + 1}, address: 127.0.${2 + Math.floor(i / 250)}.${1 + (i % 250)}, agentPort: 9, roles: [worker], labels: { rack: r${i % 20} } }`);
+  const inventoryFile = path.join(fleet.f.dir, 'inventory-1000.yaml');
+  await fs.writeFile(inventoryFile, `${await fs.readFile(fleet.f.inventoryFile, 'utf8')}${unreachable.join('\n')}\n`);
+  const big = await startServe({ ...fleet.f, state, inventoryFile });
+  const ctx = await withCert(browser, big.url, fleet.certs.operator);
+  const p = await ctx.newPage();
+  try {
+    await p.goto(big.url);
+    await p.locator('.summary', { hasText: '1000 nodes' }).waitFor({ timeout: 20_000 });
+    await p.locator('.summary', { hasText: '6 ready' }).waitFor({ timeout: 20_000 });
+    const rows = () => p.locator('table.fleet tr[data-node]').count();
+    assert.ok((await rows()) < 60, `only the rows in view are in the page (${await rows()})`);
+    assert.equal(await p.locator('table.fleet').getAttribute('aria-rowcount'), '1001');
+    await p.locator('.scroller').evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await row(p, 'x994').waitFor();
+    assert.ok((await rows()) < 60);
+    await p.getByLabel('State').selectOption('unreachable');
+    await p.locator('.filters output', { hasText: '994 of 1000 nodes' }).waitFor();
+    await p.getByLabel('Label').selectOption('rack=r7');
+    await p.locator('.filters output', { hasText: '50 of 1000 nodes' }).waitFor();
+    await p.getByRole('button', { name: 'Clear' }).click();
+    // Live at that size too: a repair on db3 reaches its row.
+    await p.getByLabel('Name or address').fill('db3');
+    await p.locator('.filters output', { hasText: '1 of 1000 nodes' }).waitFor();
+    await row(p, 'db3').waitFor();
+    assert.equal(await rows(), 1);
+    await fs.writeFile(path.join(fleet.f.nodeRoot('db3'), MANAGED_FILE), 'edited again\n');
+    await row(p, 'db3').locator('td.drift', { hasText: /1 repaired/ }).waitFor({ timeout: 15_000 });
+  } finally {
+    await ctx.close();
+    await big.stop();
+  }
+});
+
 test('dashboard: without a client certificate the page is refused', async () => {
   const anonymous = await withCert(browser, serve.url);
   try {

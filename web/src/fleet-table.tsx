@@ -105,8 +105,11 @@ export function FleetTable({ nodes, now, flashing, selected, onSelect }: FleetTa
       cancelAnimationFrame(frame);
     };
   }, []);
-  const first = Math.max(0, Math.floor(view.top / ROW_PX) - OVERSCAN);
-  const last = Math.min(nodes.length, Math.ceil((view.top + view.height) / ROW_PX) + OVERSCAN);
+  // A filter that shrinks the list can leave the scroll position past its end until the browser's
+  // scroll event comes: the window is clamped to the rows there are.
+  const span = Math.ceil(view.height / ROW_PX) + 2 * OVERSCAN;
+  const first = Math.max(0, Math.min(Math.floor(view.top / ROW_PX) - OVERSCAN, nodes.length - span));
+  const last = Math.min(nodes.length, first + span);
   const shown = nodes.slice(first, last);
   return (
     <div class="scroller" ref={scroller} tabIndex={0} role="region" aria-label={`Nodes, ${nodes.length} shown`}>
