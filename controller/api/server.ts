@@ -6,6 +6,7 @@ import { registerBuildInfo } from '../../common/build-info.js';
 import { registerProcessMetrics } from '../../common/process-metrics.js';
 import { ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { ControllerEvents } from '../app/events.js';
+import { NotLeaderError, type ControllerService } from '../app/service.js';
 import { ControllerError, controllerErrors, type ControllerErrorCode } from '../errors.js';
 import type { FleetMonitor } from '../fleet/monitor.js';
 import { viewJson, viewRow, VIEW_HEADERS } from '../fleet/view.js';
@@ -14,6 +15,7 @@ import { ROLE_CONTROLLER, ROLE_OPERATOR, ROLE_READER } from '../pki/fleet.js';
 import { abortRollout, pauseRollout, rolloutStatus } from '../rollout/control.js';
 import type { Operator, Store } from '../store/store.js';
 import { registerDashboard } from './dashboard.js';
+import { registerJobRoutes } from './jobs.js';
 
 export const API_BODY_LIMIT = 64 * 1024;
 // A watcher that stops reading is dropped once this much is queued for it.
@@ -40,6 +42,8 @@ export interface ApiDeps {
   self: { id: string; store: string };
   events: ControllerEvents;
   revoked: { has(serial: string): boolean };
+  // The routes that start jobs (apply, rollouts, resume); absent: not served.
+  service?: ControllerService;
 }
 
 declare module 'fastify' {
@@ -116,7 +120,9 @@ export function buildApi(deps: ApiDeps, tls: ApiTls): { app: FastifyInstance<Ser
     if (access === 'write' && !who.canWrite) return sendError(reply, 'ROLE_REFUSED', `${req.method} ${req.url} needs a controller or operator certificate; ${who.cn} has role ${who.role}`);
   });
   app.setErrorHandler((err: FastifyError | ControllerError, _req, reply) => {
+    if (err instanceof NotLeaderError) return sendError(reply, err.code, err.message, err.leader ? { leader: err.leader } : {});
     if (err instanceof ControllerError) return sendError(reply, err.code, err.message);
+    if (err.name === 'SpecError') return sendError(reply, 'SPEC_INVALID', err.message);
     if (err.validation) return sendError(reply, 'REQUEST_INVALID', `${err.validationContext ?? 'request'}${err.validation[0]?.instancePath ?? ''} ${err.validation[0]?.message ?? err.message}`);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 'REQUEST_TOO_LARGE', `the body is over ${API_BODY_LIMIT} bytes`);
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) return sendError(reply, 'REQUEST_INVALID', err.message);
@@ -175,6 +181,7 @@ export function buildApi(deps: ApiDeps, tls: ApiTls): { app: FastifyInstance<Ser
       clearInterval(keepAlive);
     });
   });
+  if (deps.service) registerJobRoutes(app, deps.service);
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();

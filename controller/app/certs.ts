@@ -3,7 +3,7 @@ import { listFleetCerts } from '../enroll/index.js';
 import type { CertInfo } from '../pki/certs.js';
 import { ClusterPki } from '../pki/cluster.js';
 import { loadInventory } from '../inputs/inventory.js';
-import { openStore } from '../store/sqlite.js';
+import { withContext, type AppContext } from './context.js';
 import { record } from './history.js';
 import type { FleetOptions } from './status.js';
 
@@ -20,16 +20,13 @@ export async function listCertificates(o: FleetOptions): Promise<CertificateEntr
 }
 
 // Re-issues every leaf certificate (or those with fewer than `within` days left); the next apply rolls them out.
-export async function renewCertificates(o: FleetOptions & { within?: number }): Promise<string[]> {
+export async function renewCertificates(o: FleetOptions & { within?: number }, ctx?: AppContext): Promise<string[]> {
   const inv = await loadInventory(o.inventory);
   const renewed = await new ClusterPki(o.state, inv.cluster).renew(o.within);
-  const store = openStore(o.state);
-  try {
+  await withContext(o.state, ctx, async ({ store }) => {
     const why = o.within === undefined ? 'all leaf certificates' : `fewer than ${o.within} days left`;
     for (const name of renewed) await record(store, { action: 'certs', subject: name, node: '', result: 'renewed', generationBefore: 0, generationAfter: 0, detail: why });
-  } finally {
-    store.close();
-  }
+  });
   return renewed;
 }
 

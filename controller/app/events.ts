@@ -3,7 +3,7 @@ import type { Store } from '../store/store.js';
 
 // What muster serve tells its watchers (GET /v1/events): node views from the monitor, drift,
 // and every rollout, journal and wait write of the rollouts it drives.
-export type EventName = 'node' | 'drift' | 'rollout' | 'journal' | 'wait' | 'leader';
+export type EventName = 'node' | 'drift' | 'rollout' | 'journal' | 'wait' | 'leader' | 'job';
 export type Listener = (name: EventName, data: unknown) => void;
 
 // A node is sent at most once per this long: a flapping probe on 1,000 nodes stays readable.

@@ -1,17 +1,12 @@
 import type { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
-import { openStore } from '../store/sqlite.js';
+import { withContext, type AppContext } from './context.js';
 import { currentOperator, type HistoryAction, type HistoryEntry, type Operator, type PlanRecord, type Store } from '../store/store.js';
 
 // The controller's history (who did what, when, with which result, generation before and
 // after) and the plans by generation that apply and rollout both record.
 
-export async function listHistory(o: { state: string; node?: string; limit?: number }): Promise<HistoryEntry[]> {
-  const store = openStore(o.state);
-  try {
-    return await store.history({ node: o.node, limit: o.limit });
-  } finally {
-    store.close();
-  }
+export function listHistory(o: { state: string; node?: string; limit?: number }, ctx?: AppContext): Promise<HistoryEntry[]> {
+  return withContext(o.state, ctx, (c) => c.store.history({ node: o.node, limit: o.limit }));
 }
 
 // Saves every node's plan by generation; a node whose plan is new gets a 'plan' line in the history.

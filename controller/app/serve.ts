@@ -6,7 +6,11 @@ import { Enrollment, loadRevocations, readTrust, startEnrollServer, type Approva
 import { loadInventory } from '../inputs/inventory.js';
 import { ensureServerCert } from '../pki/fleet.js';
 import { openBacking, type Backing, type StoreSpec } from '../store/open.js';
+import type { Leadership } from '../ha/leadership.js';
+import { heldContext } from './context.js';
 import { ControllerEvents, observedStore } from './events.js';
+import { Jobs } from './jobs.js';
+import { ControllerService } from './service.js';
 import { watchFleet, type FleetOptions } from './status.js';
 
 export interface Listening {
@@ -100,14 +104,29 @@ export async function serve(o: ServeOptions): Promise<Listening> {
       },
     });
     const store = observedStore(backing.store, bus);
-    const api = buildApi({ monitor: watch.monitor, store, leadership: backing.leadership, self: { id, store: backing.describe }, events: bus, revoked: revocations }, tls);
+    // A stopping controller dispatches nothing more: its runners stop as if the leadership went.
+    let stopping = false;
+    const held = backing;
+    const leadership: Leadership = {
+      isLeader: () => !stopping && held.leadership.isLeader(),
+      onChange: (fn) => held.leadership.onChange(fn),
+      leader: () => held.leadership.leader(),
+      close: () => held.leadership.close(),
+    };
+    const jobs = new Jobs(bus);
+    const service = new ControllerService({ state: o.state, inventory: o.inventory, ctx: heldContext(store, watch.fleet), leadership, jobs });
+    const api = buildApi({ monitor: watch.monitor, store, leadership, self: { id, store: held.describe }, events: bus, revoked: revocations, service }, tls);
     late.api = api;
     await api.app.listen(at).catch((err: unknown) => {
       watch.stop();
       throw err;
     });
     const port = (api.app.server.address() as { port: number }).port;
-    const held = backing;
+    const say = (msg: string) => o.log?.info({}, msg);
+    const unwatch = held.leadership.onChange((leader) => {
+      if (leader && !stopping) void service.takeOver(say);
+      else if (!leader) say('leadership lost: dispatching stops; the new leader resumes from the journal');
+    });
     return {
       nodes: watch.inv.nodes.length,
       url: `https://${hostForUrl}:${port}`,
@@ -115,7 +134,11 @@ export async function serve(o: ServeOptions): Promise<Listening> {
       store: held.describe,
       enroll: enroll && { port: enroll.port, caCertHash: enroll.caCertHash },
       close: async () => {
+        stopping = true;
+        unwatch();
         clearInterval(reload);
+        // The nodes in flight finish their step; nothing more is sent.
+        await jobs.idle();
         watch.stop();
         await Promise.all([api.app.close(), enroll?.stop()]);
         bus.close();

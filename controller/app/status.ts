@@ -34,6 +34,8 @@ export async function status(o: FleetOptions & { concurrency: number; limit?: st
 export interface FleetWatch {
   inv: Inventory;
   monitor: FleetMonitor;
+  // The monitor's fleet: its channels stay open until stop().
+  fleet: Fleet;
   stop(): void;
 }
 
@@ -47,6 +49,7 @@ export async function watchFleet(o: FleetOptions & { limit?: string; revoked?: {
   return {
     inv,
     monitor,
+    fleet,
     stop: () => {
       monitor.stop();
       fleet.close();

@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import { TaskStatus, type Diff, type TaskResult } from '../../proto/gen/muster/agent/v1/agent.js';
-import { outcomeOf, type OutcomeCounts, type RunReport } from '../app/run.js';
+import { outcomeOf, type OutcomeCounts, type RunSummary } from '../app/run.js';
 import type { ApplyOutcome } from '../fleet/client.js';
 import { iso, painter, paintResult, visibleLength, type Paint } from './format.js';
 import type { GlobalOptions, Io, OutputFormat } from './io.js';
@@ -131,13 +131,13 @@ export function countsLine(counts: OutcomeCounts, applying: boolean): string {
   return parts.join(', ');
 }
 
-export function reportJson(command: 'plan' | 'apply', r: RunReport, startedAt: number, showDiffs: boolean) {
+export function reportJson(command: 'plan' | 'apply', r: RunSummary, startedAt: number, showDiffs: boolean) {
   return {
     command,
     startedAt: iso(startedAt),
     durationMs: Math.round(r.durationMs),
-    summary: (({ total, ...byOutcome }) => ({ nodes: total, inventoryNodes: r.planSet.plans.length, ...byOutcome }))(r.counts),
-    certificates: r.planSet.persisted ? { issued: r.planSet.issued } : { issuedInMemory: r.planSet.issued },
+    summary: (({ total, ...byOutcome }) => ({ nodes: total, inventoryNodes: r.planned, ...byOutcome }))(r.counts),
+    certificates: r.persisted ? { issued: r.issued } : { issuedInMemory: r.issued },
     nodes: r.outcomes.map((o) => outcomeJson(o, showDiffs)),
   };
 }

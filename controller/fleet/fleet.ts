@@ -28,13 +28,31 @@ export interface FleetRunOptions {
   generations?: ReadonlyMap<string, number>;
 }
 
-// One client per node for the life of a command; fan-out is bounded by the concurrency limit.
+// One client per node for the life of a command (or of muster serve); fan-out is bounded by
+// the concurrency limit.
 export class Fleet {
   private readonly clients = new Map<string, AgentClient>();
   private readonly creds: grpc.ChannelCredentials;
 
-  constructor(readonly nodes: InventoryNode[], creds: FleetCredentials) {
+  constructor(public nodes: InventoryNode[], creds: FleetCredentials) {
     this.creds = fleetChannelCredentials(creds);
+  }
+
+  // The credentials of its channels, for calls on a channel of their own (etcd snapshots).
+  get channelCredentials(): grpc.ChannelCredentials {
+    return this.creds;
+  }
+
+  // The nodes of an inventory read again: a node whose address or port changed gets a new channel.
+  update(nodes: InventoryNode[]): void {
+    for (const n of nodes) {
+      const was = this.nodes.find((x) => x.name === n.name);
+      if (was && (was.address !== n.address || was.agentPort !== n.agentPort)) {
+        this.clients.get(n.name)?.close();
+        this.clients.delete(n.name);
+      }
+    }
+    this.nodes = nodes;
   }
 
   client(node: InventoryNode): AgentClient {

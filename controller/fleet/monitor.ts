@@ -8,8 +8,31 @@ export interface MonitorEvents {
   drift?(node: string, event: DriftEvent): void;
 }
 
+export interface ReconnectSchedule {
+  // Retry n waits a random time in [0, min(capMs, baseMs * 2^n)) ("full jitter"): agents that
+  // dropped together come back spread out, not in waves.
+  baseMs: number;
+  capMs: number;
+  // The first connects are spread over min(spreadMaxMs, nodes * spreadPerNodeMs), at random:
+  // a controller restart does not open a thousand TLS handshakes in the same millisecond.
+  spreadPerNodeMs: number;
+  spreadMaxMs: number;
+  random?: () => number;
+}
+
+export const DEFAULT_SCHEDULE: ReconnectSchedule = { baseMs: 500, capMs: 30_000, spreadPerNodeMs: 2, spreadMaxMs: 3_000 };
+
+export function retryDelayMs(attempt: number, s: ReconnectSchedule): number {
+  const ceiling = Math.min(s.capMs, s.baseMs * 2 ** Math.min(attempt, 30));
+  return Math.floor((s.random ?? Math.random)() * ceiling);
+}
+
+export function firstConnectMs(nodes: number, s: ReconnectSchedule): number {
+  return Math.floor((s.random ?? Math.random)() * Math.min(s.spreadMaxMs, nodes * s.spreadPerNodeMs));
+}
+
 // Keeps one WatchStatus stream per agent and the latest view of every node. A lost stream is
-// retried with backoff; the node shows unreachable with the error and since when.
+// retried with jittered exponential backoff; the node shows unreachable with the error and since when.
 export class FleetMonitor {
   readonly views = new Map<string, NodeView>();
   readonly recentDrift: { node: string; event: DriftEvent }[] = [];
@@ -17,13 +40,13 @@ export class FleetMonitor {
   private readonly retries = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
-  constructor(private readonly fleet: Fleet, inv: Inventory, private readonly on: MonitorEvents = {}, private readonly retryMs = 2000) {
+  constructor(private readonly fleet: Fleet, inv: Inventory, private readonly on: MonitorEvents = {}, private readonly schedule: ReconnectSchedule = DEFAULT_SCHEDULE) {
     const now = Date.now();
     for (const n of inv.nodes) this.views.set(n.name, { node: n, updatedAtMs: 0, error: 'connecting', errorSinceMs: now });
   }
 
   start(): void {
-    for (const v of this.views.values()) this.connect(v.node, 0);
+    for (const v of this.views.values()) this.later(v.node, 0, firstConnectMs(this.views.size, this.schedule));
   }
 
   stop(): void {
@@ -51,12 +74,15 @@ export class FleetMonitor {
         // Keep the first failure's time: "unreachable since" is when it went away.
         Object.assign(v, { error, errorSinceMs: v.error && v.errorSinceMs ? v.errorSinceMs : Date.now(), updatedAtMs: Date.now() });
         this.on.change?.(v);
-        if (this.stopped) return;
-        const delay = Math.min(30_000, this.retryMs * 2 ** Math.min(attempt, 4));
-        const t = setTimeout(() => this.connect(n, attempt + 1), delay);
-        t.unref();
-        this.retries.set(n.name, t);
+        this.later(n, attempt + 1, retryDelayMs(attempt, this.schedule));
       },
     ));
+  }
+
+  private later(n: InventoryNode, attempt: number, ms: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(() => this.connect(n, attempt), ms);
+    t.unref();
+    this.retries.set(n.name, t);
   }
 }

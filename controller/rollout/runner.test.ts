@@ -420,3 +420,25 @@ test('rollout: killed around the snapshot, the resumed runner takes it again onl
   }
   assert.deepEqual([...seen].sort(), ['journaled', 'not taken', 'taken, not journaled'], 'every case was met');
 });
+
+test('rollout: a runner that loses the leadership stops before its next dispatch and leaves the rollout running; the new leader resumes it with nothing sent twice', async (t) => {
+  const { store, reopen } = tempStore(t);
+  const { fleet } = haFleet(6);
+  await fleet.seed(store);
+  let leading = true;
+  fleet.onDispatch = async (req) => {
+    if (req.node === 'w02') leading = false;
+  };
+  const old = new RolloutRunner({ store, dispatcher: fleet, health: fleet, clock: fleet.clock, leading: () => leading });
+  const r = await old.start({ specHash: 'h', nodes: fleet.plans('v2'), options: { ...quick, batch: '2' } });
+  assert.equal(r.state, 'running', 'left running for the next leader');
+  const sent = fleet.applies().map((c) => c.node);
+  assert.equal(sent.at(-1), 'w02', 'the batch in flight ended; nothing after it was sent');
+  assert.ok(!sent.includes('w03'));
+  fleet.onDispatch = undefined;
+  const next = new RolloutRunner({ store: reopen(), dispatcher: fleet, health: fleet, clock: fleet.clock, leading: () => true });
+  const done = await next.resume(r.id);
+  assert.equal(done.state, 'done', done.reason);
+  assert.deepEqual(fleet.doubles, [], 'no node applied twice');
+  assert.deepEqual(fleet.applies().map((c) => c.node).filter((n) => n.startsWith('w')), ['w01', 'w02', 'w03', 'w04', 'w05', 'w06']);
+});

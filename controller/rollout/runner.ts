@@ -79,6 +79,10 @@ export interface RunnerPorts {
   snapshots?: EtcdSnapshotter;
   // Sees every journal entry as it is written (live output).
   onEntry?: (e: JournalEntry) => void;
+  // Whether this controller may dispatch (HA: it holds the leadership); checked before every
+  // dispatch and between gate polls. When false the runner stops and leaves the rollout
+  // running, for the new leader to resume from the journal.
+  leading?: () => boolean;
 }
 
 // What the rollout record's options hold beyond the operator's: enough to resume or undo
@@ -158,14 +162,20 @@ export class RolloutRunner {
   // Goes on with a rollout: a paused one is set running again; a running one whose runner died
   // is taken up from its journal.
   async resume(id: string, operator: Operator = currentOperator()): Promise<RolloutRecord> {
+    await this.reopen(id, operator);
+    return this.run(id);
+  }
+
+  // The first half of resume: a paused rollout is set running again (recorded in the history),
+  // a running one is left as it is, any other is refused. run() then drives it.
+  async reopen(id: string, operator: Operator = currentOperator()): Promise<RolloutRecord> {
     const r = await this.store.rollout(id);
     if (!r) throw new ControllerError('ROLLOUT_NOT_FOUND', `no rollout ${id}`);
     if (r.state !== 'running' && r.state !== 'paused') throw new ControllerError('ROLLOUT_REFUSED', `rollout ${id} is ${r.state}: nothing to resume`);
-    if (r.state === 'paused') {
-      await this.store.updateRollout(id, r.revision, { state: 'running', reason: '' }, this.clock.now());
-      await this.history('resume', id, '', 'running', 0, 0, operator, r.reason);
-    }
-    return this.run(id);
+    if (r.state === 'running') return r;
+    const next = await this.store.updateRollout(id, r.revision, { state: 'running', reason: '' }, this.clock.now());
+    await this.history('resume', id, '', 'running', 0, 0, operator, r.reason);
+    return next;
   }
 
   // Drives a running rollout until it is done, failed, paused or aborted.
@@ -290,6 +300,7 @@ export class RolloutRunner {
         await step('applied', `${out.changed} changed`);
         run.progress.set(node, 'applied');
       } else if (at === 'dispatched') {
+        if (!(await this.mayGoOn(run))) return;
         // Dispatched by a runner that died before recording the result: look, never assume.
         const check = await this.dispatch(run, node, wave, 'check');
         if (check.status === 'failed' || check.status === 'unreachable') return this.fail(run, node, failure(check), step);
@@ -405,8 +416,8 @@ export class RolloutRunner {
         await this.store.setWait({ rolloutId: run.r.id, node, probe: wait.probe, lastError: wait.lastError, sinceMs: started, updatedAtMs: now });
       }
       await this.clock.sleep(poll);
-      // Another process may abort; a pause lets the gates in flight finish.
-      if ((await this.refresh(run)).state === 'aborted') {
+      // Another process may abort; a pause lets the gates in flight finish; a lost leadership stops here.
+      if (!this.leading() || (await this.refresh(run)).state === 'aborted') {
         run.stopped = true;
         return 'aborted';
       }
@@ -453,9 +464,17 @@ export class RolloutRunner {
   // Reads the rollout again (another process may have paused or aborted it).
   private async mayGoOn(run: Run): Promise<boolean> {
     if (run.stopped) return false;
+    if (!this.leading()) {
+      run.stopped = true;
+      return false;
+    }
     await this.refresh(run);
     if (run.r.state !== 'running') run.stopped = true;
     return !run.stopped;
+  }
+
+  private leading(): boolean {
+    return this.ports.leading?.() ?? true;
   }
 
   private async refresh(run: Run): Promise<RolloutRecord> {

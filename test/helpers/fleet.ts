@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../agent/agent.js';
 import { fleetStore, initFleet } from '../../controller/pki/fleet.js';
 import { loadInventory, type Inventory } from '../../controller/inputs/inventory.js';
+import { ApplyMode } from '../../proto/gen/muster/agent/v1/agent.js';
 import { silent } from './host.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -140,4 +141,19 @@ export async function runMuster(f: Pick<TestFleet, 'state' | 'inventoryFile'>, .
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+// Apply calls (mode apply) that reach each agent's engine over gRPC, by node; drift repairs are
+// not counted. A double apply shows as a count of two.
+export function countApplies(agents: Agent[]): Record<string, number> {
+  const calls: Record<string, number> = {};
+  for (const a of agents) {
+    calls[a.name] = 0;
+    const run = a.engine.run.bind(a.engine);
+    a.engine.run = (plan, o) => {
+      if (o.mode === ApplyMode.APPLY_MODE_APPLY) calls[a.name]++;
+      return run(plan, o);
+    };
+  }
+  return calls;
 }

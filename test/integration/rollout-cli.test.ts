@@ -9,9 +9,8 @@ import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Agent } from '../../agent/agent.js';
 import { openStore } from '../../controller/store/sqlite.js';
-import { ApplyMode } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { HistoryEntry, JournalEntry } from '../../controller/store/store.js';
-import { makeFleet, repoRoot, startAgents, type TestFleet } from '../helpers/fleet.js';
+import { countApplies, makeFleet, repoRoot, startAgents, type TestFleet } from '../helpers/fleet.js';
 
 // `muster rollout` end to end: the real CLI process over four real agents on loopback (mTLS
 // gRPC), gated on each worker's kubelet probe, which polls a stand-in kubelet /healthz (no
@@ -59,7 +58,7 @@ const onHost = (node: string) => fs.readFile(path.join(f.nodeRoot(node), file), 
 const hosts = () => Promise.all(names.map(onHost));
 
 // Apply calls (mode apply) that reached each agent's engine over gRPC; drift repairs are not counted.
-const applyCalls: Record<string, number> = {};
+let applyCalls: Record<string, number> = {};
 const applies = async () => ({ ...applyCalls });
 
 function journalOf(state = f.state): { id: string; state: string; entries: JournalEntry[] } | undefined {
@@ -89,14 +88,7 @@ before(async () => {
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
   kubeletUrl = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}`;
   agents = await startAgents(f);
-  for (const a of agents) {
-    applyCalls[a.name] = 0;
-    const run = a.engine.run.bind(a.engine);
-    a.engine.run = (plan, o) => {
-      if (o.mode === ApplyMode.APPLY_MODE_APPLY) applyCalls[a.name]++;
-      return run(plan, o);
-    };
-  }
+  applyCalls = countApplies(agents);
 });
 
 after(async () => {

@@ -65,7 +65,6 @@ export async function run(o: RolloutFlags, io: Io): Promise<number> {
       return EXIT.FAILED;
     }
     const r = await startRollout(preview, {
-      state: o.state,
       rollout,
       onEntry: quiet ? undefined : (e) => io.out(entryLine(e)),
       onWait: quiet ? undefined : (w) => io.out(waitLine(w)),

@@ -1,4 +1,4 @@
-import type { RunOptions, RunReport } from '../../app/run.js';
+import { summaryOf, type RunOptions, type RunReport, type RunSummary } from '../../app/run.js';
 import { emit, machineReadable, painter } from '../format.js';
 import type { Io } from '../io.js';
 import { LiveView } from '../live.js';
@@ -26,15 +26,22 @@ export async function runAndPrint(command: 'plan' | 'apply', o: RunFlags, io: Io
       if (!machine) live!.node(out.node, () => printNode(io, out, o.diff, applying, applying ? `[${done}/${total}]` : ''));
     },
   }).finally(() => live?.close());
-  const { planSet, counts } = report;
-  const nodes = new Map(planSet.inv.nodes.map((n) => [n.name, n]));
+  printSummary(command, o, io, summaryOf(report), startedAt);
+  return report;
+}
+
+// The summary table and the counts line (or the JSON report) of a finished plan or apply.
+export function printSummary(command: 'plan' | 'apply', o: RunFlags, io: Io, report: RunSummary, startedAt: number): void {
+  const applying = command === 'apply';
+  const tag = `[${command}]`;
+  const { counts } = report;
+  const nodes = new Map(report.nodes.map((n) => [n.name, n]));
   emit(io, o.output, reportJson(command, report, startedAt, o.diff), (wide) => {
     const paint = painter(io.color);
-    const scope = report.sent.length === planSet.plans.length ? `${counts.total} nodes` : `${counts.total} of ${planSet.plans.length} nodes (--limit ${o.limit})`;
+    const scope = report.sent === report.planned ? `${counts.total} nodes` : `${counts.total} of ${report.planned} nodes (--limit ${o.limit})`;
     const lines = ['', summaryTable(report.outcomes, wide, paint, nodes), '', `${tag} ${scope}${applying ? ` in ${Math.round(report.durationMs)} ms` : ''}: ${countsLine(counts, applying)}`];
-    const note = issuedNote(tag, planSet.persisted ? [] : planSet.issued);
+    const note = issuedNote(tag, report.persisted ? [] : report.issued);
     if (note) lines.push(note);
     return lines.join('\n');
   });
-  return report;
 }
