@@ -127,6 +127,18 @@ test('dashboard: a reader sees the rollout without any button, and a forced POST
   }
 });
 
+test('dashboard: the paused rollout is resumed from the page; muster serve finishes it and the page shows it done, live', async () => {
+  const id = latestRollout()!.id;
+  await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await page.locator('.rollout-head .badge.done').waitFor({ timeout: 60_000 });
+  assert.deepEqual({ ...latestRollout() }, { id, state: 'done', reason: '' });
+  assert.deepEqual(await Promise.all(names.map(onHost)), names.map(() => 'two\n'));
+  assert.equal(await page.getByRole('button', { name: /^(Pause|Resume|Abort)$/ }).count(), 0, 'a finished rollout has nothing to act on');
+  await page.locator('.history-box td', { hasText: /^resume$/ }).first().waitFor({ timeout: 10_000 });
+  assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
+});
+
 test('dashboard: 1,000 nodes (six agents, the rest refusing on loopback) stay a page of rows, filterable and scrollable', async () => {
   // A second controller on a copy of the fleet PKI, its inventory the six agents and 994 nodes
   // whose addresses refuse connections, as a large fleet's powered-off racks would.
