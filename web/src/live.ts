@@ -6,6 +6,8 @@ import type { RolloutAction } from './rollout-panel.tsx';
 export type Link = 'connecting' | 'live' | 'reconnecting';
 
 const FLASH_MS = 4000;
+// A burst of events is rendered together: ten times a second is live to a person.
+const RENDER_MS = 100;
 // A burst of journal events (a wave of 200 nodes) reads the rollout's status at most this often.
 const STATUS_EVERY_MS = 500;
 // Events tell only what this controller's own jobs write: a rollout driven elsewhere (the CLI
@@ -58,6 +60,7 @@ export class Live {
   private readonly flashUntil = new Map<string, number>();
   private listeners = new Set<() => void>();
   private pending = false;
+  private lastFlush = 0;
   private close: (() => void) | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
   private sawDown = false;
@@ -73,12 +76,17 @@ export class Live {
     const flush = () => {
       if (!this.pending) return;
       this.pending = false;
+      this.lastFlush = Date.now();
       this.version++;
       for (const fn of this.listeners) fn();
     };
-    requestAnimationFrame(flush);
-    // A hidden tab gets no frames: still render, less often.
-    setTimeout(flush, 250);
+    // At most one render per RENDER_MS, in an animation frame (a hidden tab gets none: the
+    // timer renders it all the same).
+    const wait = Math.max(0, RENDER_MS - (Date.now() - this.lastFlush));
+    setTimeout(() => {
+      requestAnimationFrame(flush);
+      setTimeout(flush, 250);
+    }, wait);
   }
 
   get shown(): RolloutRecord | undefined {

@@ -1,5 +1,5 @@
 import { render } from 'preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useCallback, useEffect, useMemo, useState } from 'preact/hooks';
 import { FleetTable } from './fleet-table.tsx';
 import { ago, basename } from './format.ts';
 import { HistoryPanel } from './history-panel.tsx';
@@ -73,6 +73,8 @@ function App() {
   const now = useNow(5000);
   const [filter, setFilterState] = useState<Filter>(readFilter);
   const [selected, setSelected] = useState<string | undefined>();
+  // One function for the page's life: a new one each render would make every row render again.
+  const toggle = useCallback((n: string) => setSelected((s) => (s === n ? undefined : n)), []);
   const setFilter = (f: Filter) => {
     setFilterState(f);
     writeFilter(f);
@@ -149,7 +151,7 @@ function App() {
         <section aria-labelledby="fleet-title" class="fleet-section">
           <h2 id="fleet-title">Fleet</h2>
           <Filters f={filter} set={setFilter} roles={facets.roles} labels={facets.labels} shown={nodes.length} total={all.length} />
-          <FleetTable nodes={nodes} now={now} flashing={live.flashing()} selected={selected} onSelect={(n) => setSelected(selected === n ? undefined : n)} />
+          <FleetTable nodes={nodes} now={now} flashing={live.flashing()} selected={selected} onSelect={toggle} />
           {detail && <NodeDetail n={detail} now={now} onClose={() => setSelected(undefined)} />}
         </section>
         <section aria-labelledby="drift-title">

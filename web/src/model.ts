@@ -64,6 +64,8 @@ const collator = new Intl.Collator('en', { numeric: true });
 export class FleetModel {
   private readonly byName = new Map<string, NodeJson>();
   private sorted: NodeJson[] | undefined;
+  // Where each node sits in `sorted`, so an event replaces its entry without a search.
+  private readonly position = new Map<string, number>();
   private facetCache: { roles: string[]; labels: string[] } | undefined;
 
   replace(nodes: NodeJson[]): void {
@@ -74,14 +76,15 @@ export class FleetModel {
   }
 
   upsert(n: NodeJson): void {
-    const had = this.byName.has(n.node);
+    const had = this.byName.get(n.node);
     this.byName.set(n.node, n);
-    if (had && this.sorted) {
-      const i = this.sorted.findIndex((x) => x.node === n.node);
+    const i = this.position.get(n.node);
+    if (had && this.sorted && i !== undefined) {
       this.sorted = this.sorted.slice();
       this.sorted[i] = n;
     } else this.sorted = undefined;
-    this.facetCache = undefined;
+    // Roles and labels come from the inventory: only a new node or a changed one can add choices.
+    if (!had || had.roles.join() !== n.roles.join() || JSON.stringify(had.labels) !== JSON.stringify(n.labels)) this.facetCache = undefined;
   }
 
   get(name: string): NodeJson | undefined {
@@ -94,7 +97,11 @@ export class FleetModel {
 
   // Sorted by name, n2 before n10; the same array until a node changes.
   list(): NodeJson[] {
-    this.sorted ??= [...this.byName.values()].sort((a, b) => collator.compare(a.node, b.node));
+    if (!this.sorted) {
+      this.sorted = [...this.byName.values()].sort((a, b) => collator.compare(a.node, b.node));
+      this.position.clear();
+      this.sorted.forEach((n, i) => this.position.set(n.node, i));
+    }
     return this.sorted;
   }
 
