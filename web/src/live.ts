@@ -16,13 +16,19 @@ const POLL_MS = 5000;
 
 const message = (err: unknown) => (err instanceof ApiError ? `${err.code}: ${err.message}` : (err as Error).message);
 
-// A fetch that runs at most once at a time and at most every `everyMs`; a call while one runs
-// asks for one more run after it.
-function throttled(fn: () => Promise<void>, everyMs: number): () => void {
+// A fetch that runs at most once at a time and at most every `everyMs`; calls while one is due
+// or running ask for one more run after it, not one each.
+export function throttled(fn: () => Promise<void>, everyMs: number): () => void {
+  let scheduled = false;
   let running = false;
   let again = false;
-  let last = 0;
+  let last = -Infinity;
+  const schedule = () => {
+    scheduled = true;
+    setTimeout(run, Math.max(0, everyMs - (Date.now() - last)));
+  };
   const run = async () => {
+    scheduled = false;
     running = true;
     again = false;
     last = Date.now();
@@ -30,17 +36,17 @@ function throttled(fn: () => Promise<void>, everyMs: number): () => void {
       await fn();
     } finally {
       running = false;
-      if (again) setTimeout(run, Math.max(0, everyMs - (Date.now() - last)));
+      if (again) schedule();
     }
   };
   return () => {
     if (running) again = true;
-    else setTimeout(run, Math.max(0, everyMs - (Date.now() - last)));
+    else if (!scheduled) schedule();
   };
 }
 
 // Everything the page shows, kept current by the event stream. Events change the model at once;
-// the page renders at most once per frame, whatever the rate of events.
+// the page renders at most every RENDER_MS, whatever the rate of events.
 export class Live {
   readonly fleet = new FleetModel();
   whoami: WhoAmI | undefined;
