@@ -130,7 +130,9 @@ test('dashboard: a reader sees the rollout without any button, and a forced POST
 test('dashboard: the paused rollout is resumed from the page; muster serve finishes it and the page shows it done, live', async () => {
   const id = latestRollout()!.id;
   await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
-  await page.getByRole('button', { name: 'Resume' }).click();
+  // By keyboard: the buttons are real buttons.
+  await page.getByRole('button', { name: 'Resume' }).focus();
+  await page.keyboard.press('Enter');
   await page.locator('.rollout-head .badge.done').waitFor({ timeout: 60_000 });
   assert.deepEqual({ ...latestRollout() }, { id, state: 'done', reason: '' });
   assert.deepEqual(await Promise.all(names.map(onHost)), names.map(() => 'two\n'));
