@@ -3,8 +3,9 @@
 // Real parts as in test/system/dashboard.test.ts: `muster serve` over mutual TLS, 3 control-plane
 // nodes, 2 load balancers and 45 workers as real agents (in this process, mTLS gRPC on
 // loopback), kubelet probes against a stand-in kubelet. The scene: two files edited behind
-// muster's back (repaired), one control-plane agent stopped (unreachable), and a worker rollout in batches of
-// 10 whose gate waits on a worker whose kubelet answers 503.
+// muster's back (repaired), one control-plane agent stopped (unreachable), kubelet certificates
+// from the cluster CA (one node's expiring in 21 days), and a worker rollout in batches of 10
+// whose gate waits on a worker whose kubelet answers 503.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { startAgents } from '../helpers/fleet.js';
@@ -18,17 +19,26 @@ const nodes: NodeSpec[] = [
   ...Array.from({ length: 45 }, (_, i) => ({ roles: ['worker'], labels: { rack: racks[i % 3], zone: i < 30 ? 'dc1' : 'dc2', ...(i % 5 === 0 ? { gpu: 'yes' } : {}) } })),
 ];
 
+// Every node's kubelet serving certificate from the cluster CA, and one node's issued short.
+const certs = (validityDays: number, on: string) => `  - id: kubelet-serving${on ? '-short' : ''}
+    ${on ? `on: { nodes: [${on}] }` : 'on: { roles: [control-plane, lb, worker] }'}
+    certificate:
+      certPath: /var/lib/kubelet/pki/kubelet${on ? '-short' : ''}.crt
+      keyPath: /var/lib/kubelet/pki/kubelet${on ? '-short' : ''}.key
+      issue: { commonName: "system:node:\${NODE_NAME}", dnsNames: ["\${NODE_NAME}"], validityDays: ${validityDays} }
+`;
+const extra = certs(365, '') + certs(21, 'n15');
 const fleet = await dashboardFleet(nodes, 'n');
 const agents = await startAgents(fleet.f);
 const name = (i: number) => `n${i}`;
 try {
-  const applied = await fleet.muster('apply', '-t', await fleet.tasks('one', 'w1'));
+  const applied = await fleet.muster('apply', '-t', await fleet.tasks('one', { workers: 'w1', extra }));
   if (applied.code !== 0) throw new Error(applied.stderr);
   const serve = await startServe(fleet.f);
   try {
     for (const i of [9, 17]) await fs.writeFile(path.join(fleet.f.nodeRoot(name(i)), MANAGED_FILE), 'edited by hand\n');
     fleet.sick.add(name(12));
-    const rollout = fleet.start('rollout', '-t', await fleet.tasks('one', 'w2'), '--batch', '10', '--yes', '--soak', 'worker=0', '--gate-timeout', '10m', '--poll', '200ms');
+    const rollout = fleet.start('rollout', '-t', await fleet.tasks('one', { workers: 'w2', extra }), '--batch', '10', '--yes', '--soak', 'worker=0', '--gate-timeout', '10m', '--poll', '200ms');
     const browser = await launchChromium();
     try {
       const ctx = await withCert(browser, serve.url, fleet.certs.operator, { width: 1440, height: 1200 });

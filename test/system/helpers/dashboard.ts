@@ -31,8 +31,9 @@ export interface DashboardFleet {
   // Nodes whose stand-in kubelet answers 503 (its probe fails).
   sick: Set<string>;
   // A task file: every node's MANAGED_FILE holds `content`; with `workers`, the workers also get
-  // WORKER_FILE holding it (so a rollout of a new `workers` changes the workers only).
-  tasks(content: string, workers?: string): Promise<string>;
+  // WORKER_FILE holding it (so a rollout of a new `workers` changes the workers only); `extra`
+  // is more tasks, as YAML list items.
+  tasks(content: string, o?: { workers?: string; extra?: string }): Promise<string>;
   muster(...args: string[]): ReturnType<typeof runMuster>;
   // A muster process left running (a rollout): its exit code and output when it ends.
   start(...args: string[]): { proc: ChildProcess; done: Promise<{ code: number; out: string }> };
@@ -98,12 +99,12 @@ export async function dashboardFleet(nodes: NodeSpec[], prefix: string): Promise
     sick,
     muster,
     start,
-    tasks: async (content, workers) => {
+    tasks: async (content, { workers, extra = '' } = {}) => {
       const p = path.join(f.dir, `tasks-${content}-${workers ?? ''}.yaml`);
       const worker = workers ? `  - id: worker-conf\n    on: { roles: [worker] }\n    file: { path: ${WORKER_FILE}, content: "${workers}\\n" }\n` : '';
       await fs.writeFile(
         p,
-        `probes:\n  - name: kubelet\n    http: { url: "${kubeletUrl}/\${NODE_NAME}/healthz" }\n    intervalSeconds: 1\ntasks:\n  - id: app\n    file: { path: ${MANAGED_FILE}, content: "${content}\\n" }\n${worker}`,
+        `probes:\n  - name: kubelet\n    http: { url: "${kubeletUrl}/\${NODE_NAME}/healthz" }\n    intervalSeconds: 1\ntasks:\n  - id: app\n    file: { path: ${MANAGED_FILE}, content: "${content}\\n" }\n${worker}${extra}`,
       );
       return p;
     },
