@@ -34,8 +34,18 @@ const latestRollout = () => {
 const onHost = (node: string) => fs.readFile(path.join(fleet.f.nodeRoot(node), MANAGED_FILE), 'utf8').catch(() => '(absent)');
 
 before(async () => {
-  fleet = await dashboardFleet(NODES, 'db');
-  agents = await spawnAgents(fleet.f);
+  // A port drawn free can be taken by another test before its agent listens: draw again.
+  for (let attempt = 1; ; attempt++) {
+    fleet = await dashboardFleet(NODES, 'db');
+    try {
+      agents = await spawnAgents(fleet.f);
+      break;
+    } catch (err) {
+      await fleet.close();
+      await fleet.f.cleanup();
+      if (attempt === 3) throw err;
+    }
+  }
   const applied = await fleet.muster('apply', '-t', await fleet.tasks('one'));
   assert.equal(applied.code, 0, applied.stdout + applied.stderr);
   serve = await startServe(fleet.f);
@@ -78,6 +88,56 @@ test('dashboard: a drift repair shows in its row and the drift list live, withou
   await page.locator('.drift-feed li', { hasText: /db2 app\.conf changed .* ago, repaired/ }).waitFor();
   assert.equal(await onHost('db2'), 'one\n', 'the agent put the file back');
   assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
+});
+
+test('dashboard: 1,000 nodes (six agents, the rest refusing on loopback) stay a page of rows, filterable and scrollable', async () => {
+  // A second controller on a copy of the fleet PKI, its inventory the six agents and 994 nodes
+  // whose addresses refuse connections, as a large fleet's powered-off racks would.
+  const state = path.join(fleet.f.dir, 'state-1000');
+  await fs.cp(path.join(fleet.f.state, 'pki'), path.join(state, 'pki'), { recursive: true });
+  const unreachable = Array.from({ length: 994 }, (_, i) => `  - { name: x${i + 1}, address: 127.0.${2 + Math.floor(i / 250)}.${1 + (i % 250)}, agentPort: 9, roles: [worker], labels: { rack: r${i % 20} } }`);
+  const inventoryFile = path.join(fleet.f.dir, 'inventory-1000.yaml');
+  await fs.writeFile(inventoryFile, `${await fs.readFile(fleet.f.inventoryFile, 'utf8')}${unreachable.join('\n')}\n`);
+  const big = await startServe({ ...fleet.f, state, inventoryFile });
+  const ctx = await withCert(browser, big.url, fleet.certs.operator);
+  const p = await ctx.newPage();
+  try {
+    await p.goto(big.url);
+    await p.locator('.summary', { hasText: '1000 nodes' }).waitFor({ timeout: 20_000 });
+    // The six agents come first (db before x); the one that answers first carries the live check.
+    const readyRow = p.locator('table.fleet tr[data-node^="db"]:has(.badge.ready)').first();
+    await readyRow.waitFor({ timeout: 60_000 });
+    const live = (await readyRow.getAttribute('data-node'))!;
+    const rows = () => p.locator('table.fleet tr[data-node]').count();
+    assert.ok((await rows()) < 60, `only the rows in view are in the page (${await rows()})`);
+    assert.equal(await p.locator('table.fleet').getAttribute('aria-rowcount'), '1001');
+    await p.locator('.scroller').evaluate((el) => (el.scrollTop = el.scrollHeight));
+    await row(p, 'x994').waitFor();
+    assert.ok((await rows()) < 60);
+    // rack r7: 50 of the refusing nodes (the agents are racks a and b).
+    await p.getByLabel('Label').selectOption('rack=r7');
+    await p.locator('.filters output', { hasText: '50 of 1000 nodes' }).waitFor();
+    await p.getByLabel('State').selectOption('unreachable');
+    await p.locator('.filters output', { hasText: '50 of 1000 nodes' }).waitFor();
+    await p.getByLabel('State').selectOption('ready');
+    await p.getByText('No node matches the filter.').waitFor();
+    await p.getByLabel('Label').selectOption('');
+    await row(p, live).waitFor();
+    assert.deepEqual(await p.locator('table.fleet tr[data-node] .badge').evaluateAll((b) => [...new Set(b.map((x) => x.textContent))]), ['ready']);
+    await p.getByRole('button', { name: 'Clear' }).click();
+    // Live at that size too: a repair on that agent reaches its row.
+    await p.getByLabel('Name or address').fill(live);
+    await p.locator('.filters output', { hasText: '1 of 1000 nodes' }).waitFor();
+    await row(p, live).waitFor();
+    assert.equal(await rows(), 1);
+    const repaired = async () => Number(/^(\d+) repaired/.exec(await row(p, live).locator('td.drift').innerText())?.[1] ?? 0);
+    const before = await repaired();
+    await fs.writeFile(path.join(fleet.f.nodeRoot(live), MANAGED_FILE), 'edited again\n');
+    await row(p, live).locator('td.drift', { hasText: new RegExp(`^${before + 1} repaired`) }).waitFor({ timeout: 15_000 });
+  } finally {
+    await ctx.close();
+    await big.stop();
+  }
 });
 
 test('dashboard: a rollout waiting on a node is paused from the page, and the store says paused', async () => {
@@ -141,43 +201,44 @@ test('dashboard: the paused rollout is resumed from the page; muster serve finis
   assert.equal(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument), true, 'the page was not reloaded');
 });
 
-test('dashboard: 1,000 nodes (six agents, the rest refusing on loopback) stay a page of rows, filterable and scrollable', async () => {
-  // A second controller on a copy of the fleet PKI, its inventory the six agents and 994 nodes
-  // whose addresses refuse connections, as a large fleet's powered-off racks would.
-  const state = path.join(fleet.f.dir, 'state-1000');
-  await fs.cp(path.join(fleet.f.state, 'pki'), path.join(state, 'pki'), { recursive: true });
-  const unreachable = Array.from({ length: 994 }, (_, i) => `  - { name: x${i + 1}, address: 127.0.${2 + Math.floor(i / 250)}.${1 + (i % 250)}, agentPort: 9, roles: [worker], labels: { rack: r${i % 20} } }`);
-  const inventoryFile = path.join(fleet.f.dir, 'inventory-1000.yaml');
-  await fs.writeFile(inventoryFile, `${await fs.readFile(fleet.f.inventoryFile, 'utf8')}${unreachable.join('\n')}\n`);
-  const big = await startServe({ ...fleet.f, state, inventoryFile });
-  const ctx = await withCert(browser, big.url, fleet.certs.operator);
-  const p = await ctx.newPage();
-  try {
-    await p.goto(big.url);
-    await p.locator('.summary', { hasText: '1000 nodes' }).waitFor({ timeout: 20_000 });
-    await p.locator('.summary', { hasText: '6 ready' }).waitFor({ timeout: 20_000 });
-    const rows = () => p.locator('table.fleet tr[data-node]').count();
-    assert.ok((await rows()) < 60, `only the rows in view are in the page (${await rows()})`);
-    assert.equal(await p.locator('table.fleet').getAttribute('aria-rowcount'), '1001');
-    await p.locator('.scroller').evaluate((el) => (el.scrollTop = el.scrollHeight));
-    await row(p, 'x994').waitFor();
-    assert.ok((await rows()) < 60);
-    await p.getByLabel('State').selectOption('unreachable');
-    await p.locator('.filters output', { hasText: '994 of 1000 nodes' }).waitFor();
-    await p.getByLabel('Label').selectOption('rack=r7');
-    await p.locator('.filters output', { hasText: '50 of 1000 nodes' }).waitFor();
-    await p.getByRole('button', { name: 'Clear' }).click();
-    // Live at that size too: a repair on db3 reaches its row.
-    await p.getByLabel('Name or address').fill('db3');
-    await p.locator('.filters output', { hasText: '1 of 1000 nodes' }).waitFor();
-    await row(p, 'db3').waitFor();
-    assert.equal(await rows(), 1);
-    await fs.writeFile(path.join(fleet.f.nodeRoot('db3'), MANAGED_FILE), 'edited again\n');
-    await row(p, 'db3').locator('td.drift', { hasText: /1 repaired/ }).waitFor({ timeout: 15_000 });
-  } finally {
-    await ctx.close();
-    await big.stop();
-  }
+test('dashboard: a rollout muster serve runs shows its wait from the events and is aborted from the page, after asking', async () => {
+  fleet.sick.add('db3');
+  const lastWave = await Promise.all(['db5', 'db6'].map(onHost));
+  const started = await page.evaluate(async (tasks) => {
+    const res = await fetch('/v1/rollouts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ tasks, options: { batch: '2', soakMs: { worker: 0 }, gateTimeoutMs: { worker: 300_000 }, pollMs: 100 } }),
+    });
+    return { status: res.status, body: (await res.json()) as { job?: { id: string } } };
+  }, await fleet.tasks('three'));
+  assert.equal(started.status, 202, JSON.stringify(started.body));
+  await page.locator('ul.waits li', { hasText: /db3 waits on kubelet for \d+s: last error/ }).waitFor({ timeout: 30_000 });
+  const id = latestRollout()!.id;
+  let asked = '';
+  page.once('dialog', (d) => {
+    asked = d.message();
+    void d.accept();
+  });
+  await page.getByRole('button', { name: 'Abort' }).click();
+  await page.locator('.rollout-head .badge.aborted').waitFor({ timeout: 15_000 });
+  assert.match(asked, new RegExp(`Abort rollout ${id}\\? Nothing more is dispatched and it cannot be resumed`));
+  const stored = latestRollout()!;
+  assert.equal(stored.id, id);
+  assert.equal(stored.state, 'aborted');
+  assert.equal(await page.getByRole('button', { name: /^(Pause|Resume|Abort)$/ }).count(), 0);
+  // The gate passes now; the job's runner sees the abort and ends without sending anything more.
+  fleet.sick.delete('db3');
+  const job = await page.evaluate(async (jobId) => {
+    for (;;) {
+      const j = (await (await fetch(`/v1/jobs/${jobId}`)).json()) as { state: string };
+      if (j.state !== 'running') return j;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }, started.body.job!.id);
+  assert.notEqual(job.state, 'running');
+  assert.deepEqual(await Promise.all(['db5', 'db6'].map(onHost)), lastWave);
+  assert.notEqual(lastWave[0], 'three\n');
 });
 
 test('dashboard: without a client certificate the page is refused', async () => {

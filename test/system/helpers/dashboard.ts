@@ -41,20 +41,9 @@ export interface DashboardFleet {
   close(): Promise<void>;
 }
 
-// freePort can hand out a port twice across many nodes (each is free when asked): the inventory
-// then refuses the duplicate, and a new draw is taken.
-async function fleetOf(n: number, prefix: string, tries = 3): Promise<TestFleet> {
-  try {
-    return await makeFleet(n, prefix);
-  } catch (err) {
-    if (tries <= 1 || !/is also nodes\[/.test((err as Error).message)) throw err;
-    return fleetOf(n, prefix, tries - 1);
-  }
-}
-
 // An inventory of these nodes (prefix 1..n), the fleet PKI, an operator's and a reader's certificate.
 export async function dashboardFleet(nodes: NodeSpec[], prefix: string): Promise<DashboardFleet> {
-  const f = await fleetOf(nodes.length, prefix);
+  const f = await makeFleet(nodes.length, prefix);
   let i = 0;
   const text = await fs.readFile(f.inventoryFile, 'utf8');
   await fs.writeFile(
