@@ -140,6 +140,8 @@ export function buildApi(deps: ApiDeps, tls: ApiTls): { app: FastifyInstance<Ser
   app.get('/v1/leader', leaderBody);
   app.get('/v1/fleet', async (req) => {
     const all = [...monitor.views.values()];
+    // views: as the monitor holds them, for the CLI's remote status to print as it does in-process.
+    if ((req.query as { format?: string }).format === 'views') return { views: all };
     if ((req.query as { format?: string }).format === 'table') {
       const rows = all.map((v) => viewRow(v));
       return [VIEW_HEADERS, ...rows].map((r) => r.join('\t')).join('\n') + '\n';

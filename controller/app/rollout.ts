@@ -202,7 +202,7 @@ export function statusOfRollout(o: { state: string; id?: string }, ctx?: AppCont
 }
 
 // The rollout named, or else the newest in one of the states (any state when none are given).
-export async function pickRollout(store: Store, id: string | undefined, states?: RolloutState[]): Promise<string> {
+export async function pickRollout(store: Pick<Store, 'rollout' | 'rollouts'>, id: string | undefined, states?: RolloutState[]): Promise<string> {
   if (id) {
     if (!(await store.rollout(id))) throw new ControllerError('ROLLOUT_NOT_FOUND', `no rollout ${id} in this state folder (see "muster history")`);
     return id;

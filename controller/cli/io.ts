@@ -11,6 +11,11 @@ export interface Io {
 export interface GlobalOptions {
   state: string;
   inventory: string;
+  // Remote mode: muster serve's API and the certificate to call it with.
+  controller?: string;
+  cert?: string;
+  key?: string;
+  ca?: string;
 }
 
 export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';

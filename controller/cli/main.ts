@@ -43,7 +43,7 @@ const hostPort = (v: string) => {
 type Impl = { run(o: never, io: Io): Promise<number> };
 
 // Options a config file may set, by the name commander gives them.
-const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff'] as const;
+const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff', 'controller', 'cert', 'key', 'ca'] as const;
 
 const outputOption = () => new Option('-o, --output <format>', 'table, wide (more columns), json or yaml').choices(OUTPUT_FORMATS).default('table');
 const jsonOption = () => new Option('--json', 'the same as -o json');
@@ -58,6 +58,10 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     .addOption(new Option('-s, --state <dir>', 'controller state folder (PKI, issued certificates)').env('MUSTER_STATE').default('.muster'))
     .addOption(new Option('-i, --inventory <file>', 'inventory file').env('MUSTER_INVENTORY').default('inventory.yaml'))
     .addOption(new Option('--config <file>', 'controller config file (default: $MUSTER_CONFIG, else ./muster.yaml when present)'))
+    .addOption(new Option('--controller <url>', 'run apply, rollout, status and history through muster serve at this https://HOST:PORT instead of in this process').env('MUSTER_CONTROLLER'))
+    .addOption(new Option('--cert <file>', 'with --controller: the operator (or reader) certificate, from "muster certs issue"'))
+    .addOption(new Option('--key <file>', 'with --controller: its key'))
+    .addOption(new Option('--ca <file>', 'with --controller: the fleet CA its certificate chains to (default: <state>/pki/fleet/ca.crt)'))
     .showHelpAfterError()
     // Help, --version and usage errors come back to main() instead of exiting the process.
     .exitOverride();
@@ -67,6 +71,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     const cmd = given[args.length + 1] as Command;
     // A subcommand also gets its parent's options (rollout's --yes, --timeout), which the parent parses wherever they stand.
     const opts = { ...program.opts(), ...(cmd.parent === program ? {} : cmd.parent?.opts()), ...cmd.opts() } as Record<string, unknown>;
+    // commander gives a --controller anywhere to the program's option; token create has its own (the enrollment address).
+    if (cmd.options.some((x) => x.attributeName() === 'controller') && program.getOptionValueSource('controller') === 'cli' && cmd.getOptionValueSource('controller') === 'default') opts.controller = program.opts().controller;
     await applyConfig(opts, [program, cmd]);
     if (opts.json) opts.output = 'json';
     const named = Object.fromEntries(args.map((a, i) => [a, given[i]]));
@@ -82,6 +88,8 @@ export function buildCli(io: Io = stdoutIo()): { program: Command; exitCode: () 
     });
     for (const key of CONFIGURABLE) {
       if (config[key] === undefined) continue;
+      // token create's own --controller is the enrollment address, not the API the config names.
+      if (cmds.at(-1) !== program && cmds.at(-1)!.options.some((o) => o.attributeName() === key) && program.options.some((o) => o.attributeName() === key)) continue;
       const owner = cmds.find((c) => c.options.some((o) => o.attributeName() === key));
       const source = owner?.getOptionValueSource(key);
       if (owner && (source === undefined || source === 'default')) opts[key] = config[key];

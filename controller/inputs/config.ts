@@ -17,12 +17,17 @@ export const configSchema = z
     timeout: z.number().int().min(1).max(86_400).optional(),
     output: z.enum(['table', 'wide', 'json', 'yaml']).optional(),
     diff: z.boolean().optional(),
+    // Remote mode: muster serve's API (https://HOST:PORT) and the certificate to call it with.
+    controller: z.string().regex(/^https:\/\/[^/]+\/?$/, 'give https://HOST:PORT').optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    ca: z.string().min(1).optional(),
   })
   .strict();
 
 export type ControllerConfig = z.output<typeof configSchema> & { file: string };
 
-const PATHS = ['state', 'inventory', 'cluster', 'tasks'] as const;
+const PATHS = ['state', 'inventory', 'cluster', 'tasks', 'cert', 'key', 'ca'] as const;
 
 // Which file applies: undefined when none is named and ./muster.yaml is absent.
 export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | undefined {

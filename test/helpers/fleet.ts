@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -160,4 +161,24 @@ export function countApplies(agents: Agent[]): Record<string, number> {
     };
   }
   return calls;
+}
+
+// n worker nodes (racks by the caller), their agents in this process, and a stand-in kubelet
+// /healthz that always answers 200 (no kubelet on this machine) for their kubelet probe.
+export async function workerFleet(n: number, prefix: string): Promise<{ f: TestFleet; agents: Agent[]; kubeletUrl: string; stop(): Promise<void> }> {
+  const f = await makeFleet(n, prefix);
+  await fs.writeFile(f.inventoryFile, (await fs.readFile(f.inventoryFile, 'utf8')).replace(/roles: \[etcd, control-plane\] \}/g, () => 'roles: [worker] }'));
+  const kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
+  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
+  const agents = await startAgents(f);
+  return {
+    f,
+    agents,
+    kubeletUrl: `http://127.0.0.1:${(kubelet.address() as net.AddressInfo).port}`,
+    async stop() {
+      await Promise.all(agents.map((a) => a.stop()));
+      await new Promise((r) => kubelet.close(r));
+      await f.cleanup();
+    },
+  };
 }

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -13,14 +11,14 @@ import { serve, type Listening } from '../../controller/app/serve.js';
 import type { RolloutStatus } from '../../controller/rollout/control.js';
 import type { HistoryEntry, JournalEntry, RolloutRecord } from '../../controller/store/store.js';
 import { apiClient } from '../helpers/api.js';
-import { countApplies, makeFleet, startAgents, type TestFleet } from '../helpers/fleet.js';
+import { countApplies, workerFleet, type TestFleet } from '../helpers/fleet.js';
 
 // muster serve as the controller: applies and rollouts started through its API run as jobs on
 // the channels it holds to four real agents on loopback (mTLS gRPC), gated on each worker's
 // kubelet probe against a stand-in kubelet /healthz (no kubelet on this machine).
 let f: TestFleet;
 let agents: Agent[];
-let kubelet: http.Server;
+let workers: Awaited<ReturnType<typeof workerFleet>>;
 let kubeletUrl = '';
 let server: Listening;
 let operator: ControllerClient;
@@ -52,12 +50,8 @@ const ended = (c: ControllerClient, id: string) => until(`job ${id} to end`, 60_
 const startServe = () => serve({ state: f.state, inventory: f.inventoryFile, listen: '127.0.0.1:0', enroll: false });
 
 before(async () => {
-  f = await makeFleet(4, 's');
-  await fs.writeFile(f.inventoryFile, (await fs.readFile(f.inventoryFile, 'utf8')).replace(/roles: \[etcd, control-plane\] \}/g, () => 'roles: [worker] }'));
-  kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
-  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
-  kubeletUrl = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}`;
-  agents = await startAgents(f);
+  workers = await workerFleet(4, 's');
+  ({ f, agents, kubeletUrl } = workers);
   applyCalls = countApplies(agents);
   server = await startServe();
   operator = await apiClient(f.state, server.url, 'operator', 'alice');
@@ -68,9 +62,7 @@ after(async () => {
   operator?.close();
   reader?.close();
   await server?.close();
-  await Promise.all((agents ?? []).map((a) => a.stop()));
-  await new Promise((r) => kubelet?.close(r));
-  await f?.cleanup();
+  await workers?.stop();
 });
 
 test('serve jobs: POST /v1/apply converges every node on serve\'s held channels and records it by the certificate\'s name; a reader may not', async () => {

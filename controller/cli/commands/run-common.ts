@@ -1,6 +1,7 @@
 import { summaryOf, type RunOptions, type RunReport, type RunSummary } from '../../app/run.js';
 import { emit, machineReadable, painter } from '../format.js';
 import type { Io } from '../io.js';
+import { withRemote } from '../remote.js';
 import { LiveView } from '../live.js';
 import { countsLine, issuedNote, printNode, reportJson, summaryTable, type RunFlags } from '../output.js';
 
@@ -27,6 +28,16 @@ export async function runAndPrint(command: 'plan' | 'apply', o: RunFlags, io: Io
     },
   }).finally(() => live?.close());
   printSummary(command, o, io, summaryOf(report), startedAt);
+  return report;
+}
+
+// apply through muster serve: the job's nodes and then the same summary (no live block: the
+// nodes are printed as the in-process apply prints them when piped).
+export async function applyRemote(o: RunFlags & { controller: string }, io: Io): Promise<RunSummary> {
+  const startedAt = Date.now();
+  const report = await withRemote(o, (r) => r.apply({ cluster: o.cluster, tasks: o.tasks, limit: o.limit, concurrency: o.concurrency, timeout: o.timeout }));
+  if (!machineReadable(o.output)) report.outcomes.forEach((out, i) => printNode(io, out, o.diff, true, `[${i + 1}/${report.outcomes.length}]`));
+  printSummary('apply', o, io, report, startedAt);
   return report;
 }
 

@@ -3,6 +3,9 @@ import { VIEW_HEADERS, WIDE_VIEW_HEADERS, viewJson, viewRow, type NodeView } fro
 import { emit } from '../format.js';
 import { EXIT, untilSignal, type GlobalOptions, type Io, type OutputFormat } from '../io.js';
 import { table } from '../output.js';
+import { withRemote } from '../remote.js';
+import { selectNodes } from '../../app/limit.js';
+import type { RemoteController } from '../../app/remote.js';
 
 type StatusFlags = GlobalOptions & { concurrency: number; output: OutputFormat; watch?: boolean; limit?: string };
 
@@ -13,23 +16,51 @@ const viewTable = (views: NodeView[], wide: boolean) => {
 
 // Exit 0 every node answered, 1 one did not.
 export async function run(o: StatusFlags, io: Io): Promise<number> {
+  if (o.controller) return withRemote({ ...o, controller: o.controller }, (r) => remote(o, io, r));
   if (o.watch) return watch(o, io);
   const { views } = await status(o);
   emit(io, o.output, views.map(viewJson), (wide) => viewTable(views, wide));
   return views.every((v) => v.status) ? EXIT.OK : EXIT.FAILED;
 }
 
-// A live view fed by every agent's status stream; the table is redrawn on every change.
-async function watch(o: StatusFlags, io: Io): Promise<number> {
+// Through muster serve: the views its monitor holds, printed the same way; --watch reads them again every second.
+async function remote(o: StatusFlags, io: Io, r: RemoteController): Promise<number> {
+  const read = async () => {
+    const views = await r.views();
+    if (o.limit === undefined) return views;
+    const chosen = new Set(selectNodes(views.map((v) => v.node), o.limit).map((n) => n.name));
+    return views.filter((v) => chosen.has(v.node.name));
+  };
+  if (!o.watch) {
+    const views = await read();
+    emit(io, o.output, views.map(viewJson), (wide) => viewTable(views, wide));
+    return views.every((v) => v.status) ? EXIT.OK : EXIT.FAILED;
+  }
+  let latest: NodeView[] = await read();
+  const draw = drawer(o, io, () => latest);
+  draw();
+  const timer = setInterval(() => void read().then((v) => ((latest = v), draw()), () => undefined), 1000);
+  await untilSignal();
+  clearInterval(timer);
+  return EXIT.OK;
+}
+
+// Redraws the table when it changed.
+function drawer(o: StatusFlags, io: Io, views: () => NodeView[]): () => void {
   let drawn = '';
-  let views: () => NodeView[] = () => [];
-  const draw = () => {
+  return () => {
     const text = viewTable(views(), o.output === 'wide');
     if (text === drawn) return;
     drawn = text;
     if (io.tty) io.write('\x1b[2J\x1b[H');
     io.out(`muster status --watch  ${new Date().toISOString()}  (Ctrl-C to stop)\n${text}\n`);
   };
+}
+
+// A live view fed by every agent's status stream; the table is redrawn on every change.
+async function watch(o: StatusFlags, io: Io): Promise<number> {
+  let views: () => NodeView[] = () => [];
+  const draw = drawer(o, io, () => views());
   const w = await watchFleet(o, {
     change: () => draw(),
     drift: (node, d) => {
