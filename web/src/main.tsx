@@ -58,7 +58,7 @@ function Filters({ f, set, roles, labels, shown, total }: { f: Filter; set(f: Fi
       <Choice label="Role" value={f.role} options={[{ value: '', label: 'any role' }, ...roles.map((r) => ({ value: r, label: r }))]} onChange={(role) => set({ ...f, role })} />
       <Choice label="Label" value={f.label} options={[{ value: '', label: 'any label' }, ...labels.map((l) => ({ value: l, label: l }))]} onChange={(label) => set({ ...f, label })} />
       <Choice label="State" value={f.state} options={STATE_FILTERS} onChange={(state) => set({ ...f, state: state as StateFilter })} />
-      <button type="button" onClick={() => set(NO_FILTER)} disabled={f === NO_FILTER || (!f.text && !f.role && !f.label && !f.state)}>
+      <button type="button" onClick={() => set(NO_FILTER)} disabled={!f.text && !f.role && !f.label && !f.state}>
         Clear
       </button>
       <output aria-live="polite">
