@@ -3,6 +3,7 @@ import { Fleet, mapLimit } from '../fleet/fleet.js';
 import { FleetMonitor } from '../fleet/monitor.js';
 import type { NodeView } from '../fleet/view.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
+import { withContext, type AppContext } from './context.js';
 import { fleetCredentials } from './fleet-credentials.js';
 import { selectNodes } from './limit.js';
 
@@ -12,11 +13,11 @@ export interface FleetOptions {
 }
 
 // One GetStatus per agent, at most `concurrency` at once; an unreachable node is a view with its error.
-export async function status(o: FleetOptions & { concurrency: number; limit?: string }): Promise<{ inv: Inventory; views: NodeView[] }> {
+export async function status(o: FleetOptions & { concurrency: number; limit?: string }, ctx?: AppContext): Promise<{ inv: Inventory; views: NodeView[] }> {
   const inv = await loadInventory(o.inventory);
   const nodes = selectNodes(inv.nodes, o.limit);
-  const fleet = new Fleet(inv.nodes, await fleetCredentials(o.state));
-  try {
+  return withContext(o.state, ctx, async (c) => {
+    const fleet = await c.fleet(inv);
     const views = await mapLimit(nodes, o.concurrency, async (node): Promise<NodeView> => {
       const now = Date.now();
       try {
@@ -26,9 +27,7 @@ export async function status(o: FleetOptions & { concurrency: number; limit?: st
       }
     });
     return { inv, views };
-  } finally {
-    fleet.close();
-  }
+  });
 }
 
 export interface FleetWatch {

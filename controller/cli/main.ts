@@ -43,7 +43,7 @@ const hostPort = (v: string) => {
 type Impl = { run(o: never, io: Io): Promise<number> };
 
 // Options a config file may set, by the name commander gives them.
-const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff', 'controller', 'cert', 'key', 'ca'] as const;
+const CONFIGURABLE = ['state', 'inventory', 'cluster', 'tasks', 'concurrency', 'timeout', 'output', 'diff', 'store', 'controller', 'cert', 'key', 'ca'] as const;
 
 const outputOption = () => new Option('-o, --output <format>', 'table, wide (more columns), json or yaml').choices(OUTPUT_FORMATS).default('table');
 const jsonOption = () => new Option('--json', 'the same as -o json');

@@ -17,6 +17,8 @@ export const configSchema = z
     timeout: z.number().int().min(1).max(86_400).optional(),
     output: z.enum(['table', 'wide', 'json', 'yaml']).optional(),
     diff: z.boolean().optional(),
+    // muster serve's store (--store): sqlite or etcd://host:port[,...].
+    store: z.string().min(1).optional(),
     // Remote mode: muster serve's API (https://HOST:PORT) and the certificate to call it with.
     controller: z.string().regex(/^https:\/\/[^/]+\/?$/, 'give https://HOST:PORT').optional(),
     cert: z.string().min(1).optional(),
