@@ -11,4 +11,12 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The dashboard runs in a browser: node's modules are not there.
+    files: ['web/**/*.ts', 'web/**/*.tsx'],
+    ignores: ['web/**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['node:*'], message: 'web/ runs in the browser; node modules do not exist there.' }] }],
+    },
+  },
 );

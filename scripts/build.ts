@@ -1,6 +1,7 @@
 // npm run build: one esbuild bundle per program, the JavaScript that bin/ and the .deb packages run.
 //   dist/agent/main.js   musterd (the unit and the drift bench run it)
 //   dist/cli/muster.js   the muster CLI
+//   dist/web/            the dashboard muster serve serves (Vite, from web/)
 // Each dynamic import() stays a chunk of its own (dist/*/chunks/), loaded on first use.
 // dist/sources.json lists the project files each bundle was built from: bin/ refuses to run a
 // bundle older than any of them, so an edit is never tested through a stale build.
@@ -9,7 +10,9 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import type { InlineConfig, Rollup } from 'vite';
 
 export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -93,25 +96,73 @@ export function projectInputs(meta: esbuild.Metafile): string[] {
   return Object.keys(meta.inputs).filter((f) => !f.startsWith('node_modules/')).sort();
 }
 
-export async function build(opts: { write?: boolean; outRoot?: string; version?: string } = {}): Promise<Record<keyof typeof programs, esbuild.Metafile>> {
+// The dashboard: preact and TypeScript from web/, hashed assets under dist/web/assets/ (served
+// with a year's cache), index.html naming them (served with no-cache).
+export function webOptions(outRoot = repo): InlineConfig {
+  return {
+    configFile: false,
+    root: path.join(repo, 'web'),
+    base: '/',
+    logLevel: 'warn',
+    oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
+    build: {
+      outDir: path.join(outRoot, 'dist/web'),
+      emptyOutDir: true,
+      target: 'es2022',
+      // The page runs under a strict Content-Security-Policy: no inline script, nothing inlined as data:.
+      modulePreload: { polyfill: false },
+      assetsInlineLimit: 0,
+      reportCompressedSize: false,
+    },
+  };
+}
+
+const COMPRESSIBLE = /\.(html|js|css|svg|json)$/;
+
+// Builds dist/web/ and writes a .br and a .gz beside each text file, which the controller sends
+// to a browser that accepts them. Returns each file's size and its gzipped size.
+export async function buildWeb(outRoot = repo): Promise<{ file: string; bytes: number; gzip: number }[]> {
+  const { build: viteBuild } = await import('vite');
+  const out = (await viteBuild(webOptions(outRoot))) as Rollup.RollupOutput;
+  const dir = path.join(outRoot, 'dist/web');
+  return Promise.all(
+    out.output.map(async (o) => {
+      const data = await fs.readFile(path.join(dir, o.fileName));
+      const gz = zlib.gzipSync(data, { level: 9 });
+      if (COMPRESSIBLE.test(o.fileName)) {
+        await fs.writeFile(path.join(dir, `${o.fileName}.gz`), gz);
+        await fs.writeFile(path.join(dir, `${o.fileName}.br`), zlib.brotliCompressSync(data, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11 } }));
+      }
+      return { file: o.fileName, bytes: data.length, gzip: gz.length };
+    }),
+  );
+}
+
+export interface WebFile {
+  file: string;
+  bytes: number;
+  gzip: number;
+}
+
+export async function build(opts: { write?: boolean; outRoot?: string; version?: string } = {}): Promise<Record<keyof typeof programs, esbuild.Metafile> & { web: WebFile[] }> {
   const outRoot = opts.outRoot ?? repo;
   const write = opts.write ?? true;
   if (write) await fs.rm(path.join(outRoot, 'dist'), { recursive: true, force: true });
-  const [agent, cli] = await Promise.all(
-    (['agent', 'cli'] as const).map(async (name) => (await esbuild.build({ ...options(programs[name], outRoot, opts.version), write })).metafile!),
-  );
+  const bundle = async (name: keyof typeof programs) => (await esbuild.build({ ...options(programs[name], outRoot, opts.version), write })).metafile!;
+  const [agent, cli, web] = await Promise.all([bundle('agent'), bundle('cli'), write ? buildWeb(outRoot) : []]);
   if (write) {
     const sources = { agent: projectInputs(agent), cli: projectInputs(cli) };
     await fs.writeFile(path.join(outRoot, 'dist', 'sources.json'), JSON.stringify(sources, null, 1) + '\n');
     // The repo's package.json says ESM for dist/ in place; a copy elsewhere (a package) needs its own.
     await fs.writeFile(path.join(outRoot, 'dist', 'package.json'), '{ "type": "module" }\n');
   }
-  return { agent, cli };
+  return { agent, cli, web };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const started = Date.now();
   const metas = await build();
   const size = (m: esbuild.Metafile) => Object.values(m.outputs).reduce((n, o) => n + o.bytes, 0);
-  console.log(`built dist/ in ${Date.now() - started} ms: musterd ${(size(metas.agent) / 1e6).toFixed(1)} MB, muster ${(size(metas.cli) / 1e6).toFixed(1)} MB in ${Object.keys(metas.cli.outputs).length} files`);
+  const web = metas.web.reduce((t, f) => ({ bytes: t.bytes + f.bytes, gzip: t.gzip + f.gzip }), { bytes: 0, gzip: 0 });
+  console.log(`built dist/ in ${Date.now() - started} ms: musterd ${(size(metas.agent) / 1e6).toFixed(1)} MB, muster ${(size(metas.cli) / 1e6).toFixed(1)} MB in ${Object.keys(metas.cli.outputs).length} files, dashboard ${(web.bytes / 1e3).toFixed(1)} kB (${(web.gzip / 1e3).toFixed(1)} kB gzipped)`);
 }

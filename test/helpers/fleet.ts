@@ -37,10 +37,10 @@ export interface TestFleet {
 // A temp folder with an inventory of n nodes on loopback ports, and the fleet PKI made by initFleet.
 export async function makeFleet(n: number, prefix = 'n'): Promise<TestFleet> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'muster-fleet-'));
-  const nodes = [];
-  for (let i = 1; i <= n; i++) {
-    nodes.push(`  - { name: ${prefix}${i}, address: 127.0.0.1, agentPort: ${await freePort()}, roles: [etcd, control-plane] }`);
-  }
+  // A port just freed is often handed out again: draw until every node has its own.
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  const nodes = [...ports].map((port, i) => `  - { name: ${prefix}${i + 1}, address: 127.0.0.1, agentPort: ${port}, roles: [etcd, control-plane] }`);
   const inventoryFile = path.join(dir, 'inventory.yaml');
   await fs.writeFile(inventoryFile, `cluster: test\nnodes:\n${nodes.join('\n')}\n`);
   const inventory = await loadInventory(inventoryFile);
@@ -105,7 +105,11 @@ export async function spawnAgents(f: TestFleet, o: { http?: (name: string) => st
     ], { stdio: ['ignore', 'inherit', 'inherit'] });
     procs.push(p);
   }
-  await Promise.all(f.inventory.nodes.map((n) => waitForPort(n.address, n.agentPort, 20_000)));
+  await Promise.all(f.inventory.nodes.map((n) => waitForPort(n.address, n.agentPort, 20_000))).catch((err: unknown) => {
+    // One that did not come up (its port taken meanwhile): the others must not outlive the test.
+    for (const p of procs) p.kill('SIGTERM');
+    throw err;
+  });
   return {
     procs,
     async stop() {

@@ -15,6 +15,7 @@ packages=(
   dpkg-dev binutils lintian debootstrap strace   # strace: the system calls the agent makes vs the unit's filter
   prometheus                       # promtool check metrics on the agent's and the controller's /metrics
   zsh                              # muster completion zsh, run by a real zsh
+  chromium                         # the dashboard's browser test (driven by playwright-core) and its screenshot
   # storage: real servers and userspace clients for the mount task's system tests
   e2fsprogs xfsprogs util-linux psmisc
   glusterfs-server glusterfs-client
