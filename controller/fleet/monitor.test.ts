@@ -61,3 +61,65 @@ test('monitor: a lost stream is retried on the schedule, the attempt reset by th
     script = [];
   })();
 });
+
+test('monitor: at most maxConnecting streams wait for their first status; the rest queue and follow', async () => {
+  const nodes = Array.from({ length: 10 }, (_, i) => ({ name: `n${i}`, address: '127.0.0.1', agentPort: 1 }) as InventoryNode);
+  const answer = new Map<string, (e: object) => void>();
+  let most = 0;
+  const fleet = {
+    client: (n: InventoryNode) => ({
+      watch: (onEvent: (e: object) => void) => {
+        answer.set(n.name, onEvent);
+        most = Math.max(most, answer.size);
+        return () => undefined;
+      },
+    }),
+  } as unknown as Fleet;
+  const m = new FleetMonitor(fleet, { nodes } as Inventory, {}, { ...DEFAULT_SCHEDULE, spreadMaxMs: 0, maxConnecting: 3 });
+  m.start();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(answer.size, 3, 'three dialled, seven queued');
+  // Each first status lets the next queued node dial.
+  for (let i = 0; i < 10; i++) {
+    const [name, ev] = [...answer].find(([k]) => m.views.get(k)!.error)!;
+    ev({ status: { ready: true } });
+    assert.equal(m.views.get(name)!.error, undefined);
+  }
+  assert.equal(most, 10);
+  assert.equal([...m.views.values()].filter((v) => v.error).length, 0, 'every node answered in the end');
+  m.stop();
+});
+
+test('monitor: a stream with no first status in time is dropped and dialled again, the node shown unreachable', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const node = { name: 'a', address: '127.0.0.1', agentPort: 1 } as InventoryNode;
+  let dials = 0;
+  let cancelled = 0;
+  const fleet = { client: () => ({ watch: () => (dials++, () => void cancelled++) }) } as unknown as Fleet;
+  const m = new FleetMonitor(fleet, { nodes: [node] } as Inventory, {}, { ...DEFAULT_SCHEDULE, spreadMaxMs: 0, firstStatusMs: 1000, random: () => 0.5 });
+  m.start();
+  t.mock.timers.tick(1);
+  assert.equal(dials, 1);
+  t.mock.timers.tick(1000);
+  assert.equal(cancelled, 1);
+  assert.match(m.views.get('a')!.error!, /no status from a within 1 s/);
+  t.mock.timers.tick(250);
+  assert.equal(dials, 2, 'dialled again after the backoff');
+  m.stop();
+});
+
+test('monitor: nodes that never answer free their connect slot after slotMs, so the queue goes on', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const nodes = Array.from({ length: 6 }, (_, i) => ({ name: `n${i}`, address: '127.0.0.1', agentPort: 1 }) as InventoryNode);
+  let dials = 0;
+  const fleet = { client: () => ({ watch: () => (dials++, () => undefined) }) } as unknown as Fleet;
+  const m = new FleetMonitor(fleet, { nodes } as Inventory, {}, { ...DEFAULT_SCHEDULE, spreadMaxMs: 0, maxConnecting: 2, slotMs: 500, firstStatusMs: 60_000 });
+  m.start();
+  t.mock.timers.tick(1);
+  assert.equal(dials, 2);
+  t.mock.timers.tick(500);
+  assert.equal(dials, 4, 'two slots freed by time, two more dialled');
+  t.mock.timers.tick(500);
+  assert.equal(dials, 6);
+  m.stop();
+});

@@ -17,10 +17,17 @@ export interface ReconnectSchedule {
   // a controller restart does not open a thousand TLS handshakes in the same millisecond.
   spreadPerNodeMs: number;
   spreadMaxMs: number;
+  // At most this many streams between dial and first status: past a few thousand agents the
+  // handshakes alone outrun the controller's CPU, and a queue paces them to it. A slot is freed
+  // after slotMs anyway, so a rack of powered-off nodes cannot stall the queue.
+  maxConnecting: number;
+  slotMs: number;
+  // A stream with no first status by then is dropped and retried (a half-open connection).
+  firstStatusMs: number;
   random?: () => number;
 }
 
-export const DEFAULT_SCHEDULE: ReconnectSchedule = { baseMs: 500, capMs: 30_000, spreadPerNodeMs: 2, spreadMaxMs: 3_000 };
+export const DEFAULT_SCHEDULE: ReconnectSchedule = { baseMs: 500, capMs: 30_000, spreadPerNodeMs: 2, spreadMaxMs: 3_000, maxConnecting: 64, slotMs: 2_000, firstStatusMs: 20_000 };
 
 export function retryDelayMs(attempt: number, s: ReconnectSchedule): number {
   const ceiling = Math.min(s.capMs, s.baseMs * 2 ** Math.min(attempt, 30));
@@ -38,6 +45,8 @@ export class FleetMonitor {
   readonly recentDrift: { node: string; event: DriftEvent }[] = [];
   private readonly cancels = new Map<string, () => void>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  private readonly queue: { n: InventoryNode; attempt: number }[] = [];
+  private connecting = 0;
   private stopped = false;
 
   constructor(private readonly fleet: Fleet, inv: Inventory, private readonly on: MonitorEvents = {}, private readonly schedule: ReconnectSchedule = DEFAULT_SCHEDULE) {
@@ -51,14 +60,52 @@ export class FleetMonitor {
 
   stop(): void {
     this.stopped = true;
+    this.queue.length = 0;
     for (const t of this.retries.values()) clearTimeout(t);
     for (const c of this.cancels.values()) c();
   }
 
   private connect(n: InventoryNode, attempt: number): void {
     if (this.stopped) return;
+    if (this.connecting >= this.schedule.maxConnecting) {
+      this.queue.push({ n, attempt });
+      return;
+    }
+    this.connecting++;
+    let holding = true;
+    const release = () => {
+      if (!holding) return;
+      holding = false;
+      clearTimeout(slot);
+      this.connecting--;
+      while (!this.stopped && this.connecting < this.schedule.maxConnecting && this.queue.length) {
+        const next = this.queue.shift()!;
+        this.connect(next.n, next.attempt);
+      }
+    };
+    const settle = () => {
+      clearTimeout(deadline);
+      release();
+    };
+    const fail = (error = 'the stream ended') => {
+      settle();
+      const v = this.views.get(n.name)!;
+      // Keep the first failure's time: "unreachable since" is when it went away.
+      Object.assign(v, { error, errorSinceMs: v.error && v.errorSinceMs ? v.errorSinceMs : Date.now(), updatedAtMs: Date.now() });
+      this.on.change?.(v);
+      this.later(n, attempt + 1, retryDelayMs(attempt, this.schedule));
+    };
+    const deadline = setTimeout(() => {
+      if (this.stopped) return;
+      this.cancels.get(n.name)?.();
+      fail(`no status from ${n.name} within ${Math.round(this.schedule.firstStatusMs / 1000)} s of connecting: retrying`);
+    }, this.schedule.firstStatusMs);
+    deadline.unref();
+    const slot = setTimeout(release, this.schedule.slotMs);
+    slot.unref();
     this.cancels.set(n.name, this.fleet.client(n).watch(
       (e) => {
+        settle();
         attempt = 0;
         const v = this.views.get(n.name)!;
         if (e.status) Object.assign(v, { status: e.status, error: undefined, errorSinceMs: undefined, updatedAtMs: Date.now() });
@@ -69,13 +116,7 @@ export class FleetMonitor {
         }
         this.on.change?.(v);
       },
-      (error) => {
-        const v = this.views.get(n.name)!;
-        // Keep the first failure's time: "unreachable since" is when it went away.
-        Object.assign(v, { error, errorSinceMs: v.error && v.errorSinceMs ? v.errorSinceMs : Date.now(), updatedAtMs: Date.now() });
-        this.on.change?.(v);
-        this.later(n, attempt + 1, retryDelayMs(attempt, this.schedule));
-      },
+      fail,
     ));
   }
 
