@@ -43,6 +43,8 @@ export interface ServeOptions extends FleetOptions {
   enroll?: false | { listen: string; policy?: ApprovalPolicy; sans?: string[] };
   onDrift?: (node: string, d: DriftEvent) => void;
   log?: { warn(o: object, msg: string): void; info(o: object, msg: string): void };
+  // How often a leader with no job looks for a rollout left running with no runner (default 15 s).
+  sweepMs?: number;
 }
 
 // The names and addresses a joining agent may dial, for the enrollment server certificate (the
@@ -136,6 +138,20 @@ export async function serve(o: ServeOptions): Promise<Listening> {
       if (leader && !stopping) void service.takeOver(say);
       else if (!leader) say('leadership lost: dispatching stops; the new leader resumes from the journal');
     });
+    // A runner stopped by a store outage, or a CLI killed mid-rollout, leaves a rollout running
+    // with no one driving it: while this process leads and runs no job, it takes such rollouts up.
+    const said = new Set<string>();
+    const once = (msg: string) => {
+      if (said.has(msg)) return;
+      if (said.size > 100) said.clear();
+      said.add(msg);
+      say(msg);
+    };
+    const sweep = setInterval(() => {
+      if (stopping || !held.leadership.isLeader() || jobs.running()) return;
+      void service.takeOver(once).catch((err: unknown) => once(`looking for rollouts left running: ${(err as Error).message}`));
+    }, o.sweepMs ?? 15_000);
+    sweep.unref();
     return {
       nodes: watch.inv.nodes.length,
       url: `https://${hostForUrl}:${port}`,
@@ -145,6 +161,7 @@ export async function serve(o: ServeOptions): Promise<Listening> {
       close: async () => {
         stopping = true;
         unwatch();
+        clearInterval(sweep);
         clearInterval(reload);
         clearInterval(retrust);
         // The nodes in flight finish their step; nothing more is sent.

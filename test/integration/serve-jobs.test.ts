@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -11,7 +12,7 @@ import { serve, type Listening } from '../../controller/app/serve.js';
 import type { RolloutStatus } from '../../controller/rollout/control.js';
 import type { HistoryEntry, JournalEntry, RolloutRecord } from '../../controller/store/store.js';
 import { apiClient } from '../helpers/api.js';
-import { countApplies, workerFleet, type TestFleet } from '../helpers/fleet.js';
+import { countApplies, repoRoot, workerFleet, type TestFleet } from '../helpers/fleet.js';
 
 // muster serve as the controller: applies and rollouts started through its API run as jobs on
 // the channels it holds to four real agents on loopback (mTLS gRPC), gated on each worker's
@@ -47,7 +48,7 @@ const ended = (c: ControllerClient, id: string) => until(`job ${id} to end`, 60_
   const j = await c.get<Job>(`/v1/jobs/${id}`);
   return j.state === 'running' ? undefined : j;
 });
-const startServe = () => serve({ state: f.state, inventory: f.inventoryFile, listen: '127.0.0.1:0', enroll: false });
+const startServe = (sweepMs?: number) => serve({ state: f.state, inventory: f.inventoryFile, listen: '127.0.0.1:0', enroll: false, sweepMs });
 
 before(async () => {
   workers = await workerFleet(4, 's');
@@ -153,4 +154,35 @@ test('serve jobs: serve stopped mid-rollout leaves it running; the next serve, l
   assert.deepEqual(names.map((n) => applyCalls[n] - before[n]), [1, 1, 1, 1], 'each agent applied once across the restart');
   const h = await reader.get<{ entries: HistoryEntry[] }>('/v1/history?limit=5');
   assert.ok(h.entries.some((e) => e.subject === id && e.action === 'rollout' && e.result === 'done'));
+});
+
+test('serve jobs: a CLI rollout killed with SIGKILL beside a leading serve is taken up by serve and finished, nothing sent twice', async () => {
+  // A serve that looks for orphaned rollouts every 300 ms instead of 15 s.
+  operator.close();
+  reader.close();
+  await server.close();
+  server = await startServe(300);
+  operator = await apiClient(f.state, server.url, 'operator', 'alice');
+  reader = await apiClient(f.state, server.url, 'reader', 'grafana');
+  const before = { ...applyCalls };
+  const previous = (await reader.get<{ rollouts: RolloutRecord[] }>('/v1/rollouts?limit=1')).rollouts[0]?.id;
+  const cli = spawn(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', f.state, '-i', f.inventoryFile, 'rollout', '-t', await tasks('four'), '--batch', '1', '--yes', '--soak', 'worker=800ms', '--gate-timeout', '20s', '--poll', '100ms'], { stdio: 'ignore' });
+  const exited = new Promise<void>((r) => cli.once('exit', () => r()));
+  const id = await until('the CLI\'s rollout to dispatch twice', 30_000, async () => {
+    const [r] = (await reader.get<{ rollouts: RolloutRecord[] }>('/v1/rollouts?limit=1')).rollouts;
+    if (!r || r.id === previous) return undefined;
+    const s = await reader.get<RolloutStatus>(`/v1/rollouts/${r.id}`);
+    return s.nodes.filter((n) => n.step !== 'pending').length >= 2 ? r.id : undefined;
+  });
+  // While the CLI lives it holds the rollout lock: serve must not drive the rollout too.
+  assert.equal((await reader.get<RolloutStatus>(`/v1/rollouts/${id}`)).rollout.state, 'running');
+  cli.kill('SIGKILL');
+  await exited;
+  const done = await until('serve to take the orphaned rollout up and finish it', 60_000, async () => {
+    const s = await reader.get<RolloutStatus>(`/v1/rollouts/${id}`);
+    return s.rollout.state === 'running' ? undefined : s;
+  });
+  assert.equal(done.rollout.state, 'done', done.rollout.reason);
+  assert.deepEqual(await hosts(), names.map(() => 'four\n'));
+  assert.deepEqual(names.map((n) => applyCalls[n] - before[n]), [1, 1, 1, 1], 'each agent applied once, by the CLI or by serve');
 });
