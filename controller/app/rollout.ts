@@ -7,7 +7,6 @@ import { snapshotEtcd } from '../fleet/etcd-snapshots.js';
 import type { Fleet } from '../fleet/fleet.js';
 import { loadInventory, type Inventory } from '../inputs/inventory.js';
 // The CLI's rollouts dial with the controller certificate and the fleet CA, as they always have.
-import { readFleetCredentials } from '../pki/fleet.js';
 import { healthOf, outcomeOf } from '../rollout/adapters.js';
 import { abortRollout, pauseRollout, rolloutStatus, type RolloutStatus } from '../rollout/control.js';
 import { etcdLeader } from '../rollout/gates.js';
@@ -106,7 +105,7 @@ export interface PreviewOptions extends InputFiles, FleetCallOptions {
 
 // The plans, their diff (check mode on every agent) and the waves the rollout would run.
 export async function previewRollout(o: PreviewOptions, given?: AppContext): Promise<RolloutPreview> {
-  const local = given ? undefined : localContext(o.state, readFleetCredentials);
+  const local = given ? undefined : localContext(o.state);
   try {
     return { ...(await preview(o, given ?? local!)), close: () => local?.close() };
   } catch (err) {
@@ -157,7 +156,7 @@ async function refuseOverUnfinished(store: Store): Promise<void> {
 
 // Goes on with a paused rollout, or one whose controller died (taken up from its journal).
 export async function resumeRollout(o: FleetCallOptions & Progress & { id?: string }, ctx?: AppContext): Promise<RolloutRecord> {
-  return withContext(o.state, ctx, async (c) => (await beginResume(o, c)).done, readFleetCredentials);
+  return withContext(o.state, ctx, async (c) => (await beginResume(o, c)).done);
 }
 
 // Resume in two halves: returns once the rollout is running again (the lock taken, a paused one
@@ -187,7 +186,7 @@ export async function undoRollout(o: FleetCallOptions & Progress & { id?: string
       if (r.state === 'running' || r.state === 'paused') await abortRollout(store, id, 'undone by "muster rollout undo"', o.operator);
       return runner.undo(id, { toGeneration: o.toGeneration, operator: o.operator });
     });
-  }, readFleetCredentials);
+  });
 }
 
 export function controlRollout(o: { state: string; id?: string; reason?: string; operator?: Operator }, action: 'pause' | 'abort', ctx?: AppContext): Promise<RolloutRecord> {

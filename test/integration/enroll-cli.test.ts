@@ -175,6 +175,11 @@ test('enroll cli: nodes revoke makes muster status report that node refused for 
   const views = JSON.parse(st.stdout) as { node: string; reachable: boolean; error?: string }[];
   assert.deepEqual(views.map((v) => [v.node, v.reachable]), [['n1', false], ['n2', true], ['n3', true]]);
   assert.match(views[0].error ?? '', /^n1 \(127\.0\.0\.1:\d+\) was refused by the controller: its agent certificate \(serial [0-9A-F]+\) is on the fleet's revocation list/);
+  // A rollout's check dials with the revocation list too: n1 shows refused, and nothing is sent.
+  const tasksFile = path.join(f.dir, 'revoked-tasks.yaml');
+  fs.writeFileSync(tasksFile, 'tasks:\n  - id: a\n    file: { path: /etc/kubernetes/revoked.conf, content: "a\\n" }\n');
+  const dry = await muster('rollout', '--dry-run', '-t', tasksFile, '-l', 'n1');
+  assert.match(dry.stdout + dry.stderr, /n1 \(127\.0\.0\.1:\d+\) was refused by the controller: its agent certificate \(serial [0-9A-F]+\) is on the fleet's revocation list/);
   assert.match((await muster('nodes', 'revoke', 'n1')).stdout, /on the revocation list already/);
   assert.match((await muster('nodes', 'revoke', 'nobody')).stderr, /NO_CERTIFICATE/);
 
