@@ -5,7 +5,8 @@ import { issuedNote, table } from '../output.js';
 
 export async function run(o: GlobalOptions & { tasks?: string; cluster?: string; output: OutputFormat }, io: Io): Promise<number> {
   const { inv, plans, issued } = await validate(o);
-  const rows = plans.map((p) => ({ node: p.node, roles: inv.nodes.find((n) => n.name === p.node)!.roles, tasks: p.tasks.length, handlers: p.handlers.length, probes: p.probes.length, revision: p.revision }));
+  const roles = new Map(inv.nodes.map((n) => [n.name, n.roles]));
+  const rows = plans.map((p) => ({ node: p.node, roles: roles.get(p.node)!, tasks: p.tasks.length, handlers: p.handlers.length, probes: p.probes.length, revision: p.revision }));
   const data = { valid: true, inputs: { inventory: o.inventory, cluster: o.cluster, tasks: o.tasks }, certificates: { issuedInMemory: issued }, nodes: rows };
   emit(io, o.output, data, (wide) => {
     const headers = ['NODE', 'ROLES', 'TASKS', 'HANDLERS', ...(wide ? ['PROBES', 'TASK IDS'] : []), 'REVISION'];
