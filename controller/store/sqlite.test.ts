@@ -78,7 +78,7 @@ test('store: closing writes the appends still waiting for their group commit', a
   assert.equal((await again.entries('r1')).length, 1);
 });
 
-// The same contract the etcd store passes (controller/store/etcd.test.ts).
+// The same contract the etcd store passes (test/system/etcd-store.test.ts).
 storeContract('sqlite', {
   open: async (t) => {
     const state = tempState(t);

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { startTestEtcd } from '../../test/helpers/etcd-cluster.js';
-import { FakeClock, SimFleet } from '../../test/helpers/rollout-fleet.js';
-import { RolloutRunner } from '../rollout/runner.js';
-import type { EtcdStore } from '../store/etcd.js';
-import { openBacking, type Backing } from '../store/open.js';
+import { startTestEtcd } from '../helpers/etcd-cluster.js';
+import { FakeClock, SimFleet } from '../helpers/rollout-fleet.js';
+import { RolloutRunner } from '../../controller/rollout/runner.js';
+import type { EtcdStore } from '../../controller/store/etcd.js';
+import { openBacking, type Backing } from '../../controller/store/open.js';
 
 async function leading(b: Backing): Promise<void> {
   if (b.leadership.isLeader()) return;

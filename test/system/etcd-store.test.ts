@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { issueCertificate, createCA } from '../pki/certs.js';
-import { enableAuth, startTestEtcd, type TestEtcd } from '../../test/helpers/etcd-cluster.js';
-import { storeContract } from '../../test/helpers/store-contract.js';
-import { etcdctl } from '../../test/system/helpers/etcd.js';
-import { EtcdStore } from './etcd.js';
-import { openBacking, parseEtcdUrl, type Backing } from './open.js';
+import { issueCertificate, createCA } from '../../controller/pki/certs.js';
+import { enableAuth, startTestEtcd, type TestEtcd } from '../helpers/etcd-cluster.js';
+import { storeContract } from '../helpers/store-contract.js';
+import { etcdctl } from './helpers/etcd.js';
+import { EtcdStore } from '../../controller/store/etcd.js';
+import { openBacking, parseEtcdUrl, type Backing } from '../../controller/store/open.js';
 
 // One real etcd (TLS, client certificates required) for the whole file; each test has a key
 // prefix of its own, so the tests share the member without seeing each other's keys.
