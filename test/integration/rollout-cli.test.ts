@@ -226,6 +226,11 @@ test('rollout: the CLI killed with SIGKILL mid-rollout; a second controller is r
   assert.match(apply.stderr, new RegExp(`ROLLOUT_LOCKED: another muster is running a new rollout: pid ${cli.pid} `), 'apply waits for no rollout either');
 
   const j = await dispatched(2);
+  // Killed while r2's apply is in flight: the agent has taken it (its task takes 1.5 s), not
+  // merely the journal written before the call left.
+  const r2 = j.entries.filter((e) => e.step === 'dispatched').at(-1)!.node;
+  for (let i = 0; i < 300 && (await applies())[r2] === before[r2]; i++) await delay(10);
+  assert.ok((await applies())[r2] > before[r2], `${r2} received its apply`);
   cli.kill('SIGKILL');
   await exited;
   assert.equal(journalOf()!.state, 'running', 'killed, not ended');
