@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fss, { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export interface WriteOptions {
   mode: number;
@@ -20,49 +21,53 @@ export const TEMP_MARK = '.muster-tmp-';
 // folder. A reader sees the old bytes or the new ones, never a half-written file.
 // O_NOFOLLOW: the random name cannot be a planted link, and O_EXCL refuses one anyway.
 const TEMP_FLAGS = fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY | fsc.O_NOFOLLOW;
+const fsync = promisify(fss.fsync);
 
 function tempPath(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}${TEMP_MARK}${randomBytes(6).toString('hex')}`);
 }
 
+// The small steps (open, write, chmod, rename, close) are synchronous: on a managed file each
+// took a thread-pool round trip that cost more CPU than the step (docs/benchmarks.md, "The
+// agent's share per apply"). The two flushes stay on the pool: a slow disk's fsync must not
+// hold the event loop.
 export async function writeFileAtomic(file: string, content: string | Buffer, options: WriteOptions): Promise<void> {
   const dir = path.dirname(file);
   const tmp = tempPath(file);
-  const flags = TEMP_FLAGS;
-  let fh: fs.FileHandle;
+  let fd: number;
   try {
-    fh = await fs.open(tmp, flags, 0o600);
+    fd = fss.openSync(tmp, TEMP_FLAGS, 0o600);
   } catch (err) {
     // The folder is made only when missing: most writes land in one that exists.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || options.makeDir === false) throw err;
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-    fh = await fs.open(tmp, flags, 0o600);
+    fd = fss.openSync(tmp, TEMP_FLAGS, 0o600);
   }
   try {
     try {
-      await fh.writeFile(content);
-      await fh.chmod(options.mode);
-      if (options.uid !== undefined || options.gid !== undefined) await fh.chown(options.uid ?? -1, options.gid ?? -1);
-      await fh.sync();
+      fss.writeFileSync(fd, content);
+      fss.fchmodSync(fd, options.mode);
+      if (options.uid !== undefined || options.gid !== undefined) fss.fchownSync(fd, options.uid ?? -1, options.gid ?? -1);
+      await fsync(fd);
     } finally {
-      await fh.close();
+      fss.closeSync(fd);
     }
     // A pinned folder's /proc/self/fd path means nothing in the checking child: name our pid.
     await options.beforeRename?.(tmp.replace(/^\/proc\/self\//, `/proc/${process.pid}/`));
-    await fs.rename(tmp, file);
+    fss.renameSync(tmp, file);
   } catch (err) {
-    await fs.rm(tmp, { force: true });
+    fss.rmSync(tmp, { force: true });
     throw err;
   }
   await fsyncDir(dir);
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
-  const dh = await fs.open(dir, 'r');
+  const fd = fss.openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
   try {
-    await dh.sync();
+    await fsync(fd);
   } finally {
-    await dh.close();
+    fss.closeSync(fd);
   }
 }
 

@@ -72,6 +72,20 @@ test('engine: the last applied plan and revision survive a restart', async (t) =
   assert.equal(st.mode & 0o777, 0o600, 'the plan holds keys');
 });
 
+test('engine: an applied plan is saved with its generation; a check or a refused plan does not record it', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const plan = (tasks: Task[]) => Plan.fromPartial({ node: 'n1', revision: 'r1', tasks });
+  await h.engine.run(plan([file('a', '/etc/kubernetes/a')]), { mode: ApplyMode.APPLY_MODE_CHECK, generation: 3 });
+  assert.equal(h.engine.state.generation, 0, 'a check changes nothing');
+  await h.engine.run(plan([file('a', '/etc/passwd')]), { mode: ApplyMode.APPLY_MODE_APPLY, generation: 4 });
+  assert.equal(h.engine.state.generation, 0, 'the engine does not take a refused plan');
+  await h.engine.run(plan([file('a', '/etc/kubernetes/a')]), { mode: ApplyMode.APPLY_MODE_APPLY, generation: 5 });
+  const again = new Engine(h.host, silent);
+  await again.init();
+  assert.equal(again.state.generation, 5);
+});
+
 test('engine: a second run while one is in flight is refused', async (t) => {
   const h = await tempHost();
   t.after(h.cleanup);

@@ -29,6 +29,8 @@ export interface RunOptions {
   onResult?: (result: TaskResult) => void;
   // keepState leaves the last applied plan and result as they are (drift checks and repairs).
   keepState?: boolean;
+  // generation of the plan (ApplyRequest.generation), saved with it; 0 or unset when none.
+  generation?: number;
 }
 
 // The most tasks one plan may hold (a node's plan has a few hundred); more is refused whole.
@@ -127,7 +129,7 @@ export class Engine {
     }
   }
 
-  private async runLocked(plan: Plan, { mode, onResult, keepState }: RunOptions): Promise<ApplySummary> {
+  private async runLocked(plan: Plan, { mode, onResult, keepState, generation }: RunOptions): Promise<ApplySummary> {
     const started = performance.now();
     const summary = ApplySummary.fromPartial({ node: plan.node, revision: plan.revision, mode });
     const emit = (r: TaskResult) => {
@@ -186,7 +188,7 @@ export class Engine {
     } else {
       await this.owed.runAll(emit, plan.handlers);
     }
-    return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY && !keepState ? plan : undefined);
+    return this.finish(summary, started, mode === ApplyMode.APPLY_MODE_APPLY && !keepState ? plan : undefined, generation);
   }
 
   // Removes what the last applied plan had and this one does not; true when a removal failed.
@@ -206,12 +208,12 @@ export class Engine {
     return false;
   }
 
-  private async finish(summary: ApplySummary, started: number, applied: Plan | undefined): Promise<ApplySummary> {
+  private async finish(summary: ApplySummary, started: number, applied: Plan | undefined, generation?: number): Promise<ApplySummary> {
     summary.durationUs = Math.round((performance.now() - started) * 1000);
     summary.converged = summary.failed === 0 && summary.skipped === 0 && summary.wouldChange === 0;
     if (applied) {
       this.current = { plan: applied, revision: applied.revision, appliedAtMs: Date.now(), lastResult: summary };
-      await this.state.save(this.current);
+      await this.state.save(this.current, generation);
       this.observer.applied?.(applied);
     }
     this.observer.summary?.(summary);

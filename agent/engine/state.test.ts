@@ -75,3 +75,25 @@ test('state: the state folder is made 0700, also when it was removed while the a
   await s.save(state('b'));
   assert.equal((await new StateStore(h.host).load()).plan?.revision, 'b');
 });
+
+test('state: a plan saved with its generation is one status.json write; generation 0 keeps the one before', async (t) => {
+  const h = await tempHost();
+  t.after(h.cleanup);
+  const s = new StateStore(h.host);
+  await s.load();
+  await s.save(state('a'), 9);
+  const status = h.host.statePath('status.json');
+  const written = (await fs.stat(status)).ino;
+  await s.setGeneration(9);
+  assert.equal((await fs.stat(status)).ino, written, 'the generation was in the save: no second replace');
+  const again = new StateStore(h.host);
+  await again.load();
+  assert.equal(again.generation, 9, 'the generation is on disk, not only in memory');
+  await again.save(state('b'));
+  assert.equal(again.generation, 9, 'a plain apply (generation 0) keeps the generation applied before');
+  assert.equal(JSON.parse(await fs.readFile(status, 'utf8')).generation, 9);
+  await again.save(state('c'), 4);
+  const third = new StateStore(h.host);
+  await third.load();
+  assert.equal(third.generation, 4, 'a lower generation (a rollback) is recorded as sent');
+});

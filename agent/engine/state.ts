@@ -1,3 +1,4 @@
+import fss from 'node:fs';
 import fs from 'node:fs/promises';
 import { ApplySummary, Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import type { Host } from '../host/host.js';
@@ -55,11 +56,12 @@ export class StateStore {
     return this.readPlan('plan.previous.pb');
   }
 
-  async save(state: AgentState): Promise<void> {
+  // generation (ApplyRequest.generation, 0 when none) goes into the same status.json write.
+  async save(state: AgentState, generation = 0): Promise<void> {
     const file = this.host.statePath('plan.pb');
     const bytes = state.plan && Buffer.from(Plan.encode(state.plan).finish());
     // The same plan again (every no-op re-run) is on disk already: rewriting it costs two fsyncs.
-    if (bytes && !(this.planBytes?.equals(bytes) && (await sizeOf(file)) === bytes.length)) {
+    if (bytes && !(this.planBytes?.equals(bytes) && sizeOf(file) === bytes.length)) {
       // A new revision pushes the current plan to plan.previous.pb; the same one again does not.
       if (this.meta.revision && this.meta.revision !== state.plan!.revision) {
         // Copied, not renamed: a crash before the new plan lands still leaves plan.pb in place.
@@ -76,7 +78,7 @@ export class StateStore {
       revision: state.revision,
       appliedAtMs: state.appliedAtMs,
       lastResult: state.lastResult ? ApplySummary.toJSON(state.lastResult) : undefined,
-      generation: this.meta.generation,
+      generation: generation || this.meta.generation,
     };
     await this.writeMeta();
   }
@@ -118,6 +120,11 @@ export class StateStore {
   }
 }
 
-function sizeOf(file: string): Promise<number | undefined> {
-  return fs.stat(file).then((st) => st.size, () => undefined);
+// Synchronous: a thread-pool round trip for one stat cost more than the stat (every no-op re-run).
+function sizeOf(file: string): number | undefined {
+  try {
+    return fss.statSync(file).size;
+  } catch {
+    return undefined;
+  }
 }

@@ -69,9 +69,10 @@ export function agentService(deps: ServiceDeps): AgentServiceServer {
       }
       // Once started, the plan runs to its end even if the caller goes away: no half-applied plan.
       engine
-        .run(plan, { mode, onResult: (task) => call.cancelled || call.write({ task }) })
+        .run(plan, { mode, generation: call.request.generation, onResult: (task) => call.cancelled || call.write({ task }) })
         .then(async (summary) => {
-          // The engine took the plan as the node's desired state: so is its generation.
+          // The engine saved the plan with its generation; a plan it refused records it here
+          // (setGeneration writes only when the generation is new).
           if (mode === ApplyMode.APPLY_MODE_APPLY && call.request.generation) await engine.state.setGeneration(call.request.generation);
           return summary;
         })
