@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { test } from 'node:test';
 import type { InventoryNode } from '../inputs/inventory.js';
-import { describeGrpcError } from './client.js';
+import { describeGrpcError, targetOf } from './client.js';
 
 // The sentences for failures a loopback test cannot provoke from a real agent (the agent never
 // answers UNAUTHENTICATED; no route to a host needs a real network): the same function the
@@ -23,4 +23,10 @@ test('grpc sentences: each names the node and its address, keeps the cause, drop
     const s = say(code, 'No connection established. Last error: something. Resolution note: dns');
     assert.doesNotMatch(s, /Resolution note|No connection established|\n/, s);
   }
+});
+
+test('grpc target: IP addresses by the ipv4:/ipv6: resolver, a host name by DNS', () => {
+  assert.equal(targetOf(node), 'ipv6:[fd00::7]:7443');
+  assert.equal(targetOf({ ...node, address: '10.0.0.7' }), 'ipv4:10.0.0.7:7443');
+  assert.equal(targetOf({ ...node, address: 'w7.example.net' }), 'w7.example.net:7443');
 });

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import {
   AgentServiceClient,
@@ -35,6 +36,13 @@ export class NodeError extends Error {
 
 export function endpointOf(node: InventoryNode): string {
   return `${node.address.includes(':') ? `[${node.address}]` : node.address}:${node.agentPort}`;
+}
+
+// The gRPC target: an IP address through grpc-js's ipv4:/ipv6: resolver, so a held channel
+// does not carry a c-ares DNS resolver of its own (7 KiB each) for a name it never looks up.
+export function targetOf(node: InventoryNode): string {
+  const family = isIP(node.address);
+  return family ? `ipv${family}:${endpointOf(node)}` : endpointOf(node);
 }
 
 // grpc-js details carry resolver notes and the transport's words; keep the cause only.
@@ -99,7 +107,7 @@ export class AgentClient {
   private readonly client: AgentServiceClient;
 
   constructor(readonly node: InventoryNode, creds: grpc.ChannelCredentials) {
-    this.client = new AgentServiceClient(endpointOf(node), creds, {
+    this.client = new AgentServiceClient(targetOf(node), creds, {
       'grpc.max_receive_message_length': 64 << 20,
       'grpc.max_send_message_length': 64 << 20,
       // One attempt per call: the fleet layer reports the node instead of retrying silently.

@@ -9,7 +9,8 @@
 // RSS, and the load average (the machine may be shared: CPU time is the figure to compare).
 //   npm run bench -- --agents 1000 [--hosts 2] [--concurrency 64] [--phases cold,warm,restart] [--roots DIR]
 // (--phases restart alone: channels warmed by GetStatus, then the restart, no applies)
-// BENCH_PROF=<dir> writes a CPU profile of the controller and of each agent process per phase.
+// BENCH_PROF=<dir> writes a CPU profile of the controller and of each agent process per phase;
+// BENCH_HEAP=<dir> a heap snapshot of the controller with the warm channels open.
 import { fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -104,6 +105,14 @@ function send<T>(p: ChildProcess, msg: object, reply: string): Promise<T> {
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1);
 const ms = (us: number) => Math.round(us / 1000);
 const load = () => os.loadavg()[0].toFixed(1);
+// The RSS split: V8's heap (used, and committed but free, mostly the young generation's semi-spaces),
+// Buffers and other external memory V8 knows of, and native memory (OpenSSL, nghttp2, libuv, malloc).
+function memoryParts(): string {
+  const m = process.memoryUsage();
+  const anon = Number(/^Anonymous:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'))?.[1] ?? 0) * 1024;
+  const native = anon - m.heapTotal - m.external;
+  return `RSS ${mb(m.rss)} MiB (${mb(m.rss - anon)} MiB file-backed: the node binary and modules); anonymous ${mb(anon)} MiB = JS heap ${mb(m.heapUsed)} used + ${mb(m.heapTotal - m.heapUsed)} committed free, external ${mb(m.external)}, the rest native ${mb(native)} MiB`;
+}
 
 // The agent processes of one phase: each hosts its share of the N agents, on fresh roots.
 class AgentHosts {
@@ -224,6 +233,8 @@ async function warm(inv: Inventory, plans: Plan[], creds: FleetCredentials, out:
   line('warm-up: connect + GetStatus', connect);
   gc();
   const [rssChannels, heapChannels] = [process.memoryUsage().rss, process.memoryUsage().heapUsed];
+  console.log(`controller memory with ${N} channels open: ${memoryParts()}`);
+  if (process.env.BENCH_HEAP) v8.writeHeapSnapshot(path.join(process.env.BENCH_HEAP, 'channels.heapsnapshot'));
   out.warmConnectMs = Math.round(connect.wallMs);
   // --phases restart alone: the channels warmed by GetStatus, no applies.
   if (PHASES.has('warm')) await warmApplies(hosts, fleet, plans, out, { rssPlans, heapPlans, rssChannels, heapChannels });
@@ -249,6 +260,7 @@ async function warmApplies(hosts: AgentHosts, fleet: Fleet, plans: Plan[], out: 
   const rssAfter = process.memoryUsage().rss;
   const heapAfter = process.memoryUsage().heapUsed;
   console.log(`controller RSS: ${mb(rssPlans)} MiB with the plans in memory, ${mb(rssChannels)} MiB with ${N} channels open, ${mb(rssConverged)} MiB after the converge, ${mb(rssAfter)} MiB after the no-op re-run (${mb(peak)} MiB before that GC); JS heap used ${mb(heapPlans)}, ${mb(heapChannels)}, ${mb(heapAfter)} MiB at those points`);
+  console.log(`controller memory after the re-run: ${memoryParts()}`);
   const agentsRss = await hosts.rss();
   console.log(`agents: ${mb(hosts.rssBefore)} MiB in ${HOSTS} processes before the agents started, ${mb(agentsRss)} MiB after converging; ${((agentsRss - hosts.rssBefore) / N / 1024).toFixed(0)} KiB per agent instance`);
   Object.assign(out, {

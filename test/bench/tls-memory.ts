@@ -39,7 +39,9 @@ if (process.argv[2] === 'serve') {
   const step = (what: string) => {
     gc();
     const rss = process.memoryUsage().rss;
-    console.log(`${what}: RSS ${(rss / 1048576).toFixed(1)} MiB${last ? `, +${((rss - last) / N / 1024).toFixed(0)} KiB per connection` : ''}; JS heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(1)} MiB`);
+    const anon = /^Anonymous:\s+(\d+)/m.exec(fs.readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    const m = process.memoryUsage();
+    console.log(`${what}: RSS ${(rss / 1048576).toFixed(1)} MiB${last ? `, ${rss >= last ? '+' : ''}${((rss - last) / N / 1024).toFixed(0)} KiB per connection` : ''}; anonymous ${(Number(anon?.[1]) / 1024).toFixed(1)} MiB; JS heap used ${(m.heapUsed / 1048576).toFixed(1)} of ${(m.heapTotal / 1048576).toFixed(1)} MiB, external ${(m.external / 1048576).toFixed(1)} MiB`);
     last = rss;
   };
   step('start');
@@ -61,6 +63,15 @@ if (process.argv[2] === 'serve') {
     req.end(Buffer.alloc(BODY));
   })));
   step(`one ${BODY}-byte request and answer on each`);
+  await Promise.all(sessions.map((s) => new Promise((r) => {
+    const req = s.request({ ':method': 'POST', ':path': '/' });
+    req.on('data', () => {});
+    req.on('end', r);
+    req.end(Buffer.alloc(BODY));
+  })));
+  step('a second request and answer on each');
   for (const s of sessions) s.destroy();
+  await new Promise((r) => setTimeout(r, 500));
+  step('every connection closed');
   child.kill();
 }
