@@ -26,7 +26,7 @@ import { RolloutRunner, type RolloutNodeInput, type RolloutOptions } from '../..
 import { openStore } from '../../controller/store/sqlite.js';
 import { Plan } from '../../proto/gen/muster/agent/v1/agent.js';
 import { agentPorts } from '../helpers/agent-ports.js';
-import { freePort } from '../helpers/fleet.js';
+import { freePort, repoRoot } from '../helpers/fleet.js';
 import { silent } from '../helpers/host.js';
 import { onNode, planOf, renderAndApplyExample, runProgram, writeExampleVariant, type AppliedCluster } from './helpers/cluster.js';
 import { findBinary, isListening, sleep, waitForPortsClosed } from './helpers/etcd.js';
@@ -314,4 +314,21 @@ test('rollout on a real etcd: one member at a time, leader last, writes keep goi
   assert.equal(createHash('sha256').update(onE3).digest('hex'), taken.snapshot.sha256);
   assert.ok((await etcdSnapshots({ state: cluster.state.dir, inventory: inv.file, node: 'e3' })).rows.some((r) => r.path === taken.snapshot.path));
   await assert.rejects(takeEtcdSnapshot({ state: cluster.state.dir, inventory: inv.file, node: 'w1' }), /w1 is not an etcd node/);
+
+  // The same through the CLI process an operator runs.
+  const cli = (...args: string[]) => runProgram(process.execPath, [path.join(repoRoot, 'bin/muster.js'), '-s', cluster.state.dir, '-i', inv.file, ...args]);
+  const byCli = await cli('etcd', 'snapshot', '--node', 'e2');
+  assert.equal(byCli.status, 0, byCli.output);
+  const line = byCli.stdout.match(/^\[etcd\] snapshot on e2: (\S+) \((\d+) bytes, revision (\d+), sha256 ([0-9a-f]{64})\)$/m);
+  assert.ok(line, byCli.output);
+  assert.equal(createHash('sha256').update(await fs.readFile(onNode(cluster, 'e2', line[1]))).digest('hex'), line[4]);
+  const listedByCli = await cli('etcd', 'snapshots', '--node', 'e2', '--json');
+  assert.equal(listedByCli.status, 0, listedByCli.output);
+  const json = JSON.parse(listedByCli.stdout) as { snapshots: { node: string; path: string; sha256: string }[]; errors: unknown[] };
+  assert.deepEqual(json.errors, []);
+  assert.ok(json.snapshots.some((r) => r.node === 'e2' && r.path === line[1] && r.sha256 === line[4]), listedByCli.stdout);
+  assert.match((await cli('etcd', 'snapshots')).stdout, /^NODE\s+TIME\s+SIZE\s+REVISION\s+SHA256\s+PATH$/m);
+  const notEtcd = await cli('etcd', 'snapshot', '--node', 'w1');
+  assert.notEqual(notEtcd.status, 0);
+  assert.match(notEtcd.output, /w1 is not an etcd node/);
 });
