@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Server } from 'node:https';
 import type { ControllerService, RolloutRequest, RunRequest } from '../app/service.js';
-import { operatorOf, sendError } from './server.js';
+import { idParams, operatorOf, sendError } from './server.js';
 
 const path = { type: 'string', minLength: 1, maxLength: 4096 };
 const ms = { type: 'integer', minimum: 0, maximum: 86_400_000 };
@@ -40,7 +40,7 @@ export function registerJobRoutes(app: FastifyInstance<Server>, service: Control
     const job = await service.rollout((req.body ?? {}) as RolloutRequest, operatorOf(req));
     return reply.code(202).send({ job });
   });
-  app.post('/v1/rollouts/:id/resume', { config: write, schema: { params: { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } } } } }, async (req, reply) => {
+  app.post('/v1/rollouts/:id/resume', { config: write, schema: { params: idParams } }, async (req, reply) => {
     const { record, job } = await service.resume((req.params as { id: string }).id, operatorOf(req));
     return reply.header('x-muster-job', job.id).send(record);
   });

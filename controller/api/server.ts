@@ -79,7 +79,7 @@ export function sendError(reply: FastifyReply, code: ControllerErrorCode, messag
 
 const limitQuery = (max: number, dflt: number) => ({ type: 'integer', minimum: 1, maximum: max, default: dflt });
 const reasonBody = { type: 'object', additionalProperties: false, properties: { reason: { type: 'string', maxLength: 1024 } } };
-const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } } };
+export const idParams = { type: 'object', properties: { id: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } } };
 
 // The controller's HTTPS API: mutual TLS with fleet-CA client certificates, the role in each
 // (controller or operator: read and write; reader: read), fed by the monitor and the store.
