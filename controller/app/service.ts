@@ -67,7 +67,7 @@ export class ControllerService {
     await this.mustLead();
     if (req.options?.hooks) throw new ControllerError('ROLLOUT_INVALID', 'hooks run on the controller host as shell commands: give them to muster serve\'s own operator (the CLI in-process), not through the API');
     return this.o.jobs.start('rollout', operator, async (job) => {
-      const p = await previewRollout({ ...this.run(req), timeoutMs: this.timeoutMs(req), rollout: req.options ?? {}, dryRun: req.dryRun }, this.o.ctx);
+      const p = await previewRollout({ ...this.run(req), rollout: req.options ?? {}, dryRun: req.dryRun }, this.o.ctx);
       const result: RolloutResult = { outcomes: p.outcomes, waves: p.waves };
       if (req.dryRun || !p.waves.waves.some((w) => w.nodes.length)) return result;
       const rollout = await startRollout(p, { rollout: req.options ?? {}, operator, leading: this.leading, onEntry: (e) => this.named(job, e.rolloutId) });
@@ -83,7 +83,7 @@ export class ControllerService {
     const reopened = new Promise<RolloutRecord>((resolve, reject) => ((running = resolve), (refused = reject)));
     // The job is registered before the lock is taken: two resumes at once cannot both take it.
     const job = this.o.jobs.start('resume', operator, async (j) => {
-      const begun = await beginResume({ state: this.o.state, inventory: this.o.inventory, timeoutMs: 300_000, id, operator, leading: this.leading }, this.o.ctx).catch((err: unknown) => {
+      const begun = await beginResume({ state: this.o.state, inventory: this.o.inventory, timeoutMs: this.timeoutMs({}), id, operator, leading: this.leading }, this.o.ctx).catch((err: unknown) => {
         refused(err);
         throw err;
       });
