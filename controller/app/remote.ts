@@ -24,6 +24,9 @@ export interface RemoteOptions {
 
 const JOB_POLL_MS = 200;
 
+// What a remote rollout or resume reports as it goes: its journal entries and open waits.
+type Progress = { onEntry?: (e: JournalEntry) => void; onWait?: (w: OpenWait) => void };
+
 export async function connectController(o: RemoteOptions): Promise<RemoteController> {
   if (!/^https:\/\/[^/]+\/?$/.test(o.controller)) throw new ControllerError('CONFIG_INVALID', `--controller ${o.controller}: give the controller's API as https://HOST:PORT`);
   if (!o.cert || !o.key) throw new ControllerError('NO_CREDENTIALS', `--controller needs --cert and --key (or cert: and key: in muster.yaml): an operator certificate from "muster certs issue --role operator NAME" on the controller`);
@@ -47,7 +50,7 @@ export class RemoteController {
   }
 
   // A rollout job; onStarted sees the job as soon as it runs (for its events).
-  async rollout(req: RolloutRequest, progress: { onEntry?: (e: JournalEntry) => void; onWait?: (w: OpenWait) => void } = {}): Promise<RolloutResult> {
+  async rollout(req: RolloutRequest, progress: Progress = {}): Promise<RolloutResult> {
     return this.leaderCall(() => this.withProgress(progress, async (follow) => {
       const { job } = await this.client.post<{ job: Job }>('/v1/rollouts', absolute(req));
       follow.job(job.id);
@@ -58,7 +61,7 @@ export class RemoteController {
     }));
   }
 
-  async resume(id: string | undefined, progress: { onEntry?: (e: JournalEntry) => void; onWait?: (w: OpenWait) => void } = {}): Promise<RolloutRecord> {
+  async resume(id: string | undefined, progress: Progress = {}): Promise<RolloutRecord> {
     const rid = await this.pick(id, ['running', 'paused']);
     return this.leaderCall(() => this.withProgress(progress, async (follow) => {
       follow.rollout(rid);
@@ -117,7 +120,7 @@ export class RemoteController {
   }
 
   // Journal entries and waits of one rollout as they happen, named by its id or by the job that drives it.
-  private async withProgress<T>(p: { onEntry?: (e: JournalEntry) => void; onWait?: (w: OpenWait) => void }, fn: (follow: { job(id: string): void; rollout(id: string): void; ended: Promise<RolloutRecord> }) => Promise<T>): Promise<T> {
+  private async withProgress<T>(p: Progress, fn: (follow: { job(id: string): void; rollout(id: string): void; ended: Promise<RolloutRecord> }) => Promise<T>): Promise<T> {
     let rolloutId: string | undefined;
     let jobId: string | undefined;
     const early: { name: string; data: unknown }[] = [];
