@@ -18,7 +18,11 @@ const viewTable = (views: NodeView[], wide: boolean) => {
 export async function run(o: StatusFlags, io: Io): Promise<number> {
   if (o.controller) return withRemote({ ...o, controller: o.controller }, (r) => remote(o, io, r));
   if (o.watch) return watch(o, io);
-  const { views } = await status(o);
+  return printViews(o, io, (await status(o)).views);
+}
+
+// One look: the table (or JSON), exit 0 every node answered, 1 one did not.
+function printViews(o: StatusFlags, io: Io, views: NodeView[]): number {
   emit(io, o.output, views.map(viewJson), (wide) => viewTable(views, wide));
   return views.every((v) => v.status) ? EXIT.OK : EXIT.FAILED;
 }
@@ -31,11 +35,7 @@ async function remote(o: StatusFlags, io: Io, r: RemoteController): Promise<numb
     const chosen = new Set(selectNodes(views.map((v) => v.node), o.limit).map((n) => n.name));
     return views.filter((v) => chosen.has(v.node.name));
   };
-  if (!o.watch) {
-    const views = await read();
-    emit(io, o.output, views.map(viewJson), (wide) => viewTable(views, wide));
-    return views.every((v) => v.status) ? EXIT.OK : EXIT.FAILED;
-  }
+  if (!o.watch) return printViews(o, io, await read());
   let latest: NodeView[] = await read();
   const draw = drawer(o, io, () => latest);
   draw();
