@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { serve, type Listening } from '../../controller/app/serve.js';
 import { issueClient } from '../../controller/enroll/enrollment.js';
 import { ensureServerCert, fleetStore } from '../../controller/pki/fleet.js';
+import { fileOnNodes, kubeletTasks } from '../helpers/api.js';
 import { repoRoot, workerFleet, type TestFleet } from '../helpers/fleet.js';
 
 // The CLI in remote mode: the real muster process with --controller and an operator
@@ -29,12 +30,8 @@ function muster(args: string[], cwd = f.dir): Promise<{ code: number; stdout: st
   });
 }
 
-async function tasks(content: string): Promise<string> {
-  const p = path.join(f.dir, `tasks-${content}.yaml`);
-  await fs.writeFile(p, `probes:\n  - name: kubelet\n    http: { url: "${kubeletUrl}/healthz" }\n    intervalSeconds: 1\ntasks:\n  - id: app\n    file: { path: ${file}, content: "${content}\\n" }\n`);
-  return p;
-}
-const hosts = () => Promise.all(names.map((n) => fs.readFile(path.join(f.nodeRoot(n), file), 'utf8').catch(() => '(absent)')));
+const tasks = (content: string) => kubeletTasks(f.dir, kubeletUrl, file, content);
+const hosts = () => fileOnNodes(f, names, file);
 // What differs between two runs of the same command at different times.
 const steady = (text: string) => text.replace(/\d+ ?ms\b/g, 'N ms').replace(/ {2,}/g, '  ').replace(/\b\d+(\.\d+)?s\b/g, 'Ns').replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/g, 'T').replace(/\b\d\d:\d\d:\d\d\b/g, 'T');
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,7 +10,7 @@ import type { RunSummary } from '../../controller/app/run.js';
 import { serve, type Listening } from '../../controller/app/serve.js';
 import type { RolloutStatus } from '../../controller/rollout/control.js';
 import type { HistoryEntry, JournalEntry, RolloutRecord } from '../../controller/store/store.js';
-import { apiClient } from '../helpers/api.js';
+import { apiClient, fileOnNodes, kubeletTasks } from '../helpers/api.js';
 import { countApplies, repoRoot, workerFleet, type TestFleet } from '../helpers/fleet.js';
 
 // muster serve as the controller: applies and rollouts started through its API run as jobs on
@@ -28,12 +27,8 @@ const names = ['s1', 's2', 's3', 's4'];
 const file = '/etc/kubernetes/app.conf';
 let applyCalls: Record<string, number> = {};
 
-async function tasks(content: string): Promise<string> {
-  const p = path.join(f.dir, `tasks-${content}.yaml`);
-  await fs.writeFile(p, `probes:\n  - name: kubelet\n    http: { url: "${kubeletUrl}/healthz" }\n    intervalSeconds: 1\ntasks:\n  - id: app\n    file: { path: ${file}, content: "${content}\\n" }\n`);
-  return p;
-}
-const hosts = () => Promise.all(names.map((n) => fs.readFile(path.join(f.nodeRoot(n), file), 'utf8').catch(() => '(absent)')));
+const tasks = (content: string) => kubeletTasks(f.dir, kubeletUrl, file, content);
+const hosts = () => fileOnNodes(f, names, file);
 
 async function until<T>(what: string, ms: number, poll: () => Promise<T | undefined> | T | undefined): Promise<T> {
   const deadline = Date.now() + ms;
