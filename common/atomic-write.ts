@@ -12,6 +12,8 @@ export interface WriteOptions {
   beforeRename?: (tempPath: string) => Promise<void>;
   // false: the folder must exist (a pinned folder, /proc/self/fd/N); default true makes it
   makeDir?: boolean;
+  // The mode of a folder made (default 0755; a state folder holding keys wants 0700).
+  dirMode?: number;
 }
 
 // Marks the temp files of an atomic write; dot-named, so the kubelet never loads one.
@@ -40,7 +42,7 @@ export async function writeFileAtomic(file: string, content: string | Buffer, op
   } catch (err) {
     // The folder is made only when missing: most writes land in one that exists.
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || options.makeDir === false) throw err;
-    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+    await fs.mkdir(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
     fd = fss.openSync(tmp, TEMP_FLAGS, 0o600);
   }
   try {
@@ -76,7 +78,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 export function writeFileAtomicSync(file: string, content: string | Buffer, options: WriteOptions): void {
   const dir = path.dirname(file);
   const tmp = tempPath(file);
-  if (options.makeDir !== false) fss.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (options.makeDir !== false) fss.mkdirSync(dir, { recursive: true, mode: options.dirMode ?? 0o755 });
   const fd = fss.openSync(tmp, TEMP_FLAGS, 0o600);
   try {
     try {

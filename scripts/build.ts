@@ -119,9 +119,15 @@ export function webOptions(outRoot = repo): InlineConfig {
 
 const COMPRESSIBLE = /\.(html|js|css|svg|json)$/;
 
+export interface WebFile {
+  file: string;
+  bytes: number;
+  gzip: number;
+}
+
 // Builds dist/web/ and writes a .br and a .gz beside each text file, which the controller sends
 // to a browser that accepts them. Returns each file's size and its gzipped size.
-export async function buildWeb(outRoot = repo): Promise<{ file: string; bytes: number; gzip: number }[]> {
+export async function buildWeb(outRoot = repo): Promise<WebFile[]> {
   const { build: viteBuild } = await import('vite');
   const out = (await viteBuild(webOptions(outRoot))) as Rollup.RollupOutput;
   const dir = path.join(outRoot, 'dist/web');
@@ -136,12 +142,6 @@ export async function buildWeb(outRoot = repo): Promise<{ file: string; bytes: n
       return { file: o.fileName, bytes: data.length, gzip: gz.length };
     }),
   );
-}
-
-export interface WebFile {
-  file: string;
-  bytes: number;
-  gzip: number;
 }
 
 export async function build(opts: { write?: boolean; outRoot?: string; version?: string } = {}): Promise<Record<keyof typeof programs, esbuild.Metafile> & { web: WebFile[] }> {

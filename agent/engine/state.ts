@@ -94,17 +94,9 @@ export class StateStore {
     return this.write('status.json', Buffer.from(JSON.stringify(this.meta, null, 2) + '\n'));
   }
 
-  // The folder is made 0700 when it is missing (the first save, or removed since), not checked
-  // on every write.
-  private async write(name: string, bytes: Buffer): Promise<void> {
-    const write = () => writeFileAtomic(this.host.statePath(name), bytes, { mode: 0o600, makeDir: false });
-    try {
-      await write();
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fs.mkdir(this.host.statePath(), { recursive: true, mode: 0o700 });
-      await write();
-    }
+  // The folder is made 0700 only when missing (the first save, or removed since).
+  private write(name: string, bytes: Buffer): Promise<void> {
+    return writeFileAtomic(this.host.statePath(name), bytes, { mode: 0o600, dirMode: 0o700 });
   }
 
   private async readPlan(name: string): Promise<Plan | undefined> {

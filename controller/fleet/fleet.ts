@@ -44,11 +44,13 @@ export class Fleet {
   }
 
   // The nodes of an inventory read again: a node whose address or port changed gets a new channel.
+  // Each held channel is checked against the node it was made for (a map look-up: every serve job
+  // calls this, and a scan of the old nodes per node grew with the fleet's square).
   update(nodes: InventoryNode[]): void {
     for (const n of nodes) {
-      const was = this.nodes.find((x) => x.name === n.name);
+      const was = this.clients.get(n.name)?.node;
       if (was && (was.address !== n.address || was.agentPort !== n.agentPort)) {
-        this.clients.get(n.name)?.close();
+        this.clients.get(n.name)!.close();
         this.clients.delete(n.name);
       }
     }

@@ -98,7 +98,7 @@ export function viewJson(v: NodeView) {
     address: v.node.address,
     reachable: !v.error,
     error: v.error,
-    errorSince: v.errorSinceMs ? new Date(v.errorSinceMs).toISOString() : undefined,
+    errorSince: iso(v.errorSinceMs),
     appliedAt: s?.lastResult && Number(s.appliedAtMs) ? new Date(Number(s.appliedAtMs)).toISOString() : undefined,
     status: s ? NodeStatus.toJSON(s) : undefined,
     // Flat fields for the dashboard, so the page reads what the table shows without the proto.

@@ -1,5 +1,5 @@
 import type { Lease } from 'etcd3';
-import type { EtcdStore, Fence } from '../store/etcd.js';
+import { DEFAULT_LEASE_TTL_S, type EtcdStore, type Fence } from '../store/etcd.js';
 import type { LeaderInfo, Leadership } from './leadership.js';
 
 // Leader election on an etcd lease, as etcd's own concurrency.Election does it: each candidate
@@ -8,7 +8,6 @@ import type { LeaderInfo, Leadership } from './leadership.js';
 // stop revokes it (the next candidate leads at once), a killed process's lease expires after
 // the TTL. While leading, the store's dispatch writes compare this key (the fence).
 
-export const DEFAULT_LEASE_TTL_S = 10;
 export const ELECTION_PREFIX = 'election/leader/';
 
 export interface ElectionOptions {

@@ -15,6 +15,8 @@ import type { HistoryEntry, JournalEntry, LockHolder, OpenWait, PlanRecord, Roll
 // Numbers in keys are zero-padded so etcd's byte order is numeric order.
 
 export const DEFAULT_PREFIX = '/muster/';
+// The TTL of this process's leases (its locks', the leader election's), seconds.
+export const DEFAULT_LEASE_TTL_S = 10;
 // etcd refuses transactions of more than 128 operations (--max-txn-ops): plans and appends go in
 // chunks below that.
 const TXN_OPS = 100;
@@ -327,7 +329,7 @@ export class EtcdStore implements Store {
   private lease(): Promise<Lease> {
     if (this.lockLease && !this.lockLease.revoked()) return Promise.resolve(this.lockLease);
     this.leasing ??= (async () => {
-      const lease = this.ns.lease(this.options.leaseTtlS ?? 10);
+      const lease = this.ns.lease(this.options.leaseTtlS ?? DEFAULT_LEASE_TTL_S);
       lease.on('lost', () => {
         if (this.lockLease === lease) this.lockLease = undefined;
       });

@@ -56,19 +56,16 @@ if (process.argv[2] === 'serve') {
   const sessions = sockets.map((s) => http2.connect('https://a0', { createConnection: () => s }));
   await Promise.all(sessions.map((s) => new Promise((r) => s.once('remoteSettings', r))));
   step('an HTTP/2 session on each');
-  await Promise.all(sessions.map((s) => new Promise((r) => {
+  // One BODY-byte request and its answer on every session.
+  const requestEach = () => Promise.all(sessions.map((s) => new Promise((r) => {
     const req = s.request({ ':method': 'POST', ':path': '/' });
     req.on('data', () => {});
     req.on('end', r);
     req.end(Buffer.alloc(BODY));
   })));
+  await requestEach();
   step(`one ${BODY}-byte request and answer on each`);
-  await Promise.all(sessions.map((s) => new Promise((r) => {
-    const req = s.request({ ':method': 'POST', ':path': '/' });
-    req.on('data', () => {});
-    req.on('end', r);
-    req.end(Buffer.alloc(BODY));
-  })));
+  await requestEach();
   step('a second request and answer on each');
   for (const s of sessions) s.destroy();
   await new Promise((r) => setTimeout(r, 500));

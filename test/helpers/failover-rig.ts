@@ -4,16 +4,13 @@
 // /healthz (no kubelet on this machine). Each agent's engine counts the applies it is sent.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Agent } from '../../agent/agent.js';
 import { ControllerClient } from '../../controller/api/client.js';
 import { fleetStore } from '../../controller/pki/fleet.js';
 import { EtcdStore } from '../../controller/store/etcd.js';
-import { ApplyMode } from '../../proto/gen/muster/agent/v1/agent.js';
 import { enableAuth, startTestEtcd, type TestEtcd } from './etcd-cluster.js';
-import { freePort, makeFleet, repoRoot, startAgents, waitForPort, type TestFleet } from './fleet.js';
+import { asWorkers, countApplies, freePort, makeFleet, repoRoot, standInKubelet, startAgents, waitForPort, type TestFleet } from './fleet.js';
 
 export interface Controller {
   id: string;
@@ -59,29 +56,19 @@ export async function startRig(t: After, o: { workers: number; leaseTtlS: number
   t.after(stop);
   const fleet = await makeFleet(o.workers, 'w');
   undo.push(() => fleet.cleanup());
-  const text = fs.readFileSync(fleet.inventoryFile, 'utf8');
-  fs.writeFileSync(fleet.inventoryFile, text.replace(/roles: \[etcd, control-plane\] \}/g, () => 'roles: [worker] }'));
+  await asWorkers(fleet);
   const pki = fleetStore(fleet.state);
   const [ca, controllerPair] = [(await pki.read('ca'))!, (await pki.read('controller'))!];
   // The controller's own etcd: it trusts the fleet CA, so the controller's certificate is its client certificate.
   const etcd = await startTestEtcd({ after: (fn) => void undo.push(fn) }, { members: 3, ca, client: controllerPair });
   // As docs/ha.md says to run it: only the controller's certificate is an etcd user.
   await enableAuth(etcd);
-  const kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
-  await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
-  undo.push(() => new Promise((r) => kubelet.close(r)));
-  const kubeletUrl = `http://127.0.0.1:${(kubelet.address() as AddressInfo).port}`;
+  const kubelet = await standInKubelet();
+  undo.push(() => kubelet.close());
+  const kubeletUrl = kubelet.url;
   const agents = await startAgents(fleet);
   undo.push(() => Promise.all(agents.map((a) => a.stop())));
-  const applies: Record<string, number> = {};
-  for (const a of agents) {
-    applies[a.name] = 0;
-    const run = a.engine.run.bind(a.engine);
-    a.engine.run = (plan, opts) => {
-      if (opts.mode === ApplyMode.APPLY_MODE_APPLY) applies[a.name]++;
-      return run(plan, opts);
-    };
-  }
+  const applies = countApplies(agents);
   const storeUrl = `etcd://${etcd.hostPorts.join(',')}`;
   const store = new EtcdStore({ endpoints: etcd.endpoints, ca: Buffer.from(ca.certPem), cert: Buffer.from(controllerPair.certPem), key: Buffer.from(controllerPair.keyPem) });
   undo.push(() => store.closeAsync());

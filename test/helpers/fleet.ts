@@ -169,21 +169,36 @@ export function countApplies(agents: Agent[]): Record<string, number> {
   return calls;
 }
 
-// n worker nodes (racks by the caller), their agents in this process, and a stand-in kubelet
-// /healthz that always answers 200 (no kubelet on this machine) for their kubelet probe.
-export async function workerFleet(n: number, prefix: string): Promise<{ f: TestFleet; agents: Agent[]; kubeletUrl: string; stop(): Promise<void> }> {
-  const f = await makeFleet(n, prefix);
+// The fleet's nodes made workers (makeFleet gives them etcd and control-plane).
+export async function asWorkers(f: TestFleet): Promise<void> {
   await fs.writeFile(f.inventoryFile, (await fs.readFile(f.inventoryFile, 'utf8')).replace(/roles: \[etcd, control-plane\] \}/g, () => 'roles: [worker] }'));
+}
+
+// A stand-in kubelet /healthz that always answers 200 (no kubelet on this machine), on a free
+// loopback port, for a kubelet probe to poll.
+export async function standInKubelet(): Promise<{ url: string; close(): Promise<void> }> {
   const kubelet = http.createServer((_req, res) => res.writeHead(200).end('ok'));
   await new Promise<void>((r) => kubelet.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(kubelet.address() as net.AddressInfo).port}`,
+    close: () => new Promise((r) => kubelet.close(() => r())),
+  };
+}
+
+// n worker nodes (racks by the caller), their agents in this process, and a stand-in kubelet
+// for their kubelet probe.
+export async function workerFleet(n: number, prefix: string): Promise<{ f: TestFleet; agents: Agent[]; kubeletUrl: string; stop(): Promise<void> }> {
+  const f = await makeFleet(n, prefix);
+  await asWorkers(f);
+  const kubelet = await standInKubelet();
   const agents = await startAgents(f);
   return {
     f,
     agents,
-    kubeletUrl: `http://127.0.0.1:${(kubelet.address() as net.AddressInfo).port}`,
+    kubeletUrl: kubelet.url,
     async stop() {
       await Promise.all(agents.map((a) => a.stop()));
-      await new Promise((r) => kubelet.close(r));
+      await kubelet.close();
       await f.cleanup();
     },
   };
