@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { storeContract } from '../../test/helpers/store-contract.js';
 import { DB_FILE, MIGRATIONS, SqliteStore, openStore } from './sqlite.js';
+import { currentOperator } from './store.js';
 
 function tempState(t: { after(fn: () => void): void }): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'muster-store-'));
@@ -91,4 +92,10 @@ storeContract('sqlite', {
     };
     return { store: open(), second: async () => open() };
   },
+});
+
+test('store: the operator recorded in the history is the OS user at this host', () => {
+  const me = currentOperator();
+  assert.equal(me.user, os.userInfo().username);
+  assert.equal(me.host, os.hostname());
 });
